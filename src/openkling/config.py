@@ -1,0 +1,110 @@
+"""Settings: the one place openkling reads its configuration (env vars ``OPENKLING_*``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_REFUSED_TERMS = ("child sexual abuse", "csam", "bestiality")
+
+
+class Settings(BaseSettings):
+    """Server, worker and storage settings. Every field has an ``OPENKLING_<NAME>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENKLING_", extra="ignore")
+
+    # where everything embedded lives
+    data_dir: Path = Path("openkling-data")
+    database_url: str | None = None  # default: sqlite in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str | None = None  # used for URLs in callbacks; requests use their own host
+
+    # dispatch and workers
+    dispatcher: Literal["inprocess", "celery"] = "inprocess"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    workers: int = Field(1, ge=0)  # in-process worker threads; 0 runs no engine here
+    lease_seconds: float = Field(30.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    task_timeout_seconds: float = Field(3600.0, gt=0)
+
+    # engines
+    profiles_file: Path | None = None
+    fps: int = 24  # synthetic engine frame rate
+    std_short_side: int = 720
+    pro_short_side: int = 1080
+    x264_preset: str = "veryfast"
+
+    # storage
+    storage: Literal["local", "s3"] = "local"
+    url_expiry_seconds: int = Field(30 * 24 * 3600, gt=0)
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "openkling"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    url_signing_key: str | None = None  # default: a random key kept in data_dir
+
+    # accounts, limits, policy
+    default_credits: int = 1000
+    rate_limit_per_minute: int = Field(600, ge=0)  # create requests per account; 0 = off
+    max_concurrent_tasks: int = Field(50, ge=0)  # unfinished tasks per account; 0 = off
+    refused_terms: Annotated[list[str], NoDecode] = list(DEFAULT_REFUSED_TERMS)
+    jwt_leeway_seconds: int = 5
+    max_body_bytes: int = 64 * 1024
+
+    # callbacks
+    callback_timeout_seconds: float = 10.0
+    callback_max_attempts: int = 12
+    callback_backoff_seconds: float = 2.0
+    callback_backoff_max_seconds: float = 600.0
+
+    # operations
+    maintenance: bool = False
+    log_level: str = "INFO"
+
+    @field_validator("refused_terms", mode="before")
+    @classmethod
+    def _split_terms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openkling.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """Key for signed media URLs: the setting, else one kept in the data dir."""
+        if self.url_signing_key:
+            return self.url_signing_key.encode()
+        path = self.data_dir / "url-signing.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(secrets.token_hex(32))
+            try:  # link, not replace: a key another process made first wins
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode()
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)

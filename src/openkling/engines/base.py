@@ -1,0 +1,65 @@
+"""The engine interfaces: what the worker asks of a video or audio engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+StepCallback = Callable[[int, int], None]  # (steps done, steps total)
+StopCheck = Callable[[], bool]  # True -> stop at the next step (raise GenerationCancelled)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One clip to render. ``width`` x ``height`` is the canvas (output size times overscan)."""
+
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    num_frames: int
+    fps: float
+    cfg_scale: float  # Kling's 0..1 prompt adherence; the engine maps it to its guidance range
+    seed: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class VideoEngine(Protocol):
+    """Makes frames. Knows nothing of tasks, HTTP, storage or cameras."""
+
+    name: str
+
+    def output_size(self, mode: str, aspect_ratio: str) -> tuple[int, int]:
+        """Width, height of the delivered video for a Kling mode ("std"/"pro") and ratio."""
+        ...
+
+    def frame_plan(self, duration_s: float) -> tuple[int, float]:
+        """Number of frames and fps for a clip of at least ``duration_s`` seconds."""
+        ...
+
+    def canvas_size(self, width: int, height: int) -> tuple[int, int]:
+        """The nearest size at or above ``width`` x ``height`` the engine can render."""
+        ...
+
+    def render(
+        self,
+        request: RenderRequest,
+        *,
+        on_step: StepCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> Iterable[np.ndarray]:
+        """Frames as HxWx3 uint8 arrays at the canvas size, ``num_frames`` of them."""
+        ...
+
+
+class AudioEngine(Protocol):
+    """Makes a soundtrack of an exact length."""
+
+    name: str
+
+    def render(self, prompt: str, seconds: float, seed: int, sample_rate: int = 48000) -> np.ndarray:
+        """float32 array shaped (2, round(seconds * sample_rate)), values in [-1, 1]."""
+        ...

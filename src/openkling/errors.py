@@ -1,0 +1,116 @@
+"""The server's error hierarchy; each carries its Kling code. HTTP status lives in ``api.errors``.
+
+    OpenklingError
+    ├── AuthError (1000)
+    │   ├── AuthHeaderMissing (1001)
+    │   ├── TokenInvalid (1002)
+    │   ├── TokenNotYetValid (1003)
+    │   └── TokenExpired (1004)
+    ├── InsufficientCredits (1102)
+    ├── ModelPermissionDenied (1103)
+    ├── MalformedRequest (1200)
+    ├── InvalidParameter (1201)
+    ├── TaskNotFound (1203)
+    ├── PolicyRefused (1301)
+    ├── RateLimited (1302)
+    ├── TooManyConcurrentTasks (1303)
+    ├── InternalError (5000)
+    └── ServiceUnavailable (5001)
+
+Engine-side failures (``EngineError``, ``GenerationCancelled``) are not request errors: they end
+a task as ``failed`` and never reach the HTTP edge.
+"""
+
+from __future__ import annotations
+
+
+class OpenklingError(Exception):
+    code = 5000
+    default_message = "internal error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class AuthError(OpenklingError):
+    code = 1000
+    default_message = "authentication failed"
+
+
+class AuthHeaderMissing(AuthError):
+    code = 1001
+    default_message = "Authorization header is empty: send 'Authorization: Bearer <token>'"
+
+
+class TokenInvalid(AuthError):
+    code = 1002
+    default_message = "authorization token is invalid"
+
+
+class TokenNotYetValid(AuthError):
+    code = 1003
+    default_message = "authorization token is not yet valid (nbf is in the future)"
+
+
+class TokenExpired(AuthError):
+    code = 1004
+    default_message = "authorization token has expired"
+
+
+class InsufficientCredits(OpenklingError):
+    code = 1102
+    default_message = "account balance is not enough for this task"
+
+
+class ModelPermissionDenied(OpenklingError):
+    code = 1103
+    default_message = "this key has no permission for the requested model"
+
+
+class MalformedRequest(OpenklingError):
+    code = 1200
+    default_message = "request body is not valid JSON"
+
+
+class InvalidParameter(OpenklingError):
+    code = 1201
+    default_message = "invalid parameter"
+
+
+class TaskNotFound(OpenklingError):
+    code = 1203
+    default_message = "task does not exist"
+
+
+class PolicyRefused(OpenklingError):
+    code = 1301
+    default_message = "prompt was refused by the content policy"
+
+
+class RateLimited(OpenklingError):
+    code = 1302
+    default_message = "too many requests, slow down"
+
+
+class TooManyConcurrentTasks(OpenklingError):
+    code = 1303
+    default_message = "too many unfinished tasks for this account"
+
+
+class InternalError(OpenklingError):
+    code = 5000
+    default_message = "internal server error"
+
+
+class ServiceUnavailable(OpenklingError):
+    code = 5001
+    default_message = "service is not accepting requests right now"
+
+
+class EngineError(Exception):
+    """A generation failed; the message becomes the task's ``task_status_msg``."""
+
+
+class GenerationCancelled(EngineError):
+    """The task was cancelled while its engine was running."""

@@ -1,0 +1,1 @@
+"""Result storage: put finished files somewhere and hand out URLs that work without auth."""

@@ -1,0 +1,26 @@
+"""The storage interface: put a file under a key, make an expiring URL for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class Storage(Protocol):
+    name: str
+
+    def put_file(self, key: str, src: Path, content_type: str) -> None:
+        """Store ``src`` under ``key`` (overwrites; idempotent)."""
+        ...
+
+    def url(self, key: str, *, base_url: str, expires_in: int) -> str:
+        """A URL that fetches ``key`` without credentials until ``expires_in`` seconds from now.
+
+        ``base_url`` is the server's public root (``http://host:port``); storages that serve
+        from elsewhere (S3) ignore it.
+        """
+        ...
+
+    def check(self) -> None:
+        """Raise if the storage cannot be reached (for readiness probes)."""
+        ...

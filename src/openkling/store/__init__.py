@@ -1,0 +1,1 @@
+"""The task store: SQLAlchemy models, sessions and Alembic migrations (SQLite | PostgreSQL)."""

@@ -1,0 +1,96 @@
+"""SQLAlchemy 2 tables: accounts, tasks, the credits ledger and the callbacks outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    access_key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_key: Mapped[str] = mapped_column(String(128), unique=True)
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    balance_milli: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("account_id", "external_task_id", name="uq_tasks_account_external"),
+        Index("ix_tasks_account_created", "account_id", "created_at"),
+        Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    external_task_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    model_name: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict] = mapped_column(JSON)  # contract.Text2VideoCreate, normalised
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    status_msg: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    cost_milli: Mapped[int] = mapped_column(BigInteger, default=0)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerEntry(Base):
+    """Append-only: every credit movement. One charge and at most one refund per task."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("task_id", "kind", name="uq_ledger_task_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # grant | charge | refund
+    delta_milli: Mapped[int] = mapped_column(BigInteger)
+    balance_after_milli: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Callback(Base):
+    """Outbox row: one POST of a task object to a callback URL, retried until delivered."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    task_id: Mapped[str] = mapped_column(String(32), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    locked_until: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
