@@ -47,7 +47,9 @@ class Catalog:
 
 
 def default_catalog() -> Catalog:
-    return Catalog({name: ModelEntry(name=name, audio=(name == "kling-v2-6")) for name in MODEL_NAMES})
+    return Catalog(
+        {name: ModelEntry(name=name, audio=(name == "kling-v2-6")) for name in MODEL_NAMES}
+    )
 
 
 def milli(credits: float) -> int:

@@ -108,9 +108,9 @@ def _duration(body: dict) -> int:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         number = int(value) if float(value).is_integer() else value
     else:
-        raise _bad("duration", f"must be \"5\" or \"10\", got {_type_name(value)} {value!r}")
+        raise _bad("duration", f'must be "5" or "10", got {_type_name(value)} {value!r}')
     if number not in DURATIONS:
-        raise _bad("duration", f"must be \"5\" or \"10\", got {value!r}")
+        raise _bad("duration", f'must be "5" or "10", got {value!r}')
     return int(number)  # type: ignore[arg-type]
 
 
@@ -124,7 +124,8 @@ def _camera(value: object) -> CameraControl | None:
         raise _bad("camera_control.type", f"is required; allowed values: {', '.join(CAMERA_TYPES)}")
     if not isinstance(kind, str) or kind not in CAMERA_TYPES:
         raise _bad(
-            "camera_control.type", f"{kind!r} is not allowed; allowed values: {', '.join(CAMERA_TYPES)}"
+            "camera_control.type",
+            f"{kind!r} is not allowed; allowed values: {', '.join(CAMERA_TYPES)}",
         )
     config = value.get("config")
     if config is not None and not isinstance(config, dict):
@@ -189,7 +190,7 @@ def _sound(body: dict) -> bool:
     if isinstance(value, bool):
         return value
     if value not in ("on", "off"):
-        raise _bad("sound", f"must be \"on\" or \"off\", got {value!r}")
+        raise _bad("sound", f'must be "on" or "off", got {value!r}')
     return value == "on"
 
 
@@ -203,7 +204,8 @@ def parse_text2video(body: Any, catalog: Catalog) -> Text2VideoCreate:
     entry = catalog.get(model_name)
     if entry is None:
         raise _bad(
-            "model_name", f"'{model_name}' is not supported; valid values: {', '.join(catalog.names)}"
+            "model_name",
+            f"'{model_name}' is not supported; valid values: {', '.join(catalog.names)}",
         )
 
     prompt = _string(body, "prompt", max_len=MAX_PROMPT)
@@ -272,6 +274,27 @@ class TaskPublic(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+def costs_data(*, granted: str, remaining: str, created_at: int, now: int) -> dict[str, Any]:
+    """``GET /account/costs`` data in the official shape: one resource pack for the balance."""
+    return {
+        "code": 0,
+        "msg": "",
+        "resource_pack_subscribe_infos": [
+            {
+                "resource_pack_name": "openkling credits",
+                "resource_pack_id": "openkling-credits",
+                "resource_pack_type": "decreasing_total",
+                "total_quantity": float(granted),
+                "remaining_quantity": float(remaining),
+                "purchase_time": created_at,
+                "effective_time": created_at,
+                "invalid_time": now + 100 * 365 * 24 * 3600 * 1000,
+                "status": "online",
+            }
+        ],
+    }
 
 
 def success(data: Any, request_id: str) -> dict[str, Any]:

@@ -60,6 +60,8 @@ class AudioEngine(Protocol):
 
     name: str
 
-    def render(self, prompt: str, seconds: float, seed: int, sample_rate: int = 48000) -> np.ndarray:
+    def render(
+        self, prompt: str, seconds: float, seed: int, sample_rate: int = 48000
+    ) -> np.ndarray:
         """float32 array shaped (2, round(seconds * sample_rate)), values in [-1, 1]."""
         ...

@@ -44,3 +44,8 @@ def build_registry(settings: Settings) -> EngineRegistry:
             registry.audios[name] = audio
     log.info("engines: synthetic engine serves every model (no deployment profile configured)")
     return registry
+
+
+def build_catalog(settings: Settings) -> Catalog:
+    """The catalog alone (model names, audio, prices), for processes that run no engine."""
+    return default_catalog()

@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI app, auth, request validation and the Kling envelope."""

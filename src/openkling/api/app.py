@@ -1,0 +1,42 @@
+"""The FastAPI application: routers, error envelope, request ids, runtime lifespan."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..config import Settings
+from ..runtime import Runtime, build_runtime
+from . import errors
+from .context import RequestIdMiddleware
+from .routes import account, health, media, text2video
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """An app that owns its runtime (built from ``settings`` at startup) or uses ``runtime``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt = runtime or build_runtime(settings or Settings())
+        app.state.runtime = rt
+        app.state.draining = False
+        rt.start()
+        try:
+            yield
+        finally:
+            app.state.draining = True
+            rt.stop()
+
+    app = FastAPI(
+        title="openkling",
+        version=__version__,
+        description="A self-hosted text-to-video service that speaks the Kling video API.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    errors.install(app)
+    for module in (text2video, account, media, health):
+        app.include_router(module.router)
+    return app

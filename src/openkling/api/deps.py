@@ -1,0 +1,37 @@
+"""FastAPI dependencies: the runtime, the authenticated account, the server's public root."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..errors import ServiceUnavailable
+from ..runtime import Runtime
+from ..store.models import Account
+from .auth import authenticate
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_account(request: Request, rt: RuntimeDep) -> Account:
+    if rt.settings.maintenance or getattr(request.app.state, "draining", False):
+        raise ServiceUnavailable("openkling is in maintenance; try again later")
+    return authenticate(
+        rt.sessions, request.headers.get("authorization"), rt.settings.jwt_leeway_seconds
+    )
+
+
+AccountDep = Annotated[Account, Depends(get_account)]
+
+
+def public_base(request: Request, rt: RuntimeDep) -> str:
+    return rt.settings.public_base_url or str(request.base_url).rstrip("/")
+
+
+BaseUrlDep = Annotated[str, Depends(public_base)]

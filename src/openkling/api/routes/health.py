@@ -1,0 +1,39 @@
+"""/healthz (the process is up) and /readyz (database, dispatcher and storage answer)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from ..deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness")
+def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness of the database, dispatcher and storage")
+def readyz(rt: RuntimeDep):
+    checks: dict[str, str] = {}
+
+    def run(name, fn):
+        try:
+            fn()
+            checks[name] = "ok"
+        except Exception as exc:  # report, don't raise: this endpoint is for probes
+            checks[name] = f"error: {exc}"
+
+    def db():
+        with rt.sessions() as s:
+            s.execute(text("SELECT 1"))
+
+    run("database", db)
+    run("dispatcher", rt.dispatcher.check)
+    run("storage", rt.storage.check)
+    ok = all(v == "ok" for v in checks.values()) and not rt.settings.maintenance
+    body = {"status": "ok" if ok else "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=200 if ok else 503)

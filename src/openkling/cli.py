@@ -1,0 +1,228 @@
+"""The `openkling` command line: serve, worker, db, keys, credits, generate, tasks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .config import Settings
+
+
+def configure_logging(level: str) -> None:
+    from .api.context import RequestIdFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _settings(data_dir: Path | None, **overrides) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Data directory (default: $OPENKLING_DATA_DIR or ./openkling-data).",
+)
+
+
+@click.group()
+@click.version_option(package_name="openkling")
+def main() -> None:
+    """openkling: a self-hosted text-to-video service that speaks the Kling API."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@data_dir_option
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--no-worker", is_flag=True, help="API only: run no engine in this process.")
+def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
+    """Run the API server with its embedded worker."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .runtime import build_runtime
+
+    settings = _settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
+    configure_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    _first_start(runtime, ssl=bool(ssl_certfile))
+    app = create_app(settings, runtime=runtime)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _first_start(runtime, *, ssl: bool) -> None:
+    from .tasks.accounts import create_account, first_account
+
+    with runtime.sessions.begin() as s:
+        if first_account(s) is not None:
+            return
+        account = create_account(s, name="default", credits_amount=runtime.settings.default_credits)
+    scheme = "https" if ssl else "http"
+    host = runtime.settings.host if runtime.settings.host != "0.0.0.0" else "127.0.0.1"
+    base = runtime.settings.public_base_url or f"{scheme}://{host}:{runtime.settings.port}"
+    click.echo(
+        f"""
+openkling: created the default account ({runtime.settings.default_credits} credits).
+
+  export KLING_ACCESS_KEY={account.access_key}
+  export KLING_SECRET_KEY={account.secret_key}
+  export KLING_BASE_URL={base}
+  # webhook secret (verifies callbacks): {account.webhook_secret}
+
+Try it:
+  curl -s -X POST $KLING_BASE_URL/v1/videos/text2video \\
+    -H "Authorization: Bearer $KLING_SECRET_KEY" -H "Content-Type: application/json" \\
+    -d '{{"model_name": "kling-v1", "prompt": "a lighthouse in a storm", "duration": "5"}}'
+""",
+        err=True,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@data_dir_option
+def db_upgrade(data_dir) -> None:
+    """Create or migrate the schema to the newest revision (Alembic)."""
+    from .store.db import current_revision, make_engine, upgrade
+
+    settings = _settings(data_dir)
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    click.echo(f"database at revision {current_revision(engine)}")
+
+
+@main.group()
+def keys() -> None:
+    """Account keys."""
+
+
+@keys.command("create")
+@click.option("--name", default="", help="A label for the account.")
+@click.option("--credits", "amount", type=float, default=None, help="Initial credits.")
+@click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
+@data_dir_option
+def keys_create(name, amount, as_json, data_dir) -> None:
+    """Create an account and print its access key, secret key and webhook secret."""
+    from .runtime import open_store
+    from .tasks.accounts import create_account
+
+    settings = _settings(data_dir)
+    sessions = open_store(settings)
+    amount = settings.default_credits if amount is None else amount
+    with sessions.begin() as s:
+        account = create_account(s, name=name, credits_amount=amount)
+    out = {
+        "access_key": account.access_key,
+        "secret_key": account.secret_key,
+        "webhook_secret": account.webhook_secret,
+        "credits": int(amount) if float(amount).is_integer() else amount,
+    }
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        for k, v in out.items():
+            click.echo(f"{k}: {v}")
+
+
+@main.group()
+def credits() -> None:
+    """Account credits."""
+
+
+def _account_or_exit(s, access_key: str):
+    from .tasks.accounts import by_access_key
+
+    account = by_access_key(s, access_key)
+    if account is None:
+        click.echo(f"error: no account with access key {access_key}", err=True)
+        sys.exit(5)
+    return account
+
+
+@credits.command("add")
+@click.argument("access_key")
+@click.argument("amount", type=float)
+@data_dir_option
+def credits_add(access_key, amount, data_dir) -> None:
+    """Add AMOUNT credits to the account of ACCESS_KEY."""
+    from .catalog import format_credits, milli
+    from .runtime import open_store
+    from .tasks.credits import grant
+
+    if amount <= 0:
+        raise click.BadParameter("must be positive", param_hint="AMOUNT")
+    sessions = open_store(_settings(data_dir))
+    with sessions.begin() as s:
+        account = _account_or_exit(s, access_key)
+        grant(s, account.id, milli(amount), "credits add")
+        s.refresh(account)
+        click.echo(f"balance: {format_credits(account.balance_milli)}")
+
+
+@credits.command("show")
+@click.argument("access_key")
+@data_dir_option
+def credits_show(access_key, data_dir) -> None:
+    """Show the balance of the account of ACCESS_KEY."""
+    from .catalog import format_credits
+    from .runtime import open_store
+
+    sessions = open_store(_settings(data_dir))
+    with sessions() as s:
+        account = _account_or_exit(s, access_key)
+        click.echo(f"balance: {format_credits(account.balance_milli)}")
+
+
+def _attach_optional_commands() -> None:
+    """Commands whose modules are optional (client, scale-out worker)."""
+    try:
+        from .cli_client import generate, tasks
+
+        main.add_command(generate)
+        main.add_command(tasks)
+    except ImportError:
+        pass
+    try:
+        from .cli_worker import worker
+
+        main.add_command(worker)
+    except ImportError:
+        pass
+
+
+_attach_optional_commands()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Local storage: files in the data dir, served by the API at signed, expiring URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+
+class LocalStorage:
+    name = "local"
+
+    def __init__(self, root: Path, signing_key: bytes) -> None:
+        self.root = root
+        self._key = signing_key
+
+    def path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"key escapes the storage root: {key!r}")
+        return path
+
+    def put_file(self, key: str, src: Path, content_type: str) -> None:
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+
+    def signature(self, key: str, expires: int) -> str:
+        return hmac.new(self._key, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def url(self, key: str, *, base_url: str, expires_in: int) -> str:
+        expires = int(time.time()) + expires_in
+        return (
+            f"{base_url.rstrip('/')}/media/{quote(key)}"
+            f"?expires={expires}&signature={self.signature(key, expires)}"
+        )
+
+    def verify(self, key: str, expires: int, signature: str) -> bool:
+        if expires < time.time():
+            return False
+        return hmac.compare_digest(self.signature(key, expires), signature)
+
+    def check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise RuntimeError(f"storage directory {self.root} is not writable")

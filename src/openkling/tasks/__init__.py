@@ -1,0 +1,1 @@
+"""Task lifecycle, credits, limits and the callbacks outbox (the business layer)."""

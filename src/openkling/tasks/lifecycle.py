@@ -1,0 +1,205 @@
+"""Task state changes: the one place a status moves, with leases, refunds and callbacks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..storage.base import Storage
+from ..store.db import Sessions, now_ms
+from ..store.models import Task
+from . import callbacks, credits
+from .present import task_object
+from .status import TaskStatus, check_transition
+
+log = logging.getLogger(__name__)
+
+CANCELLED_MSG = "task was cancelled"
+
+
+class Lifecycle:
+    """Moves tasks between states. Every status change goes through ``transition``."""
+
+    def __init__(self, settings: Settings, sessions: Sessions, storage: Storage):
+        self.settings = settings
+        self.sessions = sessions
+        self.storage = storage
+        self.on_callback: Callable[[], None] | None = None  # wakes the sender, if any here
+
+    # -- the one status-changing function --------------------------------------------------
+    def transition(
+        self,
+        session: Session,
+        task: Task,
+        new: TaskStatus,
+        *,
+        msg: str = "",
+        result: dict | None = None,
+        guard_owner: str | None = None,
+    ) -> bool:
+        """Move ``task`` to ``new`` if it is still where we saw it; False if another won."""
+        check_transition(task.status, new)
+        now = max(now_ms(), task.updated_at)
+        conditions = [Task.id == task.id, Task.status == task.status]
+        if guard_owner is not None and new is not TaskStatus.PROCESSING:
+            conditions.append(Task.lease_owner == guard_owner)
+        values: dict = {"status": new.value, "status_msg": msg, "updated_at": now}
+        if new.is_terminal():
+            values.update(lease_owner=None, lease_expires_at=None)
+            values["progress"] = 100 if new is TaskStatus.SUCCEED else task.progress
+        if result is not None:
+            values["result"] = result
+        if new is TaskStatus.PROCESSING:
+            values.update(
+                lease_owner=guard_owner,
+                lease_expires_at=now + int(self.settings.lease_seconds * 1000),
+                attempts=task.attempts + 1,
+            )
+        changed = session.execute(update(Task).where(*conditions).values(**values)).rowcount == 1
+        if not changed:
+            return False
+        session.refresh(task)
+        if new is TaskStatus.FAILED:
+            credits.refund(session, task.account_id, task.id, task.cost_milli, msg)
+        self.queue_callback(session, task)
+        log.info("task %s -> %s%s", task.id, new.value, f" ({msg})" if msg else "")
+        return True
+
+    def queue_callback(self, session: Session, task: Task) -> None:
+        if not task.callback_url:
+            return
+        base = self.settings.public_base_url or f"http://{self.settings.host}:{self.settings.port}"
+        payload = task_object(
+            task, self.storage, base_url=base, expires_in=self.settings.url_expiry_seconds
+        )
+        callbacks.enqueue(
+            session,
+            task_id=task.id,
+            account_id=task.account_id,
+            url=task.callback_url,
+            payload=payload,
+        )
+
+    # -- worker side -------------------------------------------------------------------------
+    def claim(self, task_id: str, owner: str) -> Task | None:
+        """Take a submitted task, or one whose lease ran out, for ``owner``. None if not ours."""
+        now = now_ms()
+        with self.sessions.begin() as s:
+            task = s.get(Task, task_id)
+            if task is None or TaskStatus(task.status).is_terminal():
+                return None
+            expired = task.status == "processing" and (task.lease_expires_at or 0) < now
+            if task.status == "processing" and not expired:
+                return None
+            if task.attempts >= self.settings.max_attempts:
+                self._fail_exhausted(s, task)
+                return None
+            if task.cancel_requested:
+                self._force_fail(s, task, CANCELLED_MSG)
+                return None
+            if expired:
+                log.warning(
+                    "task %s: lease of %s expired, running it again", task.id, task.lease_owner
+                )
+                taken = s.execute(
+                    update(Task)
+                    .where(
+                        Task.id == task.id,
+                        Task.status == "processing",
+                        Task.lease_owner == task.lease_owner,
+                    )
+                    .values(
+                        lease_owner=owner,
+                        lease_expires_at=now + int(self.settings.lease_seconds * 1000),
+                        attempts=task.attempts + 1,
+                        progress=0,
+                    )
+                ).rowcount
+                if taken != 1:
+                    return None
+                s.refresh(task)
+                return task
+            if not self.transition(s, task, TaskStatus.PROCESSING, guard_owner=owner):
+                return None
+            return task
+
+    def _force_fail(self, s: Session, task: Task, msg: str) -> None:
+        self.transition(s, task, TaskStatus.FAILED, msg=msg)
+
+    def _fail_exhausted(self, s: Session, task: Task) -> None:
+        msg = (
+            f"task stopped after {task.attempts} attempts: the worker running it went away "
+            "each time"
+        )
+        if task.status == "submitted":
+            self._force_fail(s, task, msg)
+            return
+        # processing with an expired lease: fail it under the stale owner's name
+        self.transition(s, task, TaskStatus.FAILED, msg=msg, guard_owner=task.lease_owner)
+
+    def renew(self, task_id: str, owner: str, progress: int | None = None) -> tuple[bool, bool]:
+        """Extend the lease; returns (still ours, cancel requested)."""
+        values: dict = {
+            "lease_expires_at": now_ms() + int(self.settings.lease_seconds * 1000),
+        }
+        if progress is not None:
+            values["progress"] = progress
+        with self.sessions.begin() as s:
+            ours = (
+                s.execute(
+                    update(Task)
+                    .where(
+                        Task.id == task_id, Task.lease_owner == owner, Task.status == "processing"
+                    )
+                    .values(**values)
+                ).rowcount
+                == 1
+            )
+            cancel = s.execute(select(Task.cancel_requested).where(Task.id == task_id)).scalar()
+        return ours, bool(cancel)
+
+    def finish(
+        self, task_id: str, owner: str, *, result: dict | None = None, error: str = ""
+    ) -> bool:
+        """Record the outcome of a run we hold the lease for (idempotent: once per task)."""
+        with self.sessions.begin() as s:
+            task = s.get(Task, task_id)
+            if task is None or task.status != "processing" or task.lease_owner != owner:
+                return False
+            if error:
+                return self.transition(s, task, TaskStatus.FAILED, msg=error, guard_owner=owner)
+            return self.transition(s, task, TaskStatus.SUCCEED, result=result, guard_owner=owner)
+
+    # -- API side ------------------------------------------------------------------------------
+    def request_cancel(self, session: Session, task: Task) -> None:
+        """Cancel now if nothing runs it; else flag it so its worker stops at the next step."""
+        if task.status == "submitted":
+            if self.transition(session, task, TaskStatus.FAILED, msg=CANCELLED_MSG):
+                return
+            session.refresh(task)
+        session.execute(update(Task).where(Task.id == task.id).values(cancel_requested=True))
+        session.refresh(task)
+
+    def stale_task_ids(
+        self, *, submitted_older_than_ms: int, limit: int = 500
+    ) -> list[tuple[str, str]]:
+        """Tasks nobody is running: submitted a while ago, or processing with a dead lease."""
+        now = now_ms()
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Task.id, Task.model_name)
+                .where(
+                    or_(
+                        (Task.status == "submitted")
+                        & (Task.updated_at < now - submitted_older_than_ms),
+                        (Task.status == "processing") & (Task.lease_expires_at < now),
+                    )
+                )
+                .order_by(Task.created_at)
+                .limit(limit)
+            ).all()
+        return [(task_id, model_name) for task_id, model_name in rows]

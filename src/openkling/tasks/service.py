@@ -1,0 +1,158 @@
+"""The task service the API calls: create (charge, limits, policy), get, list, cancel."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..catalog import Catalog, milli
+from ..config import Settings
+from ..contract import Text2VideoCreate
+from ..dispatch.base import Dispatcher
+from ..errors import InvalidParameter, TaskNotFound, TooManyConcurrentTasks
+from ..store.db import Sessions, now_ms
+from ..store.models import Account, Task
+from . import credits
+from .lifecycle import Lifecycle
+from .limits import ContentPolicy, RateLimiter
+from .status import TaskStatus
+
+log = logging.getLogger(__name__)
+
+
+def new_task_id() -> str:
+    """18 digits, time-ordered, like the official service's ids."""
+    return f"{int(time.time() * 1000):013d}{secrets.randbelow(10**5):05d}"
+
+
+class TaskService:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: Sessions,
+        catalog: Catalog,
+        lifecycle: Lifecycle,
+        dispatcher: Dispatcher,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.catalog = catalog
+        self.lifecycle = lifecycle
+        self.dispatcher = dispatcher
+        self.rate = RateLimiter(settings.rate_limit_per_minute)
+        self.policy = ContentPolicy(settings.refused_terms)
+
+    def create(self, account: Account, req: Text2VideoCreate) -> Task:
+        """Validate limits and policy, charge, store and dispatch. Any error changes nothing."""
+        self.policy.check(req.prompt)
+        self.rate.hit(account.id)
+        cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
+        now = now_ms()
+        task = Task(
+            id=new_task_id(),
+            account_id=account.id,
+            external_task_id=req.external_task_id,
+            model_name=req.model_name,
+            request=req.model_dump(mode="json"),
+            status=TaskStatus.SUBMITTED.value,
+            seed=secrets.randbelow(2**31),
+            cost_milli=cost,
+            callback_url=req.callback_url,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self.sessions.begin() as s:
+                if req.external_task_id and self._by_external(s, account.id, req.external_task_id):
+                    raise self._duplicate(req.external_task_id)
+                self._check_concurrency(s, account.id)
+                credits.charge(s, account.id, task.id, cost)
+                s.add(task)
+                s.flush()
+                self.lifecycle.queue_callback(s, task)
+        except IntegrityError as exc:  # a concurrent create with the same external id won
+            raise self._duplicate(req.external_task_id) from exc
+        self.dispatcher.submit(task.id, task.model_name)
+        if self.lifecycle.on_callback and task.callback_url:
+            self.lifecycle.on_callback()
+        return task
+
+    @staticmethod
+    def _duplicate(external_id: str | None) -> InvalidParameter:
+        return InvalidParameter(
+            f"external_task_id: '{external_id}' is already used by another task of this account"
+        )
+
+    def _check_concurrency(self, s: Session, account_id: int) -> None:
+        limit = self.settings.max_concurrent_tasks
+        if limit <= 0:
+            return
+        running = s.execute(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.account_id == account_id, Task.status.in_(("submitted", "processing")))
+        ).scalar_one()
+        if running >= limit:
+            raise TooManyConcurrentTasks(
+                f"this account has {running} unfinished tasks; the limit is {limit}"
+            )
+
+    @staticmethod
+    def _by_external(s: Session, account_id: int, external_id: str) -> Task | None:
+        return s.execute(
+            select(Task).where(Task.account_id == account_id, Task.external_task_id == external_id)
+        ).scalar_one_or_none()
+
+    def get(self, account: Account, *, task_id: str | None = None, external_id: str | None = None):
+        with self.sessions() as s:
+            task = None
+            if task_id:
+                task = s.get(Task, task_id)
+                if task is not None and task.account_id != account.id:
+                    task = None
+                if task is None:  # the path may hold an external_task_id too
+                    task = self._by_external(s, account.id, task_id)
+            elif external_id:
+                task = self._by_external(s, account.id, external_id)
+            if task is None:
+                shown = task_id or external_id
+                raise TaskNotFound(f"task '{shown}' does not exist")
+            return task
+
+    def list(self, account: Account, *, page: int, size: int) -> list[Task]:
+        with self.sessions() as s:
+            return list(
+                s.execute(
+                    select(Task)
+                    .where(Task.account_id == account.id)
+                    .order_by(Task.created_at.desc(), Task.id.desc())
+                    .offset((page - 1) * size)
+                    .limit(size)
+                ).scalars()
+            )
+
+    def cancel(self, account: Account, task_id: str) -> Task:
+        task = self.get(account, task_id=task_id)
+        if TaskStatus(task.status).is_terminal():
+            raise InvalidParameter(
+                f"task_id: task '{task.id}' has already finished ({task.status}); only submitted "
+                "or processing tasks can be cancelled"
+            )
+        with self.sessions.begin() as s:
+            task = s.get(Task, task.id)
+            self.lifecycle.request_cancel(s, task)
+        if self.lifecycle.on_callback:
+            self.lifecycle.on_callback()
+        return task
+
+    def balance(self, account: Account) -> tuple[int, int]:
+        with self.sessions() as s:
+            current = s.execute(
+                select(Account.balance_milli).where(Account.id == account.id)
+            ).scalar_one()
+            return credits.granted_total(s, account.id), current
