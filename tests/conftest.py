@@ -94,8 +94,15 @@ class LiveServer:
 
     def new_account(self, credits: float = 1000, name: str = "") -> Account:
         out = cli(
-            "keys", "create", "--json", "--credits", str(credits), "--name", name,
-            data_dir=self.data_dir, env=self.env,
+            "keys",
+            "create",
+            "--json",
+            "--credits",
+            str(credits),
+            "--name",
+            name,
+            data_dir=self.data_dir,
+            env=self.env,
         )
         return Account(**json.loads(out.stdout))
 

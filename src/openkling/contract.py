@@ -151,11 +151,13 @@ def _camera(value: object) -> CameraControl | None:
                 "is required when type is 'simple' (one of horizontal, vertical, pan, tilt, "
                 "roll, zoom non-zero)",
             )
-        if len(nonzero) != 1:
+        # Kling asks for one non-zero axis; the seed's own example sets three, and openkling
+        # moves the camera itself, so several axes are accepted and combined into one move.
+        if not nonzero:
             raise _bad(
                 "camera_control.config",
-                "exactly one of horizontal, vertical, pan, tilt, roll, zoom must be non-zero "
-                f"when type is 'simple', got {len(nonzero)}",
+                "one of horizontal, vertical, pan, tilt, roll, zoom must be non-zero when type "
+                "is 'simple'",
             )
         return CameraControl(type="simple", config=CameraConfig(**axes))
     if nonzero:

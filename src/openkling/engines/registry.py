@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..catalog import Catalog, default_catalog
+from ..catalog import Catalog, ModelEntry, default_catalog
 from ..config import Settings
 from .base import AudioEngine, VideoEngine
+from .profiles import ModelProfile, Profiles, load_profiles
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ class EngineRegistry:
     catalog: Catalog
     videos: dict[str, VideoEngine] = field(default_factory=dict)
     audios: dict[str, AudioEngine] = field(default_factory=dict)
+    profiles: Profiles | None = None
 
     def video(self, model_name: str) -> VideoEngine:
         return self.videos[model_name]
@@ -24,28 +26,108 @@ class EngineRegistry:
     def audio(self, model_name: str) -> AudioEngine | None:
         return self.audios.get(model_name)
 
+    def warm_up(self, model_names: list[str] | None = None) -> None:
+        """Load the weights of these models (default: all) now instead of on their first task.
+
+        For worker processes: the API server builds the registry too and should not load weights.
+        """
+        names = model_names if model_names is not None else list(self.catalog.names)
+        for engine in [self.videos.get(n) for n in names] + [self.audios.get(n) for n in names]:
+            preload = getattr(engine, "preload", None)
+            if preload is not None:
+                preload()
+
+
+def build_catalog(settings: Settings) -> Catalog:
+    """The catalog alone (audio capability, prices), for processes that run no engine.
+
+    The profile file is parsed and checked, but weight directories are not looked at.
+    """
+    profiles = load_profiles(settings.profiles_file) if settings.profiles_file else None
+    return _catalog(profiles)
+
 
 def build_registry(settings: Settings) -> EngineRegistry:
-    """Engines for every catalog model. Without a profile file, the synthetic engine serves all."""
+    """Engines for every catalog model. Without a profile file, the synthetic engine serves all.
+
+    With one, its weights and sizes are checked here, so a broken profile fails at startup
+    (``ProfileError``); the weights themselves load on first use or on ``warm_up()``.
+    """
     from .procedural_audio import ProceduralAudio
     from .synthetic import SyntheticEngine
 
-    catalog = default_catalog()
     synthetic = SyntheticEngine(
         fps=settings.fps,
         std_short_side=settings.std_short_side,
         pro_short_side=settings.pro_short_side,
     )
-    audio = ProceduralAudio()
-    registry = EngineRegistry(catalog=catalog)
-    for name, entry in catalog.models.items():
+    procedural = ProceduralAudio()
+    profiles = load_profiles(settings.profiles_file) if settings.profiles_file else None
+    registry = EngineRegistry(catalog=_catalog(profiles), profiles=profiles)
+    if profiles is None:
+        log.info("engines: synthetic engine serves every model (no deployment profile configured)")
+    pools = _Pools(profiles.max_loaded_pipelines if profiles else 1)
+    for name, entry in registry.catalog.models.items():
+        profile = profiles.models.get(name) if profiles else None
         registry.videos[name] = synthetic
+        if profile is not None and profile.engine == "diffusers":
+            from .diffusers import build_engine
+
+            registry.videos[name] = build_engine(profile, pools.video())
         if entry.audio:
-            registry.audios[name] = audio
-    log.info("engines: synthetic engine serves every model (no deployment profile configured)")
+            registry.audios[name] = _audio_engine(profile, procedural, pools)
+        if profile is not None:
+            audio = registry.audios.get(name)
+            log.info(
+                "engines: %s -> %s%s",
+                name,
+                registry.videos[name].name,
+                f" + {audio.name} audio" if audio is not None else "",
+            )
     return registry
 
 
-def build_catalog(settings: Settings) -> Catalog:
-    """The catalog alone (model names, audio, prices), for processes that run no engine."""
-    return default_catalog()
+def _catalog(profiles: Profiles | None) -> Catalog:
+    catalog = default_catalog()
+    if profiles is None:
+        return catalog
+    entries = {}
+    for name, entry in catalog.models.items():
+        profile = profiles.models.get(name)
+        if profile is None:
+            entries[name] = entry
+            continue
+        audio = (profile.audio is not None) if profile.audio_set else entry.audio
+        prices = {**entry.prices, **(profile.prices or {})}
+        entries[name] = ModelEntry(name=name, audio=audio, prices=prices)
+    return Catalog(entries)
+
+
+class _Pools:
+    """One pipeline pool for video and one for audio, made only when a profile needs them."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._video = self._audio = None
+
+    def video(self):
+        from .diffusers import PipelinePool
+
+        self._video = self._video or PipelinePool(self.capacity)
+        return self._video
+
+    def audio(self):
+        from .diffusers import PipelinePool
+
+        self._audio = self._audio or PipelinePool(1)
+        return self._audio
+
+
+def _audio_engine(
+    profile: ModelProfile | None, procedural: AudioEngine, pools: _Pools
+) -> AudioEngine:
+    if profile is None or profile.audio is None or profile.audio.engine == "procedural":
+        return procedural
+    from .stable_audio import StableAudioEngine
+
+    return StableAudioEngine.from_profile(profile, pools.audio())

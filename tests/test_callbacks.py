@@ -1,0 +1,131 @@
+"""Callbacks: a real local receiver verifies Standard Webhooks signatures; delivery survives a
+receiver outage and a server restart (the outbox lives in the task store)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from conftest import LiveServer, free_port
+
+
+class Receiver:
+    """An HTTP endpoint on loopback that records every verified callback."""
+
+    def __init__(self, secret: str, port: int) -> None:
+        self.webhook = Webhook(secret)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/hook"
+        self.received: list[dict] = []
+        self.rejected = 0
+        self.ids: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["content-length"]))
+                try:
+                    payload = receiver.webhook.verify(body, dict(self.headers.items()))
+                except Exception:
+                    receiver.rejected += 1
+                    self.send_response(400)
+                    self.end_headers()
+                    return
+                receiver.ids.append(self.headers["webhook-id"])
+                receiver.received.append(payload)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def wait_for(self, task_id: str, status: str, timeout: float = 60) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            mine = [p for p in self.received if p["task_id"] == task_id]
+            if any(p["task_status"] == status for p in mine):
+                return mine
+            time.sleep(0.1)
+        raise AssertionError(f"no {status} callback for {task_id}; got {self.received}")
+
+
+@pytest.fixture
+def receiver_port():
+    return free_port()
+
+
+def test_callbacks_signed_and_delivered_in_order(server_factory, receiver_port):
+    server = server_factory()
+    receiver = Receiver(server.webhook_secret, receiver_port)
+    receiver.start()
+    try:
+        body = {"prompt": "a paper boat on a pond", "callback_url": receiver.url}
+        task_id = server.request("POST", "/v1/videos/text2video", json=body).json()["data"][
+            "task_id"
+        ]
+        got = receiver.wait_for(task_id, "succeed")
+        statuses = [p["task_status"] for p in got]
+        assert statuses == ["submitted", "processing", "succeed"]
+        final = got[-1]
+        # the bare task object, not the envelope
+        assert "code" not in final and final["task_id"] == task_id
+        assert final["task_result"]["videos"][0]["url"].startswith("http")
+        assert receiver.rejected == 0
+        assert len(set(receiver.ids)) == len(receiver.ids)  # one webhook-id per message
+    finally:
+        receiver.stop()
+
+
+def test_wrong_secret_is_detected_by_receiver(server_factory, receiver_port):
+    server = server_factory()
+    other = server.new_account()
+    receiver = Receiver(other.webhook_secret, receiver_port)  # verifies with the wrong secret
+    receiver.start()
+    try:
+        body = {"prompt": "a red kite", "callback_url": receiver.url}
+        server.request("POST", "/v1/videos/text2video", json=body)
+        deadline = time.monotonic() + 30
+        while receiver.rejected == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert receiver.rejected > 0 and receiver.received == []
+    finally:
+        receiver.stop()
+
+
+def test_delivery_after_receiver_outage_and_server_restart(server_factory, receiver_port):
+    server = server_factory()
+    receiver = Receiver(server.webhook_secret, receiver_port)  # not listening yet: outage
+    body = {"prompt": "a windmill at dusk", "callback_url": receiver.url}
+    task_id = server.request("POST", "/v1/videos/text2video", json=body).json()["data"]["task_id"]
+    assert server.wait_task(task_id)["task_status"] == "succeed"
+    time.sleep(1.0)  # a few failed attempts pile up in the outbox
+    server.stop()
+
+    receiver.start()
+    try:
+        restarted = LiveServer(data_dir=server.data_dir, env=server.env, account=server.account)
+        restarted.start()
+        try:
+            got = receiver.wait_for(task_id, "succeed", timeout=60)
+            assert [p["task_status"] for p in got] == ["submitted", "processing", "succeed"]
+            assert json.dumps(got[-1]["task_result"])  # the final object carries the result
+        finally:
+            restarted.stop()
+    finally:
+        receiver.stop()
