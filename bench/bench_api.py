@@ -1,6 +1,6 @@
 """API and video benchmark: openkling beside a bare FastAPI endpoint, generation beside encoding.
 
-    python bench/bench_api.py [--requests 2000] [--concurrency 64]
+    python bench/bench_api.py [--seconds 10] [--concurrency 64]     (needs wrk)
 
 Part 1 starts `openkling serve` (no engine, so the load is the API alone) and a bare FastAPI app
 with the same uvicorn settings, then drives each with the same asyncio client: create and get
@@ -12,10 +12,10 @@ frames alone.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import statistics
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,31 +50,49 @@ def wait_up(url: str, proc: subprocess.Popen) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-async def drive(url: str, method: str, headers, body, total: int, concurrency: int):
-    latencies: list[float] = []
-    errors = 0
-    queue = iter(range(total))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+WRK_SCRIPT = """
+wrk.method = "{method}"
+wrk.body = {body}
+wrk.headers["Authorization"] = "{auth}"
+wrk.headers["Content-Type"] = "application/json"
+"""
 
-        async def one_client():
-            nonlocal errors
-            for _ in queue:
-                start = time.perf_counter()
-                resp = await client.request(method, url, headers=headers, json=body)
-                latencies.append(time.perf_counter() - start)
-                if resp.status_code != 200:
-                    errors += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
+def _ms(text: str) -> float:
+    """wrk's latency ("812.00us", "5.31ms", "1.02s") in milliseconds."""
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def drive(url: str, method: str, headers, body, seconds: int, concurrency: int) -> dict:
+    """Load ``url`` with wrk (a C load generator: the client must not be the bottleneck)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("this benchmark needs wrk: apt-get install wrk")
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(
+        WRK_SCRIPT.format(
+            method=method,
+            body=json.dumps(json.dumps(body)) if body is not None else "nil",
+            auth=headers["Authorization"],
+        )
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pct = dict(re.findall(r"^\s+(50|99)(?:\.\d+)?%\s+(\S+)", out, re.M))
+    if "99" not in pct:
+        raise SystemExit(f"could not read wrk's output:\n{out}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
-        "rps": total / elapsed,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": errors,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(pct["50"]),
+        "p99": _ms(pct["99"]),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
     }
 
 
@@ -84,7 +102,7 @@ def start(cmd: list[str], env: dict) -> subprocess.Popen:
     )
 
 
-def api_part(total: int, concurrency: int) -> list[tuple]:
+def api_part(seconds: int, concurrency: int) -> list[tuple]:
     rows = []
     data_dir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     env = {
@@ -133,18 +151,16 @@ def api_part(total: int, concurrency: int) -> list[tuple]:
         wait_up(f"http://127.0.0.1:{port}/healthz", server)
         wait_up(f"http://127.0.0.1:{bare_port}/healthz", bare)
         base, bare_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
-        run = asyncio.run
-        r = run(
-            drive(f"{bare_base}/v1/videos/text2video", "POST", headers, body, total, concurrency)
-        )
+        create_url = "/v1/videos/text2video"
+        r = drive(bare_base + create_url, "POST", headers, body, seconds, concurrency)
         rows.append(("bare FastAPI POST (baseline)", r))
-        r = run(drive(f"{base}/v1/videos/text2video", "POST", headers, body, total, concurrency))
+        r = drive(f"{base}/v1/videos/text2video", "POST", headers, body, seconds, concurrency)
         rows.append(("openkling create", r))
         one = httpx.post(f"{base}/v1/videos/text2video", headers=headers, json=body).json()
         task_path = f"/v1/videos/text2video/{one['data']['task_id']}"
-        r = run(drive(f"{bare_base}{task_path}", "GET", headers, None, total, concurrency))
+        r = drive(f"{bare_base}{task_path}", "GET", headers, None, seconds, concurrency)
         rows.append(("bare FastAPI GET (baseline)", r))
-        r = run(drive(f"{base}{task_path}", "GET", headers, None, total, concurrency))
+        r = drive(f"{base}{task_path}", "GET", headers, None, seconds, concurrency)
         rows.append(("openkling get", r))
     finally:
         for p in (server, bare):
@@ -169,7 +185,7 @@ def video_part() -> list[tuple[str, float]]:
     out = Path(tempfile.mkdtemp(prefix="bench-video-"))
     rows = []
 
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     audio = ProceduralAudio().render(prompt, frames_n / fps, 7)
     encode_mp4(
         out / "full.mp4",
@@ -180,12 +196,12 @@ def video_part() -> list[tuple[str, float]]:
         audio=audio,
         cover_path=out / "c.jpg",
     )
-    rows.append(("render + audio + encode, in-process", time.perf_counter() - start))
+    rows.append(("render + audio + encode, in-process", time.perf_counter() - t0))
 
     frames = [np.ascontiguousarray(f) for f in engine.render(req)]
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     encode_mp4(out / "enc.mp4", frames, fps=fps, width=width, height=height, audio=audio)
-    rows.append(("encode the same frames + audio alone (baseline)", time.perf_counter() - start))
+    rows.append(("encode the same frames + audio alone (baseline)", time.perf_counter() - t0))
 
     # through the API: submit -> succeed, default settings
     data_dir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
@@ -223,13 +239,13 @@ def video_part() -> list[tuple[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--skip-video", action="store_true")
     args = parser.parse_args()
 
-    rows = api_part(args.requests, args.concurrency)
-    print(f"\nAPI: {args.requests} requests per row, {args.concurrency} concurrent clients")
+    rows = api_part(args.seconds, args.concurrency)
+    print(f"\nAPI: {args.seconds} s per row, {args.concurrency} concurrent connections (wrk)")
     print(f"| {'endpoint':32} | {'req/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'errors':>6} |")
     print(f"|{'-' * 34}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
     for name, r in rows:

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     callback_backoff_max_seconds: float = 600.0
 
     # operations
+    api_threads: int = Field(6, ge=1)  # threads running request handlers
     maintenance: bool = False
     log_level: str = "INFO"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from .. import __version__
@@ -21,6 +22,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI):
         rt = runtime or build_runtime(settings or Settings())
         app.state.runtime = rt
+        # Handlers are short database calls: a few threads beat many that fight over the GIL.
+        to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
         app.state.draining = False
         rt.start()
         try:

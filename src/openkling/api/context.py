@@ -5,14 +5,23 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
+from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..contract import success
 
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
 def request_id_of(request) -> str:
     return getattr(request.state, "request_id", None) or current_request_id.get()
+
+
+def ok(data: Any, request) -> JSONResponse:
+    """The success envelope, rendered directly (the data is already plain JSON types)."""
+    return JSONResponse(success(data, request_id_of(request)))
 
 
 class RequestIdMiddleware:

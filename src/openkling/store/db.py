@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect
@@ -23,7 +26,12 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=16,
+            max_overflow=48,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # WAL: readers never block the writer
@@ -51,6 +59,9 @@ class Sessions:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time; queueing writers on a lock here is far cheaper than
+        # SQLite's sleep-and-retry busy handler. Other processes still meet busy_timeout.
+        self._write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
@@ -59,8 +70,14 @@ class Sessions:
     def __call__(self) -> Session:
         return self._read()
 
-    def begin(self):
-        return self._write.begin()
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        if self._write_lock is None:
+            with self._write.begin() as session:
+                yield session
+            return
+        with self._write_lock, self._write.begin() as session:
+            yield session
 
 
 def alembic_config(engine: Engine):

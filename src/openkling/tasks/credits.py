@@ -11,10 +11,16 @@ from ..store.db import now_ms
 from ..store.models import Account, LedgerEntry
 
 
-def _move(session: Session, account_id: int, delta: int, kind: str, task_id: str | None, note=""):
-    balance = session.execute(
-        select(Account.balance_milli).where(Account.id == account_id)
-    ).scalar_one()
+def _change(session: Session, account_id: int, delta: int, *, floor: int | None = None):
+    """Add ``delta`` to the balance (only if it stays >= ``floor``); the new balance or None."""
+    stmt = update(Account).where(Account.id == account_id)
+    if floor is not None:
+        stmt = stmt.where(Account.balance_milli + delta >= floor)
+    stmt = stmt.values(balance_milli=Account.balance_milli + delta)
+    return session.execute(stmt.returning(Account.balance_milli)).scalar_one_or_none()
+
+
+def _record(session: Session, account_id, delta, balance, kind, task_id, note="") -> None:
     session.add(
         LedgerEntry(
             account_id=account_id,
@@ -30,20 +36,16 @@ def _move(session: Session, account_id: int, delta: int, kind: str, task_id: str
 
 def charge(session: Session, account_id: int, task_id: str, amount: int) -> None:
     """Take ``amount`` milli-credits, or raise ``InsufficientCredits`` and change nothing."""
-    result = session.execute(
-        update(Account)
-        .where(Account.id == account_id, Account.balance_milli >= amount)
-        .values(balance_milli=Account.balance_milli - amount)
-    )
-    if result.rowcount != 1:
-        balance = session.execute(
+    balance = _change(session, account_id, -amount, floor=0)
+    if balance is None:
+        current = session.execute(
             select(Account.balance_milli).where(Account.id == account_id)
         ).scalar_one()
         raise InsufficientCredits(
-            f"account balance is {format_credits(balance)} credits; this task costs "
+            f"account balance is {format_credits(current)} credits; this task costs "
             f"{format_credits(amount)}"
         )
-    _move(session, account_id, -amount, "charge", task_id)
+    _record(session, account_id, -amount, balance, "charge", task_id)
 
 
 def refund(session: Session, account_id: int, task_id: str, amount: int, note: str = "") -> bool:
@@ -57,22 +59,14 @@ def refund(session: Session, account_id: int, task_id: str, amount: int, note: s
         return False
     # The status transition to failed happens once (a conditional update), so this runs once
     # per task; the unique (task_id, kind) constraint is the backstop.
-    session.execute(
-        update(Account)
-        .where(Account.id == account_id)
-        .values(balance_milli=Account.balance_milli + amount)
-    )
-    _move(session, account_id, amount, "refund", task_id, note[:200])
+    balance = _change(session, account_id, amount)
+    _record(session, account_id, amount, balance, "refund", task_id, note[:200])
     return True
 
 
 def grant(session: Session, account_id: int, amount: int, note: str = "grant") -> None:
-    session.execute(
-        update(Account)
-        .where(Account.id == account_id)
-        .values(balance_milli=Account.balance_milli + amount)
-    )
-    _move(session, account_id, amount, "grant", None, note)
+    balance = _change(session, account_id, amount)
+    _record(session, account_id, amount, balance, "grant", None, note)
 
 
 def granted_total(session: Session, account_id: int) -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from ...catalog import format_credits
-from ...contract import costs_data, success
+from ...contract import costs_data
 from ...store.db import now_ms
-from ..context import request_id_of
+from ..context import ok
 from ..deps import AccountDep, RuntimeDep
 
 router = APIRouter(tags=["account"])
@@ -22,4 +22,4 @@ def costs(request: Request, rt: RuntimeDep, account: AccountDep):
         created_at=account.created_at,
         now=now_ms(),
     )
-    return success(data, request_id_of(request))
+    return ok(data, request)

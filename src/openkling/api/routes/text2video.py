@@ -7,10 +7,10 @@ import json
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ...contract import parse_text2video, success
+from ...contract import parse_text2video
 from ...errors import InvalidParameter, MalformedRequest
 from ...tasks.present import task_object
-from ..context import request_id_of
+from ..context import ok
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 
 router = APIRouter(prefix="/v1/videos/text2video", tags=["text2video"])
@@ -42,7 +42,7 @@ async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url
     body = await _json_body(request, rt.settings.max_body_bytes)
     req = parse_text2video(body, rt.catalog)
     task = await run_in_threadpool(rt.service.create, account, req)
-    return success(_present(rt, task, base_url), request_id_of(request))
+    return ok(_present(rt, task, base_url), request)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -65,11 +65,11 @@ def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_url: 
     external = request.query_params.get("external_task_id")
     if external:
         task = rt.service.get(account, external_id=external)
-        return success(_present(rt, task, base_url), request_id_of(request))
+        return ok(_present(rt, task, base_url), request)
     page = _int_param(request, "pageNum", 1, 1, 1000)
     size = _int_param(request, "pageSize", 30, 1, 500)
     tasks = rt.service.list(account, page=page, size=size)
-    return success([_present(rt, t, base_url) for t in tasks], request_id_of(request))
+    return ok([_present(rt, t, base_url) for t in tasks], request)
 
 
 @router.get("/{task_id}", summary="Get one task by task_id or external_task_id")
@@ -81,7 +81,7 @@ def get_task(
         task = rt.service.get(account, external_id=external)
     else:
         task = rt.service.get(account, task_id=task_id)
-    return success(_present(rt, task, base_url), request_id_of(request))
+    return ok(_present(rt, task, base_url), request)
 
 
 @router.post("/{task_id}/cancel", summary="Cancel a task (openkling extension)")
@@ -89,4 +89,4 @@ def cancel_task(
     task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
 ):
     task = rt.service.cancel(account, task_id)
-    return success(_present(rt, task, base_url), request_id_of(request))
+    return ok(_present(rt, task, base_url), request)
