@@ -122,8 +122,9 @@ class Worker:
         width, height = engine.output_size(req.mode, req.aspect_ratio)
         num_frames, fps = engine.frame_plan(req.duration)
         camera = plan_camera(req.camera_control)
+        overscan = camera.overscan_for(width, height)
         canvas_w, canvas_h = engine.canvas_size(
-            math.ceil(width * camera.overscan), math.ceil(height * camera.overscan)
+            math.ceil(width * overscan), math.ceil(height * overscan)
         )
         prompt = req.prompt
         if camera.prompt_phrase and engine.name != "synthetic":
@@ -193,6 +194,7 @@ class Worker:
                 audio=audio,
                 preset=self.settings.x264_preset,
                 cover_path=cover_path,
+                expected_frames=num_frames,
             )
             if should_stop():
                 raise GenerationCancelled()
