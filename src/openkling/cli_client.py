@@ -1,0 +1,419 @@
+"""`openkling generate` and `openkling tasks ...`: the SDK from the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from .client import (
+    APIConnectionError,
+    AuthenticationError,
+    InsufficientCreditsError,
+    InvalidRequestError,
+    Kling,
+    KlingError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    Task,
+    TaskFailedError,
+    WaitTimeout,
+)
+
+# Exit codes (documented in docs/sdk.md). 2 is click's own for usage errors.
+EXIT_CODES: tuple[tuple[type[KlingError], int, str], ...] = (
+    (AuthenticationError, 3, "authentication failed"),
+    (PermissionDeniedError, 3, "permission denied"),
+    (InvalidRequestError, 4, "invalid request"),
+    (NotFoundError, 5, "not found"),
+    (InsufficientCreditsError, 6, "insufficient credits"),
+    (RateLimitError, 7, "rate limited"),
+    (ServerError, 8, "server error"),
+    (TaskFailedError, 9, "task failed"),
+    (WaitTimeout, 10, "timed out"),
+    (APIConnectionError, 11, "cannot connect"),
+)
+CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+CAMERA_PRESETS = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def exit_code(error: KlingError) -> tuple[int, str]:
+    for cls, code, label in EXIT_CODES:
+        if isinstance(error, cls):
+            return code, label
+    return 1, "error"
+
+
+def fail(error: KlingError) -> NoReturn:
+    code, label = exit_code(error)
+    message = " ".join(str(error).split())  # one line, whatever the server wrote
+    click.echo(f"error: {label}: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KlingError as error:
+            fail(error)
+
+    return wrapper
+
+
+def connection_options(fn: Callable) -> Callable:
+    """--base-url and credentials, each falling back to its KLING_* environment variable."""
+    options = (
+        click.option(
+            "--base-url",
+            envvar="KLING_BASE_URL",
+            default=None,
+            help="Server root, with or without /v1 [env KLING_BASE_URL].",
+        ),
+        click.option("--access-key", envvar="KLING_ACCESS_KEY", default=None, hidden=True),
+        click.option("--secret-key", envvar="KLING_SECRET_KEY", default=None, hidden=True),
+        click.option("--api-key", envvar="KLING_API_KEY", default=None, hidden=True),
+    )
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def make_client(base_url, access_key, secret_key, api_key) -> Kling:
+    return Kling(base_url=base_url, access_key=access_key, secret_key=secret_key, api_key=api_key)
+
+
+def parse_camera(values: tuple[str, ...]) -> dict[str, Any] | None:
+    """``--camera zoom=3 --camera pan=-2`` -> a simple move; ``--camera down_back`` -> a preset."""
+    if not values:
+        return None
+    presets = [v for v in values if "=" not in v]
+    axes: dict[str, float] = {}
+    for value in values:
+        if "=" not in value:
+            continue
+        key, _, raw = value.partition("=")
+        key = key.strip()
+        if key not in CAMERA_AXES:
+            raise click.BadParameter(
+                f"unknown axis {key!r}; axes: {', '.join(CAMERA_AXES)}", param_hint="--camera"
+            )
+        try:
+            axes[key] = float(raw)
+        except ValueError:
+            raise click.BadParameter(
+                f"{key} needs a number, got {raw!r}", param_hint="--camera"
+            ) from None
+    if presets and axes or len(presets) > 1:
+        raise click.BadParameter(
+            "give one preset, or axis=value moves, not both", param_hint="--camera"
+        )
+    if presets:
+        if presets[0] not in CAMERA_PRESETS:
+            raise click.BadParameter(
+                f"unknown preset {presets[0]!r}; presets: {', '.join(CAMERA_PRESETS)}; "
+                f"or axis=value with axes {', '.join(CAMERA_AXES)}",
+                param_hint="--camera",
+            )
+        return {"type": presets[0]}
+    config = {k: int(v) if v.is_integer() else v for k, v in axes.items()}
+    return {"type": "simple", "config": config}
+
+
+class TaskProgress:
+    """A rich progress bar for a task: status, task_progress and elapsed time. On a terminal
+    it redraws; elsewhere (logs, pipes) it prints one line per status change."""
+
+    def __init__(self, console: Console = stderr) -> None:
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._bar: Any = None
+        self._last: tuple[str, str] | None = None
+
+    def __enter__(self) -> TaskProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self.progress.stop()
+
+    def update(self, task: Task) -> None:
+        label = f"{task.task_id} {task.task_status}"
+        if self._bar is None:  # started on the first task seen: no empty bar on early errors
+            self.progress.start()
+            self._bar = self.progress.add_task(label, total=100)
+        done = task.task_progress if task.task_progress is not None else 0
+        if task.succeeded:
+            done = 100
+        self.progress.update(self._bar, description=label, completed=done)
+        if not self.console.is_terminal and self._last != (task.task_id, task.task_status):
+            self._last = (task.task_id, task.task_status)
+            click.echo(f"task {task.task_id}: {task.task_status} {done}%", err=True)
+
+
+def download_with_bar(client: Kling, task: Task | str, output: Path | None, index: int) -> Path:
+    progress = Progress(
+        TextColumn("[bold]download"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with progress:
+        bar = progress.add_task("download", total=None)
+
+        def on_chunk(received: int, total: int | None) -> None:
+            progress.update(bar, completed=received, total=total)
+
+        return client.text2video.download(task, output, index=index, on_progress=on_chunk)
+
+
+@contextlib.contextmanager
+def _embedded_or_remote(
+    base_url, access_key, secret_key, api_key, data_dir: Path | None
+) -> Iterator[Kling]:
+    """A client for ``--base-url`` / ``KLING_BASE_URL``, else for an in-process server."""
+    if base_url:
+        with make_client(base_url, access_key, secret_key, api_key) as client:
+            yield client
+        return
+    from .embedded import run_embedded
+
+    click.echo("openkling: no --base-url given; starting an in-process server", err=True)
+    with (
+        run_embedded(data_dir=data_dir) as server,
+        Kling(
+            base_url=server.base_url, access_key=server.access_key, secret_key=server.secret_key
+        ) as client,
+    ):
+        yield client
+
+
+@click.command()
+@click.argument("prompt")
+@click.option("--model", "model_name", default=None, help="model_name, e.g. kling-v2-6.")
+@click.option("--mode", type=click.Choice(["std", "pro"], case_sensitive=False), default=None)
+@click.option("--duration", type=click.Choice(["5", "10"]), default=None, help="Seconds.")
+@click.option("--aspect-ratio", type=click.Choice(["16:9", "9:16", "1:1"]), default=None)
+@click.option("--negative-prompt", default=None, help="What to keep out of the video.")
+@click.option("--cfg-scale", type=float, default=None, help="Prompt adherence, 0..1.")
+@click.option(
+    "--camera",
+    multiple=True,
+    metavar="AXIS=N|PRESET",
+    help="Camera move: axis=value (repeatable; axes horizontal, vertical, pan, tilt, roll, "
+    "zoom; -10..10) or a preset (down_back, forward_up, right_turn_forward, left_turn_forward).",
+)
+@click.option("--sound", is_flag=True, default=False, help="Generate an audio track too.")
+@click.option("--external-task-id", default=None, help="Your own id for the task.")
+@click.option("--callback-url", default=None, help="URL notified on every status change.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=True),
+    default=None,
+    help="Where to write the MP4 (default <task_id>.mp4; a directory is allowed).",
+)
+@click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
+@click.option("--poll-interval", type=float, default=1.0, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Data directory of the in-process server (used without --base-url).",
+)
+@connection_options
+@handle_errors
+def generate(
+    prompt,
+    model_name,
+    mode,
+    duration,
+    aspect_ratio,
+    negative_prompt,
+    cfg_scale,
+    camera,
+    sound,
+    external_task_id,
+    callback_url,
+    output,
+    timeout,
+    poll_interval,
+    data_dir,
+    base_url,
+    access_key,
+    secret_key,
+    api_key,
+) -> None:
+    """Make one video from PROMPT and save it as an MP4.
+
+    Against --base-url / KLING_BASE_URL when given (openkling or the official service),
+    else in this process with no server. Prints the path of the video.
+    """
+    camera_control = parse_camera(camera)
+    with _embedded_or_remote(base_url, access_key, secret_key, api_key, data_dir) as client:
+        started = time.monotonic()
+        with TaskProgress() as bar:
+            task = client.text2video.create_and_wait(
+                prompt=prompt,
+                model_name=model_name,
+                mode=mode.lower() if mode else None,
+                duration=duration,
+                aspect_ratio=aspect_ratio,
+                negative_prompt=negative_prompt,
+                cfg_scale=cfg_scale,
+                camera_control=camera_control,
+                sound="on" if sound else None,
+                external_task_id=external_task_id,
+                callback_url=callback_url,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                on_progress=bar.update,
+            )
+        path = download_with_bar(client, task, output, 0)
+    video = task.videos[0]
+    click.echo(
+        f"task {task.task_id}: {video.duration} s video in {time.monotonic() - started:.1f} s, "
+        f"{task.final_unit_deduction or '0'} credits",
+        err=True,
+    )
+    click.echo(str(path))
+
+
+@click.group()
+def tasks() -> None:
+    """Text-to-video tasks on a server (--base-url / KLING_BASE_URL and KLING_* keys)."""
+
+
+def _created(task: Task) -> str:
+    if task.created_at is None:
+        return ""
+    return datetime.fromtimestamp(task.created_at / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@tasks.command("list")
+@click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
+@click.option("--page-size", type=click.IntRange(1, 500), default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the task objects as JSON.")
+@connection_options
+@handle_errors
+def tasks_list(page, page_size, as_json, base_url, access_key, secret_key, api_key) -> None:
+    """One page of tasks, newest first."""
+    with make_client(base_url, access_key, secret_key, api_key) as client:
+        items = client.text2video.list(page=page, page_size=page_size)
+    if as_json:
+        click.echo(json.dumps([t.raw for t in items], indent=2))
+        return
+    table = Table("task_id", "status", "progress", "credits", "created", "external id", "note")
+    for t in items:
+        note = t.task_status_msg or (t.videos[0].url if t.videos else "")
+        progress = "" if t.task_progress is None else f"{t.task_progress}%"
+        table.add_row(
+            t.task_id,
+            t.task_status,
+            progress,
+            t.final_unit_deduction or "",
+            _created(t),
+            t.external_task_id or "",
+            note,
+        )
+    Console(width=200).print(table)
+
+
+@tasks.command("get")
+@click.argument("task_id")
+@click.option("--external", is_flag=True, help="TASK_ID is your external_task_id.")
+@connection_options
+@handle_errors
+def tasks_get(task_id, external, base_url, access_key, secret_key, api_key) -> None:
+    """Print one task as JSON."""
+    with make_client(base_url, access_key, secret_key, api_key) as client:
+        if external:
+            task = client.text2video.get(external_task_id=task_id)
+        else:
+            task = client.text2video.get(task_id)
+    click.echo(json.dumps(task.raw, indent=2))
+
+
+@tasks.command("wait")
+@click.argument("task_id")
+@click.option("--timeout", type=float, default=1800.0, show_default=True)
+@click.option("--poll-interval", type=float, default=1.0, show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also download the video here when the task succeeds.",
+)
+@connection_options
+@handle_errors
+def tasks_wait(
+    task_id, timeout, poll_interval, output, base_url, access_key, secret_key, api_key
+) -> None:
+    """Wait for a task to finish, with a progress bar; exit 9 if it fails."""
+    with make_client(base_url, access_key, secret_key, api_key) as client:
+        with TaskProgress() as bar:
+            task = client.text2video.wait(
+                task_id, timeout=timeout, poll_interval=poll_interval, on_progress=bar.update
+            )
+        if output is not None:
+            click.echo(str(download_with_bar(client, task, output, 0)))
+            return
+    click.echo(f"{task.task_id} {task.task_status} {task.videos[0].url if task.videos else ''}")
+
+
+@tasks.command("download")
+@click.argument("task_id")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None)
+@click.option("--index", type=int, default=0, show_default=True, help="Which video of the task.")
+@connection_options
+@handle_errors
+def tasks_download(task_id, output, index, base_url, access_key, secret_key, api_key) -> None:
+    """Download a finished task's video (resumes a partial download); print its path."""
+    with make_client(base_url, access_key, secret_key, api_key) as client:
+        click.echo(str(download_with_bar(client, task_id, output, index)))
+
+
+@tasks.command("cancel")
+@click.argument("task_id")
+@connection_options
+@handle_errors
+def tasks_cancel(task_id, base_url, access_key, secret_key, api_key) -> None:
+    """Cancel an unfinished task (openkling servers only)."""
+    with make_client(base_url, access_key, secret_key, api_key) as client:
+        task = client.text2video.cancel(task_id)
+    click.echo(f"{task.task_id} {task.task_status} {task.task_status_msg}".rstrip())

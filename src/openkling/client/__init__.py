@@ -1,0 +1,46 @@
+"""The openkling Python SDK: ``Kling`` and ``AsyncKling`` for any Kling-compatible server."""
+
+from ._async import AsyncKling
+from ._base import DEFAULT_BASE_URL, RetryPolicy
+from ._sync import Kling
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    InsufficientCreditsError,
+    InvalidRequestError,
+    KlingError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+    WaitTimeout,
+)
+from .types import Costs, ResourcePack, Task, TaskResult, Video
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncKling",
+    "AuthenticationError",
+    "Costs",
+    "DEFAULT_BASE_URL",
+    "InsufficientCreditsError",
+    "InvalidRequestError",
+    "Kling",
+    "KlingError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResourcePack",
+    "RetryPolicy",
+    "ServerError",
+    "Task",
+    "TaskFailedError",
+    "TaskResult",
+    "Video",
+    "WaitTimeout",
+]

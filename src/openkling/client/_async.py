@@ -1,0 +1,322 @@
+"""The asynchronous client, ``AsyncKling``: the mirror image of ``_sync.py``; keep them in step."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ._base import (
+    COSTS_PATH,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_TIMEOUT,
+    TEXT2VIDEO_PATH,
+    TRANSPORT_ERRORS,
+    ClientConfig,
+    DownloadProgress,
+    ProgressCallback,
+    RetryPolicy,
+    api_error,
+    costs_params,
+    create_body,
+    json_or_none,
+    parse_envelope,
+    pick_external,
+    poll_step,
+    task_from_data,
+    task_path,
+    tasks_from_data,
+    translate_transport,
+)
+from ._download import (
+    check_complete,
+    download_source,
+    part_path,
+    plan_download,
+    range_headers,
+    target_path,
+    video_url,
+)
+from .errors import APIConnectionError, InvalidRequestError, KlingError
+from .types import Costs, Task
+
+
+async def _maybe_await(value: Any) -> None:
+    """Progress callbacks may be plain functions or coroutine functions."""
+    if inspect.isawaitable(value):
+        await value
+
+
+class AsyncKling:
+    """An asyncio client for the Kling video API; the same surface as ``Kling``, awaited.
+
+    Credentials come from the arguments or ``KLING_ACCESS_KEY`` / ``KLING_SECRET_KEY`` (a JWT is
+    signed with them) or ``KLING_API_KEY`` (sent as is); the base URL from ``base_url`` or
+    ``KLING_BASE_URL``, default ``https://api-singapore.klingai.com``.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._config = ClientConfig.resolve(
+            access_key=access_key,
+            secret_key=secret_key,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+        self.text2video = AsyncText2Video(self)
+        self.account = AsyncAccount(self)
+
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncKling:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _request(
+        self, method: str, path: str, *, params: dict | None = None, json: Any = None
+    ) -> Any:
+        """One API call with the envelope unwrapped; GETs are retried on transient errors."""
+        url = self._config.url(path)
+        attempt = 0
+        while True:
+            try:
+                try:
+                    response = await self._http.request(
+                        method, url, params=params, json=json, headers=self._config.headers()
+                    )
+                except TRANSPORT_ERRORS as exc:
+                    raise translate_transport(exc, url) from exc
+                return parse_envelope(response)
+            except KlingError as error:
+                delay = self._config.retry.delay(error, attempt, idempotent=method == "GET")
+                if delay is None:
+                    raise
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _download(self, url: str, target: Path, on_progress: DownloadProgress | None) -> Path:
+        """Stream ``url`` into ``target.part``, resuming what is there; rename when complete."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = part_path(target)
+        attempt, restarted = 0, False
+        while True:
+            try:
+                if await self._download_once(url, part, on_progress):
+                    break
+                if restarted:
+                    raise APIConnectionError(f"download of {url} could not be started")
+                restarted = True  # the server would not resume: one fresh start, not a retry
+                continue
+            except KlingError as error:
+                delay = self._config.retry.delay(error, attempt, idempotent=True)
+                if delay is None:
+                    raise
+            attempt += 1
+            await asyncio.sleep(delay)
+        os.replace(part, target)
+        return target
+
+    async def _download_once(
+        self, url: str, part: Path, on_progress: DownloadProgress | None
+    ) -> bool:
+        """Fetch what is missing from ``part``; ``False`` when it had to be thrown away."""
+        offset = part.stat().st_size if part.exists() else 0
+        try:
+            async with self._http.stream(
+                "GET", url, headers=range_headers(offset), follow_redirects=True
+            ) as response:
+                if response.status_code >= 400 and response.status_code != 416:
+                    await response.aread()
+                    raise api_error(response, json_or_none(response))
+                plan = plan_download(response, offset)
+                if plan is None:
+                    part.unlink(missing_ok=True)
+                    return False
+                if plan.complete:
+                    return True
+                received = offset if plan.append else 0
+                with open(part, "ab" if plan.append else "wb") as file:
+                    async for chunk in response.aiter_bytes():
+                        file.write(chunk)
+                        received += len(chunk)
+                        if on_progress is not None:
+                            on_progress(received, plan.total)
+                check_complete(received, plan.total, url)
+                return True
+        except TRANSPORT_ERRORS as exc:
+            raise translate_transport(exc, url) from exc
+
+
+class AsyncText2Video:
+    """``/v1/videos/text2video``: create, get, list, cancel, wait, download."""
+
+    def __init__(self, client: AsyncKling) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        prompt: str,
+        model_name: str | None = None,
+        negative_prompt: str | None = None,
+        duration: str | int | None = None,
+        aspect_ratio: str | None = None,
+        mode: str | None = None,
+        cfg_scale: float | None = None,
+        camera_control: dict[str, Any] | None = None,
+        sound: str | bool | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """Submit a task. Only the arguments given are sent; the server applies its defaults."""
+        body = create_body(
+            model_name=model_name,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            mode=mode,
+            cfg_scale=cfg_scale,
+            camera_control=camera_control,
+            sound=sound,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+        body.update(extra_body or {})
+        return task_from_data(await self._client._request("POST", TEXT2VIDEO_PATH, json=body))
+
+    async def get(self, task_id: str | None = None, *, external_task_id: str | None = None) -> Task:
+        """One task, by ``task_id`` or by your ``external_task_id``."""
+        if (task_id is None) == (external_task_id is None):
+            raise InvalidRequestError("give exactly one of task_id and external_task_id")
+        if external_task_id is not None:
+            data = await self._client._request(
+                "GET", TEXT2VIDEO_PATH, params={"external_task_id": external_task_id}
+            )
+            return pick_external(data, external_task_id)
+        return task_from_data(await self._client._request("GET", task_path(task_id)))
+
+    async def list(self, page: int = 1, page_size: int = 30) -> list[Task]:
+        """One page of tasks, newest first."""
+        data = await self._client._request(
+            "GET", TEXT2VIDEO_PATH, params={"pageNum": page, "pageSize": page_size}
+        )
+        return tasks_from_data(data)
+
+    async def iter_all(self, *, page_size: int = 100) -> AsyncIterator[Task]:
+        """Every task, newest first, fetching pages as needed."""
+        page = 1
+        while True:
+            tasks = await self.list(page=page, page_size=page_size)
+            for task in tasks:
+                yield task
+            if len(tasks) < page_size or page >= 1000:
+                return
+            page += 1
+
+    async def cancel(self, task_id: str) -> Task:
+        """Cancel an unfinished task (an openkling extension; the official service has none)."""
+        return task_from_data(await self._client._request("POST", task_path(task_id) + "/cancel"))
+
+    async def wait(
+        self,
+        task_id: str | Task,
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        on_progress: ProgressCallback | None = None,
+    ) -> Task:
+        """Poll until the task succeeds (returned) or fails (``TaskFailedError``); past
+        ``timeout`` seconds raise ``WaitTimeout``. ``on_progress(task)`` sees every poll."""
+        if isinstance(task_id, Task):
+            task_id = task_id.task_id
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            task = await self.get(task_id)
+            if on_progress is not None:
+                await _maybe_await(on_progress(task))
+            delay = poll_step(task, deadline=deadline, timeout=timeout, poll_interval=poll_interval)
+            if delay is None:
+                return task
+            await asyncio.sleep(delay)
+
+    async def create_and_wait(
+        self,
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        on_progress: ProgressCallback | None = None,
+        **params: Any,
+    ) -> Task:
+        """``create(**params)``, then ``wait()`` for it."""
+        task = await self.create(**params)
+        if on_progress is not None:
+            await _maybe_await(on_progress(task))
+        return await self.wait(
+            task.task_id, timeout=timeout, poll_interval=poll_interval, on_progress=on_progress
+        )
+
+    async def download(
+        self,
+        task_or_url: Task | str,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        index: int = 0,
+        on_progress: DownloadProgress | None = None,
+    ) -> Path:
+        """Save a result video (a Task, a task id or a URL) to ``path`` (default
+        ``<task_id>.mp4``), resuming an interrupted download. Returns the path written."""
+        url, name, task_id = download_source(task_or_url, index)
+        if url is None:
+            task = await self.get(task_id)
+            url, name = video_url(task, index), download_source(task, index)[1]
+        return await self._client._download(url, target_path(path, name), on_progress)
+
+
+class AsyncAccount:
+    """``/account/costs``: credit balance."""
+
+    def __init__(self, client: AsyncKling) -> None:
+        self._client = client
+
+    async def costs(
+        self,
+        *,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        resource_pack_name: str | None = None,
+    ) -> Costs:
+        params = costs_params(start_time, end_time, resource_pack_name)
+        return Costs.from_dict(await self._client._request("GET", COSTS_PATH, params=params) or {})
