@@ -130,24 +130,39 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--name", default="", help="A label for the account.")
 @click.option("--credits", "amount", type=float, default=None, help="Initial credits.")
+@click.option(
+    "--models",
+    default=None,
+    help="Comma-separated model names this key may use (default: all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
 @data_dir_option
-def keys_create(name, amount, as_json, data_dir) -> None:
+def keys_create(name, amount, models, as_json, data_dir) -> None:
     """Create an account and print its access key, secret key and webhook secret."""
+    from .catalog import MODEL_NAMES
     from .runtime import open_store
     from .tasks.accounts import create_account
 
+    allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    unknown = [m for m in allowed or [] if m not in MODEL_NAMES]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown model {', '.join(unknown)}; valid: {', '.join(MODEL_NAMES)}",
+            param_hint="--models",
+        )
     settings = _settings(data_dir)
     sessions = open_store(settings)
     amount = settings.default_credits if amount is None else amount
     with sessions.begin() as s:
-        account = create_account(s, name=name, credits_amount=amount)
+        account = create_account(s, name=name, credits_amount=amount, allowed_models=allowed)
     out = {
         "access_key": account.access_key,
         "secret_key": account.secret_key,
         "webhook_secret": account.webhook_secret,
         "credits": int(amount) if float(amount).is_integer() else amount,
     }
+    if allowed:
+        out["allowed_models"] = allowed
     if as_json:
         click.echo(json.dumps(out))
     else:

@@ -29,6 +29,7 @@ class Account(Base):
     secret_key: Mapped[str] = mapped_column(String(128), unique=True)
     webhook_secret: Mapped[str] = mapped_column(String(128))
     balance_milli: Mapped[int] = mapped_column(BigInteger, default=0)
+    allowed_models: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None: all
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 

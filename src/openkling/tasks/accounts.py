@@ -20,8 +20,15 @@ def _token(n: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
 
 
-def create_account(session: Session, *, name: str = "", credits_amount: float = 0) -> Account:
+def create_account(
+    session: Session,
+    *,
+    name: str = "",
+    credits_amount: float = 0,
+    allowed_models: list[str] | None = None,
+) -> Account:
     account = Account(
+        allowed_models=allowed_models or None,
         name=name,
         access_key="ak" + _token(30),
         secret_key="sk" + _token(40),

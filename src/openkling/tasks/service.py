@@ -14,7 +14,12 @@ from ..catalog import Catalog, milli
 from ..config import Settings
 from ..contract import Text2VideoCreate
 from ..dispatch.base import Dispatcher
-from ..errors import InvalidParameter, TaskNotFound, TooManyConcurrentTasks
+from ..errors import (
+    InvalidParameter,
+    ModelPermissionDenied,
+    TaskNotFound,
+    TooManyConcurrentTasks,
+)
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Task
 from . import credits
@@ -49,6 +54,11 @@ class TaskService:
 
     def create(self, account: Account, req: Text2VideoCreate) -> Task:
         """Validate limits and policy, charge, store and dispatch. Any error changes nothing."""
+        if account.allowed_models and req.model_name not in account.allowed_models:
+            raise ModelPermissionDenied(
+                f"model_name: this key may not use '{req.model_name}'; it may use "
+                f"{', '.join(account.allowed_models)}"
+            )
         self.policy.check(req.prompt)
         self.rate.hit(account.id)
         cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
