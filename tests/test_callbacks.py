@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from conftest import LiveServer, free_port
+from liveserver import LiveServer, free_port
 
 
 class Receiver:

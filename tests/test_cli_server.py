@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import FAST_ENV, cli, free_port, make_token
+from liveserver import FAST_ENV, cli, free_port, make_token
 
 
 def _serve(data_dir, *extra, port):

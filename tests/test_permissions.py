@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import Account, cli
+from liveserver import Account, cli
 from openkling.client import Kling, PermissionDeniedError
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from conftest import LiveServer
+from liveserver import LiveServer
 
 # Big enough that a task runs for a few seconds on this machine.
 SLOW_ENV = {"OPENKLING_PRO_SHORT_SIDE": "720", "OPENKLING_X264_PRESET": "veryfast"}

@@ -23,7 +23,7 @@ SEED_ENV = {
 
 @pytest.fixture(scope="module")
 def seed_server(tmp_path_factory):
-    from conftest import LiveServer
+    from liveserver import LiveServer
 
     server = LiveServer(data_dir=tmp_path_factory.mktemp("seed"), env=SEED_ENV)
     server.start()

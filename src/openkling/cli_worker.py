@@ -1,0 +1,120 @@
+"""`openkling worker`: a Celery worker that runs the engines of some models (scaled layout)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+import click
+
+log = logging.getLogger("openkling.worker")
+
+
+def _models(value: str, known: list[str]) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise click.BadParameter(
+            f"unknown model {', '.join(unknown) or '(none given)'}; choose from {', '.join(known)}",
+            param_hint="--models",
+        )
+    return list(dict.fromkeys(names))
+
+
+@click.command()
+@click.option(
+    "--models",
+    required=True,
+    help="Comma-separated model names; the worker consumes only their queues.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Tasks run at once, each in its own process (one per GPU).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Data directory for scratch files (default: $OPENKLING_DATA_DIR or ./openkling-data).",
+)
+@click.option("--name", default=None, help="Celery node name (default openkling-<pid>@<host>).")
+def worker(models, concurrency, data_dir, name) -> None:
+    """Run the engines of --models for queued tasks.
+
+    Loads the engines once at start, consumes one queue per model (openkling.<model>), takes
+    one task at a time per process and acknowledges a message only when its task is done.
+    SIGTERM drains: the worker takes no new task, finishes the running one and exits.
+    """
+    from celery import signals
+
+    from .cli import configure_logging
+    from .config import Settings
+    from .dispatch.celery import make_celery_app, queue_name
+    from .engines.registry import build_registry
+    from .runtime import build_storage, open_store
+    from .tasks.lifecycle import Lifecycle
+    from .worker import Worker
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir is not None else {}))
+    configure_logging(settings.log_level)
+    if settings.dispatcher != "celery":
+        log.warning(
+            "OPENKLING_DISPATCHER is %r: API servers with that setting run tasks themselves "
+            "and publish nothing to the broker",
+            settings.dispatcher,
+        )
+    registry = build_registry(settings)
+    names = _models(models, list(registry.catalog.names))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sessions = open_store(settings)
+    storage = build_storage(settings)
+    lifecycle = Lifecycle(settings, sessions, storage)  # no callback sender: the API sends them
+    host = socket.gethostname()[:60]
+    runner = Worker(settings, lifecycle, registry, storage, owner=f"{host}-{os.getpid()}")
+    node = name or f"openkling-{os.getpid()}@{host}"
+    queues = [queue_name(n) for n in names]
+
+    if concurrency == 1:
+        # one task at a time in this process: the engines it loaded are the ones that run
+        registry.warm_up(names)
+        pool = "solo"
+    else:
+        pool = "prefork"
+
+        @signals.worker_process_init.connect(weak=False)
+        def _child_init(**_):  # each child loads its own weights, after the fork
+            sessions.engine.dispose(close=False)
+            runner.owner = f"{host}-{os.getpid()}"
+            registry.warm_up(names)
+
+        sessions.engine.dispose()  # no connection crosses the fork
+
+    @signals.worker_ready.connect(weak=False)
+    def _ready(**_):
+        log.info(
+            "openkling worker %s ready: models %s, %d at a time",
+            node,
+            ", ".join(names),
+            concurrency,
+        )
+
+    app = make_celery_app(settings, run=runner.run)
+    app.worker_main(
+        [
+            "worker",
+            f"--queues={','.join(queues)}",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--hostname={node}",
+            f"--loglevel={settings.log_level.upper()}",
+            "--prefetch-multiplier=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
