@@ -219,24 +219,16 @@ def credits_show(access_key, data_dir) -> None:
         click.echo(f"balance: {format_credits(account.balance_milli)}")
 
 
-def _attach_optional_commands() -> None:
-    """Commands whose modules are optional (client, scale-out worker)."""
-    try:
-        from .cli_client import generate, tasks
+def _attach_commands() -> None:
+    """Commands that live in their own modules (client side, scale-out worker)."""
+    from .cli_client import generate, tasks
+    from .cli_worker import worker
 
-        main.add_command(generate)
-        main.add_command(tasks)
-    except ImportError:
-        pass
-    try:
-        from .cli_worker import worker
-
-        main.add_command(worker)
-    except ImportError:
-        pass
+    for command in (generate, tasks, worker):
+        main.add_command(command)
 
 
-_attach_optional_commands()
+_attach_commands()
 
 
 if __name__ == "__main__":
