@@ -55,7 +55,7 @@ def worker(models, concurrency, data_dir, name) -> None:
     from .cli import configure_logging
     from .config import Settings
     from .dispatch.celery import make_celery_app, queue_name
-    from .engines.registry import build_registry
+    from .engines.registry import build_catalog, build_registry
     from .runtime import build_storage, open_store
     from .tasks.lifecycle import Lifecycle
     from .worker import Worker
@@ -68,8 +68,8 @@ def worker(models, concurrency, data_dir, name) -> None:
             "and publish nothing to the broker",
             settings.dispatcher,
         )
-    registry = build_registry(settings)
-    names = _models(models, list(registry.catalog.names))
+    names = _models(models, list(build_catalog(settings).names))
+    registry = build_registry(settings, models=names)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sessions = open_store(settings)
     storage = build_storage(settings)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..catalog import Catalog, ModelEntry, default_catalog
 from ..config import Settings
+from ..errors import EngineError
 from .base import AudioEngine, VideoEngine
 from .profiles import ModelProfile, Profiles, load_profiles
 
@@ -21,7 +22,10 @@ class EngineRegistry:
     profiles: Profiles | None = None
 
     def video(self, model_name: str) -> VideoEngine:
-        return self.videos[model_name]
+        engine = self.videos.get(model_name)
+        if engine is None:
+            raise EngineError(f"model {model_name} is not served by this worker")
+        return engine
 
     def audio(self, model_name: str) -> AudioEngine | None:
         return self.audios.get(model_name)
@@ -47,8 +51,9 @@ def build_catalog(settings: Settings) -> Catalog:
     return _catalog(profiles)
 
 
-def build_registry(settings: Settings) -> EngineRegistry:
-    """Engines for every catalog model. Without a profile file, the synthetic engine serves all.
+def build_registry(settings: Settings, models: list[str] | None = None) -> EngineRegistry:
+    """Engines for every catalog model (or only ``models``, on a worker that serves those).
+    Without a profile file, the synthetic engine serves all.
 
     With one, its weights and sizes are checked here, so a broken profile fails at startup
     (``ProfileError``); the weights themselves load on first use or on ``warm_up()``.
@@ -68,6 +73,8 @@ def build_registry(settings: Settings) -> EngineRegistry:
         log.info("engines: synthetic engine serves every model (no deployment profile configured)")
     pools = _Pools(profiles.max_loaded_pipelines if profiles else 1)
     for name, entry in registry.catalog.models.items():
+        if models is not None and name not in models:
+            continue  # another host's model: its weights need not be here
         profile = profiles.models.get(name) if profiles else None
         registry.videos[name] = synthetic
         if profile is not None and profile.engine == "diffusers":

@@ -1,0 +1,364 @@
+"""Deployment profiles: which engine, weights and knobs serve each Kling model (a TOML file)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..catalog import MODEL_NAMES
+
+ENGINES = ("synthetic", "diffusers")
+FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")
+MODES = ("std", "pro")
+ASPECT_RATIOS = ("16:9", "9:16", "1:1")
+DEVICES = ("auto", "cuda", "cpu")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+OFFLOADS = ("none", "model", "sequential")
+AUDIO_ENGINES = ("procedural", "stable-audio")
+
+# cache type -> its options and their defaults (diffusers.hooks configs)
+CACHE_TYPES: dict[str, dict[str, Any]] = {
+    "first_block": {"threshold": 0.05},
+    "pyramid_attention_broadcast": {"block_skip_range": 2, "timestep_skip_range": [100, 800]},
+    "taylorseer": {"cache_interval": 5, "disable_cache_before_step": 3, "lite": False},
+}
+
+_TOP_KEYS = {"models", "max_loaded_pipelines"}
+_SYNTHETIC_KEYS = {"engine", "audio", "prices"}
+_DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
+    "family",
+    "weights",
+    "resolution",
+    "steps",
+    "guidance",
+    "guidance_2",
+    "fps",
+    "device",
+    "dtype",
+    "cpu_offload",
+    "vae_tiling",
+    "vae_slicing",
+    "cache",
+    "compile",
+    "pipeline_args",
+}
+# pipeline call arguments the engine fills in itself
+_SET_BY_OPENKLING = {
+    "prompt",
+    "negative_prompt",
+    "width",
+    "height",
+    "num_frames",
+    "num_inference_steps",
+    "guidance_scale",
+    "guidance_scale_2",
+    "frame_rate",
+    "generator",
+    "output_type",
+    "callback_on_step_end",
+    "return_dict",
+}
+_AUDIO_KEYS = {"engine", "weights", "steps", "guidance", "device", "dtype"}
+
+
+class ProfileError(ValueError):
+    """A deployment profile that cannot work: raised at startup, naming file, model and fix."""
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    type: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str) -> Any:
+        return dict(self.options)[key]
+
+
+@dataclass(frozen=True)
+class AudioProfile:
+    engine: str  # "procedural" | "stable-audio"
+    weights: Path | None = None
+    steps: int = 100
+    guidance: float = 7.0
+    device: str = "auto"
+    dtype: str = "auto"
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """One ``[models."<kling model name>"]`` table, validated and with defaults filled in."""
+
+    model: str
+    source: Path
+    engine: str
+    family: str | None = None
+    weights: Path | None = None
+    resolution: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    steps: int | None = None
+    guidance: tuple[float, float] | None = None
+    guidance_2: tuple[float, float] | None = None
+    fps: float | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    cpu_offload: str = "none"
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    cache: CacheSpec | None = None
+    compile: bool = False
+    pipeline_args: dict[str, Any] = field(default_factory=dict)
+    audio: AudioProfile | None = None
+    audio_set: bool = False  # False: the catalog's default audio capability stands
+    prices: dict[tuple[str, int], float] | None = None
+
+    @property
+    def where(self) -> str:
+        return f'{self.source}: [models."{self.model}"]'
+
+    def error(self, message: str) -> ProfileError:
+        return ProfileError(f"{self.where}: {message}")
+
+
+@dataclass(frozen=True)
+class Profiles:
+    source: Path
+    models: dict[str, ModelProfile]
+    max_loaded_pipelines: int = 1
+
+
+def load_profiles(path: Path | str) -> Profiles:
+    """Parse and check a profile file. Weight directories are checked by the engines."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProfileError(f"{path}: profile file not found (set by OPENKLING_PROFILES_FILE)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from exc
+    _no_unknown(data, _TOP_KEYS, str(path))
+    max_loaded = data.get("max_loaded_pipelines", 1)
+    if not isinstance(max_loaded, int) or isinstance(max_loaded, bool) or max_loaded < 1:
+        raise ProfileError(
+            f"{path}: max_loaded_pipelines must be an integer >= 1, got {max_loaded!r}"
+        )
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise ProfileError(f'{path}: "models" must be a table of [models."<model name>"] tables')
+    parsed = {}
+    for name, table in models.items():
+        if name not in MODEL_NAMES:
+            raise ProfileError(
+                f'{path}: [models."{name}"]: unknown Kling model name; expected one of '
+                + ", ".join(MODEL_NAMES)
+            )
+        if not isinstance(table, dict):
+            raise ProfileError(f'{path}: [models."{name}"] must be a table')
+        parsed[name] = _model(name, table, path)
+    return Profiles(source=path, models=parsed, max_loaded_pipelines=max_loaded)
+
+
+def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
+    where = f'{source}: [models."{name}"]'
+    engine = _choice(t, "engine", ENGINES, where, default=None)
+    if engine is None:
+        raise ProfileError(f'{where}: "engine" is required: one of {", ".join(ENGINES)}')
+    _no_unknown(t, _SYNTHETIC_KEYS if engine == "synthetic" else _DIFFUSERS_KEYS, where)
+    common: dict[str, Any] = {"model": name, "source": source, "engine": engine}
+    if "audio" in t:
+        common["audio"] = _audio(t["audio"], source, where)
+        common["audio_set"] = True
+    if "prices" in t:
+        common["prices"] = _prices(t["prices"], where)
+    if engine == "synthetic":
+        return ModelProfile(**common)
+
+    family = _choice(t, "family", FAMILIES, where, default=None)
+    if family is None:
+        raise ProfileError(f'{where}: "family" is required: one of {", ".join(FAMILIES)}')
+    if "weights" not in t or not isinstance(t["weights"], str) or not t["weights"]:
+        raise ProfileError(f'{where}: "weights" is required: the directory of a diffusers pipeline')
+    guidance_2 = _range(t, "guidance_2", where)
+    if guidance_2 is not None and family != "wan2.2":
+        raise ProfileError(
+            f'{where}: "guidance_2" is only for family "wan2.2" (its low-noise stage)'
+        )
+    cpu_offload = _choice(t, "cpu_offload", OFFLOADS, where, "none")
+    device = _choice(t, "device", DEVICES, where, "auto")
+    if device == "cpu" and cpu_offload != "none":
+        raise ProfileError(
+            f'{where}: cpu_offload = "{cpu_offload}" needs a GPU, but device = "cpu"'
+        )
+    args = t.get("pipeline_args", {})
+    if not isinstance(args, dict):
+        raise ProfileError(
+            f'{where}: "pipeline_args" must be a table of pipeline keyword arguments'
+        )
+    taken = sorted(set(args) & _SET_BY_OPENKLING)
+    if taken:
+        raise ProfileError(
+            f"{where}: pipeline_args {', '.join(taken)} are set by openkling from the request "
+            "and the profile (steps, guidance, guidance_2, fps, resolution)"
+        )
+    return ModelProfile(
+        **common,
+        family=family,
+        weights=_path(t["weights"], source),
+        resolution=_resolution(t.get("resolution", {}), where),
+        steps=_int(t, "steps", where, minimum=1),
+        guidance=_range(t, "guidance", where),
+        guidance_2=guidance_2,
+        fps=_number(t, "fps", where, positive=True),
+        device=device,
+        dtype=_choice(t, "dtype", DTYPES, where, "auto"),
+        cpu_offload=cpu_offload,
+        vae_tiling=_bool(t, "vae_tiling", where),
+        vae_slicing=_bool(t, "vae_slicing", where),
+        cache=_cache(t.get("cache", "none"), where),
+        compile=_bool(t, "compile", where),
+        pipeline_args=dict(args),
+    )
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ProfileError(
+            f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _choice(t: dict[str, Any], key: str, allowed: tuple[str, ...], where: str, default: Any) -> Any:
+    value = t.get(key, default)
+    if value is not default and value not in allowed:
+        raise ProfileError(f"{where}: {key} = {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+def _bool(t: dict[str, Any], key: str, where: str) -> bool:
+    value = t.get(key, False)
+    if not isinstance(value, bool):
+        raise ProfileError(f"{where}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _int(t: dict[str, Any], key: str, where: str, minimum: int) -> int | None:
+    value = t.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ProfileError(f"{where}: {key} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _number(t: dict[str, Any], key: str, where: str, positive: bool = False) -> float | None:
+    value = t.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or (positive and value <= 0):
+        raise ProfileError(f"{where}: {key} must be a {'positive ' if positive else ''}number")
+    return float(value)
+
+
+def _range(t: dict[str, Any], key: str, where: str) -> tuple[float, float] | None:
+    value = t.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value, value]
+    ok = isinstance(value, list) and len(value) == 2
+    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not ok or not 0 <= value[0] <= value[1]:
+        raise ProfileError(f"{where}: {key} must be [min, max] with 0 <= min <= max, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _path(value: str, source: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (source.parent / path).resolve()
+
+
+def _resolution(value: Any, where: str) -> dict[str, dict[str, tuple[int, int]]]:
+    if not isinstance(value, dict):
+        raise ProfileError(
+            f'{where}: "resolution" must be a table like std = {{"16:9" = [832, 480]}}'
+        )
+    _no_unknown(value, set(MODES), f"{where}.resolution")
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for mode, ratios in value.items():
+        if not isinstance(ratios, dict):
+            raise ProfileError(
+                f'{where}: resolution.{mode} must be a table like {{"16:9" = [832, 480]}}'
+            )
+        _no_unknown(ratios, set(ASPECT_RATIOS), f"{where}.resolution.{mode}")
+        out[mode] = {}
+        for ratio, size in ratios.items():
+            ok = isinstance(size, list) and len(size) == 2
+            if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in size):
+                raise ProfileError(
+                    f'{where}: resolution.{mode}."{ratio}" must be [width, height] in pixels, '
+                    f"got {size!r}"
+                )
+            out[mode][ratio] = (size[0], size[1])
+    return out
+
+
+def _cache(value: Any, where: str) -> CacheSpec | None:
+    if value in ("none", None, False):
+        return None
+    if not isinstance(value, dict) or value.get("type") not in CACHE_TYPES:
+        raise ProfileError(
+            f'{where}: cache must be "none" or {{type = ..., ...}} with type one of '
+            f"{', '.join(CACHE_TYPES)}; got {value!r}"
+        )
+    defaults = CACHE_TYPES[value["type"]]
+    _no_unknown(value, {"type", *defaults}, f"{where}.cache")
+    options = {**defaults, **{k: v for k, v in value.items() if k != "type"}}
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+    return CacheSpec(type=value["type"], options=frozen)
+
+
+def _audio(value: Any, source: Path, where: str) -> AudioProfile | None:
+    if value is False:
+        return None
+    if value is True:
+        return AudioProfile(engine="procedural")
+    if not isinstance(value, dict):
+        raise ProfileError(
+            f'{where}: audio must be false, true or {{engine = "stable-audio", ...}}'
+        )
+    w = f"{where}.audio"
+    _no_unknown(value, _AUDIO_KEYS, w)
+    engine = _choice(value, "engine", AUDIO_ENGINES, w, default=None)
+    if engine is None:
+        raise ProfileError(f'{w}: "engine" is required: one of {", ".join(AUDIO_ENGINES)}')
+    if engine == "procedural":
+        return AudioProfile(engine="procedural")
+    if not isinstance(value.get("weights"), str):
+        raise ProfileError(f'{w}: "weights" is required for engine "stable-audio"')
+    guidance = _number(value, "guidance", w)
+    return AudioProfile(
+        engine=engine,
+        weights=_path(value["weights"], source),
+        steps=_int(value, "steps", w, minimum=1) or 100,
+        guidance=7.0 if guidance is None else guidance,
+        device=_choice(value, "device", DEVICES, w, "auto"),
+        dtype=_choice(value, "dtype", DTYPES, w, "auto"),
+    )
+
+
+def _prices(value: Any, where: str) -> dict[tuple[str, int], float]:
+    if not isinstance(value, dict):
+        raise ProfileError(f"{where}: prices must be a table like {{std_5 = 10, pro_5 = 35}}")
+    out = {}
+    for key, credits in value.items():
+        mode, _, seconds = key.partition("_")
+        ok = mode in MODES and seconds.isdigit() and isinstance(credits, int | float)
+        if not ok or isinstance(credits, bool) or credits < 0:
+            raise ProfileError(
+                f"{where}: prices.{key} = {credits!r}; keys are <mode>_<seconds> "
+                "(std_5, pro_5, std_10, pro_10) and values non-negative credits"
+            )
+        out[(mode, int(seconds))] = float(credits)
+    return out

@@ -1,0 +1,175 @@
+"""Tiny random diffusers pipelines built in-process (no download) and saved like real weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import T5Config, T5EncoderModel, T5Tokenizer, UMT5Config, UMT5EncoderModel
+
+WORDS = "a the cat dog fox runs walks on in at beach city forest sunset night red blue car".split()
+
+
+def tokenizer() -> T5Tokenizer:
+    """A Unigram tokenizer from an in-memory vocabulary (transformers 5)."""
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+    vocab += [("\u2581" + w, -3.0) for w in WORDS]
+    vocab += [(c, -5.0) for c in "abcdefghijklmnopqrstuvwxyz0123456789,.!?"]
+    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=64)
+
+
+def _t5(umt5: bool = False):
+    kwargs = dict(vocab_size=96, d_model=32, num_layers=2, num_heads=4, d_kv=8, d_ff=37)
+    if umt5:
+        return UMT5EncoderModel(UMT5Config(feed_forward_proj="gated-gelu", **kwargs))
+    return T5EncoderModel(T5Config(**kwargs))
+
+
+def _wan_transformer(layers: int = 2, heads: int = 2, head_dim: int = 12, ffn_dim: int = 32):
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=heads,
+        attention_head_dim=head_dim,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=ffn_dim,
+        num_layers=layers,  # first-block caching needs at least two blocks
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=1024,
+    )
+
+
+def build_wan(path: Path, *, two_stage: bool = False, seed: int = 0, **transformer) -> Path:
+    """Wan 2.1 layout; ``two_stage`` makes the Wan 2.2 A14B layout (transformer_2).
+
+    ``transformer`` (layers, heads, head_dim, ffn_dim) widens the denoiser, for benchmarks.
+    """
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
+
+    torch.manual_seed(seed)
+    pipe = WanPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(umt5=True),
+        vae=AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        ),
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+        ),
+        transformer=_wan_transformer(**transformer),
+        transformer_2=_wan_transformer(**transformer) if two_stage else None,
+        boundary_ratio=0.875 if two_stage else None,
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def build_ltx(path: Path, *, seed: int = 0) -> Path:
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False, False, False, False, False),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=2,
+        caption_channels=32,
+    )
+    pipe = LTXPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=_t5(),
+        tokenizer=tokenizer(),
+        transformer=transformer,
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def build_stable_audio(path: Path, *, seed: int = 0) -> Path:
+    """Stable Audio layout at 320 Hz with room for 12.8 s (sample_size 512, hop 8)."""
+    from diffusers import (
+        AutoencoderOobleck,
+        CosineDPMSolverMultistepScheduler,
+        StableAudioDiTModel,
+        StableAudioPipeline,
+        StableAudioProjectionModel,
+    )
+
+    torch.manual_seed(seed)
+    text_encoder = _t5()
+    pipe = StableAudioPipeline(
+        vae=AutoencoderOobleck(
+            encoder_hidden_size=6,
+            downsampling_ratios=[2, 4],
+            decoder_channels=3,
+            decoder_input_channels=3,
+            audio_channels=2,
+            channel_multiples=[2, 4],
+            sampling_rate=320,
+        ),
+        text_encoder=text_encoder,
+        projection_model=StableAudioProjectionModel(
+            text_encoder_dim=text_encoder.config.d_model,
+            conditioning_dim=4,
+            min_value=0,
+            max_value=32,
+        ),
+        tokenizer=tokenizer(),
+        transformer=StableAudioDiTModel(
+            sample_size=512,
+            in_channels=3,
+            num_layers=2,
+            attention_head_dim=4,
+            num_key_value_attention_heads=2,
+            out_channels=3,
+            cross_attention_dim=4,
+            time_proj_dim=8,
+            global_states_input_dim=8,
+            cross_attention_input_dim=4,
+        ),
+        scheduler=CosineDPMSolverMultistepScheduler(
+            solver_order=2,
+            prediction_type="v_prediction",
+            sigma_data=1.0,
+            sigma_schedule="exponential",
+        ),
+    )
+    pipe.save_pretrained(path)
+    return path
