@@ -110,9 +110,9 @@ class LiveServer:
 
     def request(self, method: str, path: str, *, json=None, headers=None, account=None, **kw):
         hdrs = (account or self.account).headers() if headers is None else headers
-        return httpx.request(
-            method, self.base_url + path, json=json, headers=hdrs, timeout=30, **kw
-        )
+        if getattr(self, "_client", None) is None:  # one keep-alive connection pool per server
+            self._client = httpx.Client(timeout=30)
+        return self._client.request(method, self.base_url + path, json=json, headers=hdrs, **kw)
 
     def start(self) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +153,9 @@ class LiveServer:
                 self.kill()
         if getattr(self, "_log", None):
             self._log.close()
+        if getattr(self, "_client", None) is not None:
+            self._client.close()
+            self._client = None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no shutdown code runs."""

@@ -63,6 +63,7 @@ def _bad(field: str, message: str) -> InvalidParameter:
 
 def _type_name(value: object) -> str:
     return {
+        type(None): "null",
         bool: "boolean",
         int: "integer",
         float: "number",
@@ -80,15 +81,25 @@ def _string(body: dict, field: str, *, max_len: int | None = None) -> str | None
         raise _bad(field, f"must be a string, got {_type_name(value)}")
     if max_len is not None and len(value) > max_len:
         raise _bad(field, f"must be at most {max_len} characters, got {len(value)}")
+    if "\x00" in value:
+        raise _bad(field, "must not contain NUL characters")
+    try:  # a lone surrogate ("\\ud800" in the JSON) cannot be stored or sent back
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(field, "must be valid Unicode text (it holds a lone surrogate)") from None
     return value
 
 
 def _number(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(field, f"must be a number, got {_type_name(value)}")
-    if not math.isfinite(value):
+    try:  # JSON integers have no size limit; a huge one does not fit a float
+        number = float(value)
+    except OverflowError:
+        raise _bad(field, "must be a finite number") from None
+    if not math.isfinite(number):
         raise _bad(field, "must be a finite number")
-    return float(value)
+    return number
 
 
 def _choice(value: str | None, field: str, allowed: tuple[str, ...] | list[str], default: str):
@@ -103,10 +114,12 @@ def _duration(body: dict) -> int:
     value = body.get("duration")
     if value is None:
         return 5
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
         number: object = int(value.strip())
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = int(value) if float(value).is_integer() else value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float):
+        number = int(value) if value.is_integer() else value
     else:
         raise _bad("duration", f'must be "5" or "10", got {_type_name(value)} {value!r}')
     if number not in DURATIONS:
@@ -170,8 +183,17 @@ def _url(value: str | None) -> str | None:
         return None
     if len(value) > MAX_URL:
         raise _bad("callback_url", f"must be at most {MAX_URL} characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parses the port, raising ValueError when it is not one
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() or not ch.isprintable() for ch in value)
+    ):
         raise _bad("callback_url", f"must be an http or https URL, got {value!r}")
     return value
 
@@ -222,11 +244,11 @@ def parse_text2video(body: Any, catalog: Catalog) -> Text2VideoCreate:
     if not 0.0 <= cfg_scale <= 1.0:
         raise _bad("cfg_scale", f"must be between 0 and 1, got {cfg_raw}")
 
-    sound = _sound(body) or _bool(body, "motion_has_audio")
-    if sound and not entry.audio:
+    sound, motion_has_audio = _sound(body), _bool(body, "motion_has_audio")
+    if (sound or motion_has_audio) and not entry.audio:
         with_audio = [m.name for m in catalog.models.values() if m.audio]
         raise _bad(
-            "sound",
+            "sound" if sound else "motion_has_audio",
             f"model '{model_name}' does not generate audio; models with audio: "
             f"{', '.join(with_audio) or 'none'}",
         )
@@ -241,7 +263,7 @@ def parse_text2video(body: Any, catalog: Catalog) -> Text2VideoCreate:
         mode=MODES[mode_raw],
         cfg_scale=cfg_scale,
         camera_control=_camera(body.get("camera_control")),
-        sound=sound,
+        sound=sound or motion_has_audio,
         callback_url=_url(_string(body, "callback_url")),
         external_task_id=external or None,
     )

@@ -22,6 +22,10 @@ def _present(rt, task, base_url: str) -> dict:
     )
 
 
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
 async def _json_body(request: Request, limit: int) -> object:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -32,8 +36,10 @@ async def _json_body(request: Request, limit: int) -> object:
     if not raw.strip():
         raise MalformedRequest("request body is empty; send a JSON object")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise MalformedRequest("request body is not valid JSON: it is nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError included
         raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
 
 
