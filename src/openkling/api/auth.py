@@ -10,9 +10,7 @@ from ..errors import (
     TokenInvalid,
     TokenNotYetValid,
 )
-from ..store.db import Sessions
-from ..store.models import Account
-from ..tasks import accounts
+from ..tasks.accounts import AccountCache, Principal
 
 
 def bearer_token(header: str | None) -> str:
@@ -24,43 +22,42 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def authenticate(sessions: Sessions, header: str | None, leeway: int) -> Account:
+def authenticate(accounts: AccountCache, header: str | None, leeway: int) -> Principal:
     token = bearer_token(header)
-    with sessions() as s:
-        if token.count(".") != 2:  # not a JWT: a plain API key
-            account = accounts.by_secret_key(s, token)
-            if account is None:
-                raise TokenInvalid("API key is not valid")
-            return account
-        try:
-            head = jwt.get_unverified_header(token)
-            claims = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
-            raise TokenInvalid(f"authorization token is malformed: {exc}") from exc
-        if head.get("alg") != "HS256":
-            raise TokenInvalid(f"token algorithm must be HS256, got {head.get('alg')!r}")
-        issuer = claims.get("iss")
-        if not isinstance(issuer, str) or not issuer:
-            raise TokenInvalid("token has no 'iss' claim (the access key)")
-        account = accounts.by_access_key(s, issuer)
+    if token.count(".") != 2:  # not a JWT: a plain API key
+        account = accounts.by_secret_key(token)
         if account is None:
-            raise TokenInvalid("token 'iss' is not a known access key")
-        try:
-            jwt.decode(
-                token,
-                account.secret_key,
-                algorithms=["HS256"],
-                leeway=leeway,
-                options={"require": ["exp"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenExpired() from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise TokenNotYetValid() from exc
-        except jwt.MissingRequiredClaimError as exc:
-            raise TokenInvalid(f"token is missing a required claim: {exc.claim}") from exc
-        except jwt.InvalidSignatureError as exc:
-            raise TokenInvalid("token signature does not match the secret key") from exc
-        except jwt.PyJWTError as exc:
-            raise TokenInvalid(f"authorization token is invalid: {exc}") from exc
+            raise TokenInvalid("API key is not valid")
         return account
+    try:
+        head = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise TokenInvalid(f"authorization token is malformed: {exc}") from exc
+    if head.get("alg") != "HS256":
+        raise TokenInvalid(f"token algorithm must be HS256, got {head.get('alg')!r}")
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise TokenInvalid("token has no 'iss' claim (the access key)")
+    account = accounts.by_access_key(issuer)
+    if account is None:
+        raise TokenInvalid("token 'iss' is not a known access key")
+    try:
+        jwt.decode(
+            token,
+            account.secret_key,
+            algorithms=["HS256"],
+            leeway=leeway,
+            options={"require": ["exp"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired() from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise TokenNotYetValid() from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenInvalid(f"token is missing a required claim: {exc.claim}") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenInvalid("token signature does not match the secret key") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenInvalid(f"authorization token is invalid: {exc}") from exc
+    return account

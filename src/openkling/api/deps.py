@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from ..errors import ServiceUnavailable
 from ..runtime import Runtime
-from ..store.models import Account
+from ..tasks.accounts import Principal
 from .auth import authenticate
 
 
@@ -19,15 +19,15 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_account(request: Request, rt: RuntimeDep) -> Account:
+def get_account(request: Request, rt: RuntimeDep) -> Principal:
     if rt.settings.maintenance or getattr(request.app.state, "draining", False):
         raise ServiceUnavailable("openkling is in maintenance; try again later")
     return authenticate(
-        rt.sessions, request.headers.get("authorization"), rt.settings.jwt_leeway_seconds
+        rt.accounts, request.headers.get("authorization"), rt.settings.jwt_leeway_seconds
     )
 
 
-AccountDep = Annotated[Account, Depends(get_account)]
+AccountDep = Annotated[Principal, Depends(get_account)]
 
 
 def public_base(request: Request, rt: RuntimeDep) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 import string
+import threading
+import time
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..catalog import milli
-from ..store.db import now_ms
+from ..store.db import Sessions, now_ms
 from ..store.models import Account
 from . import credits, webhooks
 
@@ -58,3 +61,53 @@ def by_secret_key(session: Session, secret_key: str) -> Account | None:
 
 def first_account(session: Session) -> Account | None:
     return session.execute(select(Account).order_by(Account.id).limit(1)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """What a request knows of its account: enough to authorise and bill it."""
+
+    id: int
+    access_key: str
+    secret_key: str
+    allowed_models: tuple[str, ...] | None
+    created_at: int
+
+
+class AccountCache:
+    """Credentials by key, cached for ``ttl`` seconds: auth costs no database read per request.
+    Unknown keys are never cached, so a new account works at once."""
+
+    def __init__(self, sessions: Sessions, ttl: float = 5.0) -> None:
+        self.sessions = sessions
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def by_access_key(self, key: str) -> Principal | None:
+        return self._get("access", key, by_access_key)
+
+    def by_secret_key(self, key: str) -> Principal | None:
+        return self._get("secret", key, by_secret_key)
+
+    def _get(self, kind: str, key: str, lookup) -> Principal | None:
+        now = time.monotonic()
+        hit = self._entries.get((kind, key))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.sessions() as s:
+            account = lookup(s, key)
+            if account is None:
+                return None
+            principal = Principal(
+                id=account.id,
+                access_key=account.access_key,
+                secret_key=account.secret_key,
+                allowed_models=tuple(account.allowed_models) if account.allowed_models else None,
+                created_at=account.created_at,
+            )
+        with self._lock:
+            if len(self._entries) > 10_000:  # bounded: drop everything rather than grow
+                self._entries.clear()
+            self._entries[(kind, key)] = (now + self.ttl, principal)
+        return principal

@@ -23,6 +23,7 @@ from ..errors import (
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Task
 from . import credits
+from .accounts import Principal
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
 from .status import TaskStatus
@@ -52,7 +53,7 @@ class TaskService:
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
 
-    def create(self, account: Account, req: Text2VideoCreate) -> Task:
+    def create(self, account: Principal, req: Text2VideoCreate) -> Task:
         """Validate limits and policy, charge, store and dispatch. Any error changes nothing."""
         if account.allowed_models and req.model_name not in account.allowed_models:
             raise ModelPermissionDenied(
@@ -118,7 +119,9 @@ class TaskService:
             select(Task).where(Task.account_id == account_id, Task.external_task_id == external_id)
         ).scalar_one_or_none()
 
-    def get(self, account: Account, *, task_id: str | None = None, external_id: str | None = None):
+    def get(
+        self, account: Principal, *, task_id: str | None = None, external_id: str | None = None
+    ):
         with self.sessions() as s:
             task = None
             if task_id:
@@ -134,7 +137,7 @@ class TaskService:
                 raise TaskNotFound(f"task '{shown}' does not exist")
             return task
 
-    def list(self, account: Account, *, page: int, size: int) -> list[Task]:
+    def list(self, account: Principal, *, page: int, size: int) -> list[Task]:
         with self.sessions() as s:
             return list(
                 s.execute(
@@ -146,7 +149,7 @@ class TaskService:
                 ).scalars()
             )
 
-    def cancel(self, account: Account, task_id: str) -> Task:
+    def cancel(self, account: Principal, task_id: str) -> Task:
         task = self.get(account, task_id=task_id)
         if TaskStatus(task.status).is_terminal():
             raise InvalidParameter(
@@ -160,7 +163,7 @@ class TaskService:
             self.lifecycle.on_callback()
         return task
 
-    def balance(self, account: Account) -> tuple[int, int]:
+    def balance(self, account: Principal) -> tuple[int, int]:
         with self.sessions() as s:
             current = s.execute(
                 select(Account.balance_milli).where(Account.id == account.id)
