@@ -44,8 +44,12 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # writers take the lock up front: no upgrade deadlocks
-            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', '')}")
+        def _sqlite_begin(conn):
+            # Writers take the lock up front (no lock-upgrade failures midway); readers run in
+            # autocommit, each statement its own snapshot, with no BEGIN/ROLLBACK round trips.
+            mode = conn.get_execution_options().get("sqlite_begin")
+            if mode:
+                conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     if url.startswith("postgresql://"):

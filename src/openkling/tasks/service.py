@@ -119,35 +119,37 @@ class TaskService:
             select(Task).where(Task.account_id == account_id, Task.external_task_id == external_id)
         ).scalar_one_or_none()
 
+    # Reads below return plain rows (Core, not ORM): the hot polling path stays cheap. A row
+    # has the same attribute names as a Task.
+    _TASKS = Task.__table__
+
     def get(
         self, account: Principal, *, task_id: str | None = None, external_id: str | None = None
     ):
+        t = self._TASKS
+        mine = t.c.account_id == account.id
         with self.sessions() as s:
-            task = None
+            row = None
             if task_id:
-                task = s.get(Task, task_id)
-                if task is not None and task.account_id != account.id:
-                    task = None
-                if task is None:  # the path may hold an external_task_id too
-                    task = self._by_external(s, account.id, task_id)
-            elif external_id:
-                task = self._by_external(s, account.id, external_id)
-            if task is None:
-                shown = task_id or external_id
-                raise TaskNotFound(f"task '{shown}' does not exist")
-            return task
+                row = s.execute(select(t).where(t.c.id == task_id, mine)).first()
+                if row is None:  # the path may hold an external_task_id too
+                    external_id = task_id
+            if row is None and external_id:
+                row = s.execute(select(t).where(t.c.external_task_id == external_id, mine)).first()
+            if row is None:
+                raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
+            return row
 
-    def list(self, account: Principal, *, page: int, size: int) -> list[Task]:
+    def list(self, account: Principal, *, page: int, size: int) -> list:
+        t = self._TASKS
         with self.sessions() as s:
-            return list(
-                s.execute(
-                    select(Task)
-                    .where(Task.account_id == account.id)
-                    .order_by(Task.created_at.desc(), Task.id.desc())
-                    .offset((page - 1) * size)
-                    .limit(size)
-                ).scalars()
-            )
+            return s.execute(
+                select(t)
+                .where(t.c.account_id == account.id)
+                .order_by(t.c.created_at.desc(), t.c.id.desc())
+                .offset((page - 1) * size)
+                .limit(size)
+            ).all()
 
     def cancel(self, account: Principal, task_id: str) -> Task:
         task = self.get(account, task_id=task_id)
