@@ -7,7 +7,9 @@ import os
 import time
 
 import av
+import cv2
 import jwt
+import numpy as np
 import pytest
 import requests
 
@@ -136,5 +138,32 @@ def test_seed_example(seed_server, tmp_path, capsys, body, size, seconds, audio)
         assert abs(info.audio_duration - info.duration) <= 0.05
         assert info.audio_sample_rate == 48000
     with av.open(str(path)) as container:  # every frame decodes
-        frames = sum(1 for _ in container.decode(video=0))
-    assert frames == info.num_frames == round(seconds * info.fps)
+        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    assert len(frames) == info.num_frames == round(seconds * info.fps)
+    motion = screen_motion(frames)
+    if "camera_control" in body:
+        # horizontal 5: camera right, content slides left; zoom 3: content grows outwards;
+        # tilt -2: camera turns down, content slides up (y grows downwards on screen)
+        assert motion["dx"] < -0.2, motion
+        assert motion["radial"] > 0.02, motion
+        assert motion["dy"] < -0.04, motion
+    else:
+        assert all(abs(v) < 0.01 for v in motion.values()), motion
+
+
+def screen_motion(frames: list[np.ndarray], size=(320, 180)) -> dict[str, float]:
+    """Mean over the clip of the median optical flow (pixels per frame at 320x180)."""
+    w, h = size
+    small = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames[::2]]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    xs -= (w - 1) / 2
+    ys -= (h - 1) / 2
+    r = np.hypot(xs, ys) + 1e-6
+    sums = {"dx": 0.0, "dy": 0.0, "radial": 0.0}
+    for a, b in zip(small, small[1:], strict=False):
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+        fx, fy = flow[..., 0], flow[..., 1]
+        sums["dx"] += float(np.median(fx))
+        sums["dy"] += float(np.median(fy))
+        sums["radial"] += float(np.median((fx * xs + fy * ys) / r))
+    return {k: v / (len(small) - 1) for k, v in sums.items()}

@@ -297,3 +297,37 @@ def test_stable_audio_weights_are_checked_at_startup(tiny_weights, profile_setti
     )
     with pytest.raises(ProfileError, match="'WanPipeline' pipeline, not StableAudioPipeline"):
         build_registry(profile_settings(text))
+
+
+@pytest.mark.parametrize("value", [10, -10])
+def test_camera_moves_over_diffusers_output(wan, value):
+    """The camera path on real diffusers frames: find each output frame inside the frame the
+    engine rendered (template matching); the viewport travels the way the camera was asked."""
+    import math
+
+    import cv2
+
+    from openkling.camera import plan_camera
+    from openkling.contract import CameraConfig, CameraControl
+
+    width, height = wan.output_size("std", "16:9")
+    path = plan_camera(CameraControl(type="simple", config=CameraConfig(horizontal=value)))
+    scale = path.overscan_for(width, height)
+    canvas_w, canvas_h = wan.canvas_size(math.ceil(width * scale), math.ceil(height * scale))
+    assert (canvas_w, canvas_h) > (width, height)
+    req = request(wan, frames=17)
+    req = RenderRequest(**{**req.__dict__, "width": canvas_w, "height": canvas_h})
+    canvas = list(wan.render(req))
+    out = list(path.apply(iter(canvas), out_width=width, out_height=height, num_frames=17))
+    assert all(f.shape == (height, width, 3) for f in out)
+
+    def where(frame_in, frame_out):
+        scores = cv2.matchTemplate(frame_in, frame_out, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (x, _) = cv2.minMaxLoc(scores)
+        return x, best
+
+    (x_first, s_first), (x_last, s_last) = where(canvas[0], out[0]), where(canvas[-1], out[-1])
+    assert s_first > 0.5 and s_last > 0.5  # found: the output is a view of the engine's frame
+    # camera right (value > 0): the viewport moves right through the canvas; left otherwise
+    assert (x_last - x_first) * value > 0
+    assert abs(x_last - x_first) >= (canvas_w - width) // 2
