@@ -218,3 +218,15 @@ def test_unknown_endpoint_uses_the_error_envelope(http, alice):
     body = resp.json()
     assert set(body) == {"code", "message", "request_id"}
     assert body["request_id"] == resp.headers["x-request-id"]
+
+
+def test_trailing_slash_is_the_same_route(live_server):
+    created = live_server.request(
+        "POST", "/v1/videos/text2video/", json={"prompt": "a slash at the end"}
+    )
+    assert created.status_code == 200, created.text
+    task_id = created.json()["data"]["task_id"]
+    got = live_server.request("GET", f"/v1/videos/text2video/{task_id}/")
+    assert got.status_code == 200 and got.json()["data"]["task_id"] == task_id
+    listed = live_server.request("GET", "/v1/videos/text2video/?pageSize=5")
+    assert task_id in [t["task_id"] for t in listed.json()["data"]]

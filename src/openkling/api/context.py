@@ -25,7 +25,8 @@ def ok(data: Any, request) -> JSONResponse:
 
 
 class RequestIdMiddleware:
-    """Pure ASGI (no BaseHTTPMiddleware overhead): sets the id and the X-Request-Id header."""
+    """Pure ASGI (no BaseHTTPMiddleware overhead): sets the id and the X-Request-Id header,
+    and treats a trailing slash as absent."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -34,6 +35,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):  # `/v1/videos/text2video/` as the same route:
+            scope = dict(scope, path=path.rstrip("/") or "/")  # no redirect a POST could lose
         rid = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = rid
         token = current_request_id.set(rid)
