@@ -129,3 +129,45 @@ def test_delivery_after_receiver_outage_and_server_restart(server_factory, recei
             restarted.stop()
     finally:
         receiver.stop()
+
+
+def test_a_hanging_receiver_does_not_hold_up_other_callbacks(server_factory):
+    server = server_factory(env={"OPENKLING_CALLBACK_TIMEOUT_SECONDS": "60"})
+    release = threading.Event()
+    hung = []
+
+    class Hang(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            hung.append(self.headers["webhook-id"])
+            release.wait(60)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    stuck = ThreadingHTTPServer(("127.0.0.1", free_port()), Hang)
+    threading.Thread(target=stuck.serve_forever, daemon=True).start()
+    good = Receiver(server.webhook_secret, free_port())
+    good.start()
+    try:
+        stuck_url = f"http://127.0.0.1:{stuck.server_port}/hook"
+        server.request(
+            "POST", "/v1/videos/text2video", json={"prompt": "a", "callback_url": stuck_url}
+        )
+        deadline = time.monotonic() + 30
+        while not hung and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hung, "the hanging receiver was never called"
+        body = {"prompt": "a pier at dawn", "callback_url": good.url}
+        task_id = server.request("POST", "/v1/videos/text2video", json=body).json()["data"][
+            "task_id"
+        ]
+        got = good.wait_for(task_id, "succeed")
+        assert [p["task_status"] for p in got] == ["submitted", "processing", "succeed"]
+        assert not release.is_set()  # all of that while the other receiver still hangs
+    finally:
+        release.set()
+        good.stop()
+        stuck.shutdown()
+        stuck.server_close()

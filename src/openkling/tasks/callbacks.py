@@ -7,6 +7,7 @@ import logging
 import random
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from sqlalchemy import and_, exists, select, update
@@ -18,6 +19,8 @@ from ..store.models import Account, Callback
 from . import webhooks
 
 log = logging.getLogger(__name__)
+
+SENDERS = 8  # callbacks in flight at once per sender
 
 
 def enqueue(session: Session, *, task_id: str, account_id: int, url: str, payload: dict) -> None:
@@ -49,7 +52,15 @@ class CallbackSender:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client = httpx.Client(timeout=settings.callback_timeout_seconds)
+        self._client = httpx.Client(
+            timeout=settings.callback_timeout_seconds,
+            limits=httpx.Limits(max_connections=SENDERS * 2),
+        )
+        # one slow receiver must not hold up everyone else's callbacks: up to SENDERS posts
+        # are in flight, and a new one starts as soon as any finishes
+        self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="callback")
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="callbacks", daemon=True)
@@ -60,6 +71,7 @@ class CallbackSender:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=10)
+        self._pool.shutdown(wait=False, cancel_futures=True)  # rows in flight are retried
         self._client.close()
 
     def wake(self) -> None:
@@ -67,14 +79,31 @@ class CallbackSender:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            taken = 0
             try:
-                sent = self.run_once()
+                with self._count_lock:
+                    free = SENDERS - self._in_flight
+                if free > 0:
+                    for row in self._take(limit=free):
+                        with self._count_lock:
+                            self._in_flight += 1
+                        self._pool.submit(self._send, row)
+                        taken += 1
             except Exception:  # keep delivering after a database hiccup
                 log.exception("callback sender pass failed")
-                sent = 0
-            if not sent:
+            if not taken:
                 self._wake.wait(0.5)
                 self._wake.clear()
+
+    def _send(self, row: Callback) -> None:
+        try:
+            self._deliver(row)
+        except Exception:  # the row's lock runs out and it is tried again
+            log.exception("callback %s: delivery bookkeeping failed", row.message_id)
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
+            self._wake.set()
 
     def _take(self, limit: int = 20) -> list[Callback]:
         now = now_ms()
@@ -114,12 +143,6 @@ class CallbackSender:
                     taken.append(row)
             return taken
 
-    def run_once(self) -> int:
-        rows = self._take()
-        for row in rows:
-            self._deliver(row)
-        return len(rows)
-
     def _deliver(self, row: Callback) -> None:
         with self.sessions() as s:
             secret = s.execute(
@@ -135,7 +158,7 @@ class CallbackSender:
                 self._finish(row, "delivered", "")
                 return
             error = f"HTTP {resp.status_code}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure to deliver is retried, never fatal
             error = f"{type(exc).__name__}: {exc}"
         attempts = row.attempts + 1
         if attempts >= self.settings.callback_max_attempts:
