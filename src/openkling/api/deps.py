@@ -11,15 +11,19 @@ from ..runtime import Runtime
 from ..tasks.accounts import Principal
 from .auth import authenticate
 
+# These are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the thread
+# pool, one hop per dependency per request. They do no blocking work on the hot path (the
+# account cache answers from memory; a miss is one short indexed read).
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_account(request: Request, rt: RuntimeDep) -> Principal:
+async def get_account(request: Request, rt: RuntimeDep) -> Principal:
     if rt.settings.maintenance or getattr(request.app.state, "draining", False):
         raise ServiceUnavailable("openkling is in maintenance; try again later")
     return authenticate(
@@ -30,7 +34,7 @@ def get_account(request: Request, rt: RuntimeDep) -> Principal:
 AccountDep = Annotated[Principal, Depends(get_account)]
 
 
-def public_base(request: Request, rt: RuntimeDep) -> str:
+async def public_base(request: Request, rt: RuntimeDep) -> str:
     return rt.settings.public_base_url or str(request.base_url).rstrip("/")
 
 
