@@ -39,6 +39,7 @@ class Task(Base):
         UniqueConstraint("account_id", "external_task_id", name="uq_tasks_account_external"),
         Index("ix_tasks_account_created", "account_id", "created_at"),
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+        Index("ix_tasks_account_status", "account_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

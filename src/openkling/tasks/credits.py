@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..catalog import format_credits
@@ -21,16 +21,17 @@ def _change(session: Session, account_id: int, delta: int, *, floor: int | None 
 
 
 def _record(session: Session, account_id, delta, balance, kind, task_id, note="") -> None:
-    session.add(
-        LedgerEntry(
-            account_id=account_id,
-            task_id=task_id,
-            kind=kind,
-            delta_milli=delta,
-            balance_after_milli=balance,
-            note=note,
-            created_at=now_ms(),
-        )
+    session.execute(
+        insert(LedgerEntry.__table__),
+        {
+            "account_id": account_id,
+            "task_id": task_id,
+            "kind": kind,
+            "delta_milli": delta,
+            "balance_after_milli": balance,
+            "note": note,
+            "created_at": now_ms(),
+        },
     )
 
 

@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,27 +64,34 @@ class TaskService:
         self.rate.hit(account.id)
         cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
         now = now_ms()
-        task = Task(
-            id=new_task_id(),
-            account_id=account.id,
-            external_task_id=req.external_task_id,
-            model_name=req.model_name,
-            request=req.model_dump(mode="json"),
-            status=TaskStatus.SUBMITTED.value,
-            seed=secrets.randbelow(2**31),
-            cost_milli=cost,
-            callback_url=req.callback_url,
-            created_at=now,
-            updated_at=now,
-        )
+        row = {
+            "id": new_task_id(),
+            "account_id": account.id,
+            "external_task_id": req.external_task_id,
+            "model_name": req.model_name,
+            "request": req.model_dump(mode="json"),
+            "status": TaskStatus.SUBMITTED.value,
+            "status_msg": "",
+            "progress": 0,
+            "seed": secrets.randbelow(2**31),
+            "cost_milli": cost,
+            "result": None,
+            "callback_url": req.callback_url,
+            "attempts": 0,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        task = Task(**row)  # never added to a session: the row is written by one INSERT
         try:
-            with self.sessions.begin() as s:
+            with self.sessions.begin() as s:  # the only writer's critical section: keep it lean
                 if req.external_task_id and self._by_external(s, account.id, req.external_task_id):
                     raise self._duplicate(req.external_task_id)
                 self._check_concurrency(s, account.id)
                 credits.charge(s, account.id, task.id, cost)
-                s.add(task)
-                s.flush()
+                s.execute(insert(Task.__table__), row)
                 self.lifecycle.queue_callback(s, task)
         except IntegrityError as exc:  # a concurrent create with the same external id won
             raise self._duplicate(req.external_task_id) from exc
