@@ -42,6 +42,7 @@ def test_key_limited_to_models(live_server):
     assert listed["data"] == []
     costs = live_server.request("GET", "/account/costs", account=account).json()["data"]
     assert costs["resource_pack_subscribe_infos"][0]["remaining_quantity"] == 100
+    assert costs["balance"] == 100
 
     allowed = live_server.request(
         "POST",

@@ -301,10 +301,12 @@ class TaskPublic(BaseModel):
 
 
 def costs_data(*, granted: str, remaining: str, created_at: int, now: int) -> dict[str, Any]:
-    """``GET /account/costs`` data in the official shape: one resource pack for the balance."""
+    """``GET /account/costs`` data in the official shape: one resource pack for the balance,
+    plus ``balance`` (the remaining credits, an openkling extension)."""
     return {
         "code": 0,
         "msg": "",
+        "balance": float(remaining),
         "resource_pack_subscribe_infos": [
             {
                 "resource_pack_name": "openkling credits",
