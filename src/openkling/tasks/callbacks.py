@@ -149,13 +149,12 @@ class CallbackSender:
                 select(Account.webhook_secret).where(Account.id == row.account_id)
             ).scalar_one()
         body = json.dumps(row.payload, separators=(",", ":")).encode()
-        error = ""
         try:
             resp = self._client.post(
                 row.url, content=body, headers=webhooks.headers(secret, row.message_id, body)
             )
             if 200 <= resp.status_code < 300:
-                self._finish(row, "delivered", "")
+                self._record(row, state="delivered", attempts=row.attempts + 1, last_error="")
                 return
             error = f"HTTP {resp.status_code}"
         except Exception as exc:  # any failure to deliver is retried, never fatal
@@ -169,33 +168,22 @@ class CallbackSender:
                 attempts,
                 error,
             )
-            self._finish(row, "dead", error, attempts)
+            self._record(row, state="dead", attempts=attempts, last_error=error[:500])
             return
         delay = min(
             self.settings.callback_backoff_seconds * 2 ** (attempts - 1),
             self.settings.callback_backoff_max_seconds,
         ) * random.uniform(0.8, 1.2)
-        with self.sessions.begin() as s:
-            s.execute(
-                update(Callback)
-                .where(Callback.id == row.id)
-                .values(
-                    attempts=attempts,
-                    last_error=error[:500],
-                    next_attempt_at=now_ms() + int(delay * 1000),
-                    locked_until=0,
-                )
-            )
+        self._record(
+            row,
+            attempts=attempts,
+            last_error=error[:500],
+            next_attempt_at=now_ms() + int(delay * 1000),
+        )
 
-    def _finish(self, row: Callback, state: str, error: str, attempts: int | None = None) -> None:
+    def _record(self, row: Callback, **values) -> None:
+        """Write the outcome of an attempt and release the row."""
         with self.sessions.begin() as s:
             s.execute(
-                update(Callback)
-                .where(Callback.id == row.id)
-                .values(
-                    state=state,
-                    attempts=attempts if attempts is not None else row.attempts + 1,
-                    last_error=error[:500],
-                    locked_until=0,
-                )
+                update(Callback).where(Callback.id == row.id).values(locked_until=0, **values)
             )
