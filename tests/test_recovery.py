@@ -74,3 +74,29 @@ def test_progress_rises_and_cancel_refunds(server_factory):
 
     again = server.request("POST", f"/v1/videos/text2video/{task_id}/cancel")
     assert again.status_code == 400 and again.json()["code"] == 1201
+
+
+def test_graceful_stop_hands_the_running_task_to_the_next_start(server_factory):
+    # a lease far longer than the wait below: only the hand-back lets the restart take it
+    env = {**SLOW_ENV, "OPENKLING_LEASE_SECONDS": "300", "OPENKLING_SHUTDOWN_GRACE_SECONDS": "0"}
+    server = server_factory(env=env)
+    task_id = server.request("POST", "/v1/videos/text2video", json=SLOW_BODY).json()["data"][
+        "task_id"
+    ]
+    wait_processing(server, task_id)
+    server.stop()  # SIGTERM: a graceful shutdown
+    assert "handed back" in server.log()
+
+    restarted = LiveServer(data_dir=server.data_dir, env=env, account=server.account)
+    restarted.start()
+    try:
+        data = restarted.wait_task(task_id, timeout=120)
+        assert data["task_status"] == "succeed", data["task_status_msg"]
+        assert ledger(restarted, task_id) == [("charge", -70_000)]
+        with sqlite3.connect(restarted.data_dir / "openkling.db") as db:
+            (attempts,) = db.execute(
+                "SELECT attempts FROM tasks WHERE id = ?", (task_id,)
+            ).fetchone()
+        assert attempts == 1  # the handed-back run does not count against max_attempts
+    finally:
+        restarted.stop()

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(30.0, gt=0)
     max_attempts: int = Field(3, ge=1)
     task_timeout_seconds: float = Field(3600.0, gt=0)
+    shutdown_grace_seconds: float = Field(5.0, ge=0)  # running tasks may finish; then handed back
 
     # engines
     profiles_file: Path | None = None

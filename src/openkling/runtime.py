@@ -62,6 +62,8 @@ class Runtime:
         for part in reversed(self._started):
             part.stop()
         self._started.clear()
+        if self.worker is not None:
+            self.worker.release_all()
         self.sessions.engine.dispose()
 
 
@@ -122,6 +124,7 @@ def build_dispatcher(settings: Settings, lifecycle: Lifecycle, worker) -> Dispat
         workers=settings.workers if worker else 0,
         stale=stale,
         sweep_seconds=sweep,
+        grace_seconds=settings.shutdown_grace_seconds,
     )
 
 

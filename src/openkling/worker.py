@@ -37,6 +37,7 @@ class _Heartbeat:
         self.progress: int | None = None
         self.cancelled = False
         self.lost = False
+        self.released = False  # handed back on shutdown: renew no more
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{task_id}", daemon=True)
 
@@ -49,6 +50,8 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
     def beat(self) -> None:
+        if self.released:
+            return
         try:
             ours, cancel = self.lifecycle.renew(self.task_id, self.owner, self.progress)
         except Exception:  # a database hiccup: try again next beat
@@ -78,6 +81,20 @@ class Worker:
         self.storage = storage
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self.scratch = settings.data_dir / "tmp"
+        self._running: dict[str, tuple[str, _Heartbeat]] = {}
+        self._running_lock = threading.Lock()
+
+    def release_all(self) -> None:
+        """On shutdown: hand back the tasks running here so the next process takes them at
+        once instead of waiting for their leases to run out. Their runs stop at the next step
+        without writing a result."""
+        with self._running_lock:
+            running = list(self._running.items())
+        for task_id, (owner, hb) in running:
+            hb.released = True
+            hb.lost = True
+            if self.lifecycle.release(task_id, owner):
+                log.info("task %s: handed back for the next worker", task_id)
 
     def run(self, task_id: str) -> None:
         """Run one task if we can claim it. Always ends it succeed or failed, unless our lease
@@ -90,6 +107,8 @@ class Worker:
         started = time.monotonic()
         interval = max(self.settings.lease_seconds / 3, 0.2)
         with _Heartbeat(self.lifecycle, task_id, owner, interval) as hb:
+            with self._running_lock:
+                self._running[task_id] = (owner, hb)
             try:
                 result = self._generate(task_id, task.attempts, task.seed, request, hb, started)
             except LeaseLost:
@@ -106,6 +125,9 @@ class Worker:
                 log.exception("task %s: unexpected error", task_id)
                 self.lifecycle.finish(task_id, owner, error=f"internal error: {type(exc).__name__}")
                 return
+            finally:
+                with self._running_lock:
+                    self._running.pop(task_id, None)
         if not self.lifecycle.finish(task_id, owner, result=result):
             log.warning("task %s: result not recorded (task no longer ours)", task_id)
 

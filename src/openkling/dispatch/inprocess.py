@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,9 @@ class InProcessDispatcher:
         workers: int,
         stale: Callable[[], list[tuple[str, str]]],
         sweep_seconds: float,
+        grace_seconds: float = 5.0,
     ) -> None:
+        self._grace = grace_seconds
         self._run = run
         self._workers = workers
         self._stale = stale
@@ -55,8 +58,9 @@ class InProcessDispatcher:
         self._stop.set()
         for _ in range(self._workers):
             self._queue.put(None)
+        deadline = time.monotonic() + self._grace  # running tasks may finish meanwhile
         for t in self._threads:
-            t.join(timeout=5)
+            t.join(timeout=max(deadline - time.monotonic(), 0.01))
 
     def check(self) -> None:
         if self._workers and not any(t.is_alive() for t in self._threads):

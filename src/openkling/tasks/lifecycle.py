@@ -162,6 +162,21 @@ class Lifecycle:
             cancel = s.execute(select(Task.cancel_requested).where(Task.id == task_id)).scalar()
         return ours, bool(cancel)
 
+    def release(self, task_id: str, owner: str) -> bool:
+        """Give a running task back (graceful shutdown): its lease ends now and this run does
+        not count as an attempt. The owner changes too, so a late renewal cannot revive it."""
+        with self.sessions.begin() as s:
+            released = s.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.lease_owner == owner, Task.status == "processing")
+                .values(
+                    lease_owner=f"{owner}-released",
+                    lease_expires_at=0,
+                    attempts=Task.attempts - 1,
+                )
+            )
+            return released.rowcount == 1
+
     def finish(
         self, task_id: str, owner: str, *, result: dict | None = None, error: str = ""
     ) -> bool:
