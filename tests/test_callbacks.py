@@ -171,3 +171,49 @@ def test_a_hanging_receiver_does_not_hold_up_other_callbacks(server_factory):
         good.stop()
         stuck.shutdown()
         stuck.server_close()
+
+
+def test_a_receiver_that_always_fails_is_given_up_and_later_changes_still_go(server_factory):
+    import sqlite3
+
+    server = server_factory(env={"OPENKLING_CALLBACK_MAX_ATTEMPTS": "2"})
+    calls: list[str] = []
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["content-length"]))
+            calls.append(self.headers["webhook-id"])
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    refusing = ThreadingHTTPServer(("127.0.0.1", free_port()), Refuse)
+    threading.Thread(target=refusing.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{refusing.server_port}/hook"
+        body = {"prompt": "a kettle on a stove", "callback_url": url}
+        task_id = server.request("POST", "/v1/videos/text2video", json=body).json()["data"][
+            "task_id"
+        ]
+        assert server.wait_task(task_id)["task_status"] == "succeed"
+        deadline = time.monotonic() + 60
+        states: list[tuple] = []
+        while time.monotonic() < deadline:
+            with sqlite3.connect(server.data_dir / "openkling.db") as db:
+                states = db.execute(
+                    "SELECT state, attempts, last_error FROM callbacks WHERE task_id = ? "
+                    "ORDER BY id",
+                    (task_id,),
+                ).fetchall()
+            if len(states) == 3 and all(s == "dead" for s, _, _ in states):
+                break
+            time.sleep(0.2)
+        # each status change was tried twice, then given up; none blocked the next
+        assert [(s, n) for s, n, _ in states] == [("dead", 2)] * 3, states
+        assert all("HTTP 500" in err for _, _, err in states)
+        assert len(calls) == 6 and len(set(calls)) == 3  # same webhook-id on each retry
+    finally:
+        refusing.shutdown()
+        refusing.server_close()
