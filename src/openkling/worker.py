@@ -83,6 +83,20 @@ class Worker:
         self.scratch = settings.data_dir / "tmp"
         self._running: dict[str, tuple[str, _Heartbeat]] = {}
         self._running_lock = threading.Lock()
+        self._clear_leftovers()
+
+    def _clear_leftovers(self) -> None:
+        """Remove scratch folders left by a killed process: any older than the task timeout
+        (a live run cannot be) may go, so workers sharing the folder are safe."""
+        if not self.scratch.is_dir():
+            return
+        cutoff = time.time() - self.settings.task_timeout_seconds - 60
+        for entry in self.scratch.iterdir():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except FileNotFoundError:
+                pass
 
     def release_all(self) -> None:
         """On shutdown: hand back the tasks running here so the next process takes them at
