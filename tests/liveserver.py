@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import jwt
@@ -68,6 +69,9 @@ class Account:
 class LiveServer:
     """A real `openkling serve` process. ``request`` signs as the server's first account."""
 
+    serve_args: ClassVar[tuple[str, ...]] = ()  # extra `serve` options (subclasses)
+    log_prefix: ClassVar[str] = "server"
+
     data_dir: Path
     env: dict
     port: int = field(default_factory=free_port)
@@ -118,11 +122,19 @@ class LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.account is None:
             self.account = self.new_account()
-        self.log_path = self.data_dir / f"server-{self.port}.log"
+        self.log_path = self.data_dir / f"{self.log_prefix}-{self.port}.log"
         full_env = {**os.environ, **FAST_ENV, **self.env, "OPENKLING_DATA_DIR": str(self.data_dir)}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openkling", "serve", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "openkling",
+                "serve",
+                *self.serve_args,
+                "--port",
+                str(self.port),
+            ],
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 import redis
@@ -113,32 +112,8 @@ def scaled_env(pg_url, broker_url, s3_settings) -> dict[str, str]:
 class ApiServer(LiveServer):
     """`openkling serve --no-worker`: the API host of the scaled layout."""
 
-    def start(self) -> ApiServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.account is None:
-            self.account = self.new_account()
-        self.log_path = self.data_dir / f"api-{self.port}.log"
-        full_env = {**os.environ, **FAST_ENV, **self.env, "OPENKLING_DATA_DIR": str(self.data_dir)}
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "openkling", "serve", "--no-worker", "--port", str(self.port)],
-            env=full_env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"API server exited early:\n{self.log()}")
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"API server did not start:\n{self.log()}")
+    serve_args = ("--no-worker",)
+    log_prefix = "api"
 
 
 @dataclass
