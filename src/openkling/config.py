@@ -105,7 +105,3 @@ class Settings(BaseSettings):
             finally:
                 tmp.unlink()
         return path.read_text().strip().encode()
-
-
-def get_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from .catalog import Catalog, default_catalog
+from .catalog import Catalog
 from .config import Settings
 from .dispatch.base import Dispatcher
 from .storage.base import Storage
@@ -126,6 +126,3 @@ def build_dispatcher(settings: Settings, lifecycle: Lifecycle, worker) -> Dispat
         sweep_seconds=sweep,
         grace_seconds=settings.shutdown_grace_seconds,
     )
-
-
-__all__ = ["Runtime", "build_runtime", "build_storage", "open_store", "default_catalog"]
