@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 import click
 
 from .config import Settings
-
-
-def configure_logging(level: str) -> None:
-    from .api.context import RequestIdFilter
-
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+from .logs import configure_logging
 
 
 def _settings(data_dir: Path | None, **overrides) -> Settings:
@@ -62,7 +48,7 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
     from .runtime import build_runtime
 
     settings = _settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     runtime = build_runtime(settings)
     _first_start(runtime, ssl=bool(ssl_certfile))
     app = create_app(settings, runtime=runtime)

@@ -43,7 +43,15 @@ def _models(value: str, known: list[str]) -> list[str]:
     help="Data directory for scratch files (default: $OPENKLING_DATA_DIR or ./openkling-data).",
 )
 @click.option("--name", default=None, help="Celery node name (default openkling-<pid>@<host>).")
-def worker(models, concurrency, data_dir, name) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve this worker's Prometheus metrics (stage, queue and denoise-step times, task "
+    "outcomes) at http://<OPENKLING_METRICS_HOST>:PORT/metrics [env OPENKLING_METRICS_PORT; "
+    "default: none].",
+)
+def worker(models, concurrency, data_dir, name, metrics_port) -> None:
     """Run the engines of --models for queued tasks.
 
     Loads the engines once at start, consumes one queue per model (openkling.<model>), takes
@@ -52,16 +60,19 @@ def worker(models, concurrency, data_dir, name) -> None:
     """
     from celery import signals
 
-    from .cli import configure_logging
     from .config import Settings
     from .dispatch.celery import make_celery_app, queue_name
-    from .engines.registry import build_catalog, build_registry
-    from .runtime import build_storage, open_store
-    from .tasks.lifecycle import Lifecycle
-    from .worker import Worker
+    from .engines.registry import build_catalog
+    from .logs import configure_logging
+    from .runtime import build_worker_process, serve_metrics
 
-    settings = Settings(**({"data_dir": data_dir} if data_dir is not None else {}))
-    configure_logging(settings.log_level)
+    overrides: dict = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if metrics_port is not None:
+        overrides["metrics_port"] = metrics_port
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.dispatcher != "celery":
         log.warning(
             "OPENKLING_DISPATCHER is %r: API servers with that setting run tasks themselves "
@@ -69,13 +80,9 @@ def worker(models, concurrency, data_dir, name) -> None:
             settings.dispatcher,
         )
     names = _models(models, list(build_catalog(settings).names))
-    registry = build_registry(settings, models=names)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sessions = open_store(settings)
-    storage = build_storage(settings)
-    lifecycle = Lifecycle(settings, sessions, storage)  # no callback sender: the API sends them
     host = socket.gethostname()[:60]
-    runner = Worker(settings, lifecycle, registry, storage, owner=f"{host}-{os.getpid()}")
+    parts = build_worker_process(settings, names, owner=f"{host}-{os.getpid()}")
+    registry, sessions, runner = parts.registry, parts.sessions, parts.worker
     node = name or f"openkling-{os.getpid()}@{host}"
     queues = [queue_name(n) for n in names]
 
@@ -93,6 +100,16 @@ def worker(models, concurrency, data_dir, name) -> None:
             registry.warm_up(names)
 
         sessions.engine.dispose()  # no connection crosses the fork
+
+    if settings.metrics and settings.metrics_port:
+        if pool != "solo":
+            log.warning(
+                "--metrics-port with --concurrency %d: tasks run in child processes whose "
+                "metrics this port does not show; run one worker per GPU with --concurrency 1 "
+                "to see them all",
+                concurrency,
+            )
+        serve_metrics(settings)
 
     @signals.worker_ready.connect(weak=False)
     def _ready(**_):

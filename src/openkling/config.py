@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     maintenance: bool = False
     log_level: str = "INFO"
 
+    # observability: logs and Prometheus metrics
+    log_format: Literal["plain", "json"] = "plain"  # json: one object per line
+    metrics: bool = True  # GET /metrics (Prometheus text), not behind the API keys
+    metrics_port: int = Field(0, ge=0, le=65535)  # >0: serve /metrics here, not on the API port
+    metrics_host: str = "127.0.0.1"  # interface of the metrics port (metrics_port > 0)
+
     @field_validator("refused_terms", mode="before")
     @classmethod
     def _split_terms(cls, value: object) -> object:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from . import metrics
 from .catalog import Catalog
 from .config import Settings
 from .dispatch.base import Dispatcher
@@ -50,8 +51,13 @@ class Runtime:
     sender: CallbackSender | None = None
     worker: object | None = None
     _started: list = field(default_factory=list)
+    _metrics: list = field(default_factory=list)
 
     def start(self) -> None:
+        if self.settings.metrics:
+            self._metrics.append(metrics.register_store(self.sessions, self.catalog.names))
+            if self.settings.metrics_port:
+                self._metrics.append(serve_metrics(self.settings))
         self.dispatcher.start()
         self._started.append(self.dispatcher)
         if self.sender is not None:
@@ -64,7 +70,20 @@ class Runtime:
         self._started.clear()
         if self.worker is not None:
             self.worker.release_all()
+        for part in self._metrics:
+            if isinstance(part, metrics.StoreCollector):
+                metrics.unregister(part)
+            else:
+                part.shutdown()
+        self._metrics.clear()
         self.sessions.engine.dispose()
+
+
+def serve_metrics(settings: Settings):
+    """GET /metrics on ``metrics_host:metrics_port`` in a thread; returns the HTTP server."""
+    server, _thread = metrics.start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+    return server
 
 
 def build_runtime(
@@ -83,7 +102,7 @@ def build_runtime(
 
         registry = build_registry(settings)
         catalog = registry.catalog
-        worker = Worker(settings, lifecycle, registry, storage)
+        worker = Worker(settings, lifecycle, registry, storage, observer=stage_observer(settings))
     else:
         from .engines.registry import build_catalog
 
@@ -126,3 +145,38 @@ def build_dispatcher(settings: Settings, lifecycle: Lifecycle, worker) -> Dispat
         sweep_seconds=sweep,
         grace_seconds=settings.shutdown_grace_seconds,
     )
+
+
+def stage_observer(settings: Settings):
+    """What times the worker's stages: Prometheus histograms, unless metrics are off."""
+    return metrics.StageMetrics() if settings.metrics else None
+
+
+@dataclass
+class WorkerProcess:
+    """The parts of a scale-out worker process (`openkling worker`): no API, no sender."""
+
+    settings: Settings
+    sessions: Sessions
+    storage: Storage
+    lifecycle: Lifecycle
+    registry: object
+    worker: object
+    models: list[str]
+
+
+def build_worker_process(settings: Settings, models: list[str], *, owner: str) -> WorkerProcess:
+    """Engines for ``models`` only, the store, storage and a Worker; callbacks are sent by the
+    API processes (they hold the outbox sender)."""
+    from .engines.registry import build_registry
+    from .worker import Worker
+
+    registry = build_registry(settings, models=models)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sessions = open_store(settings)
+    storage = build_storage(settings)
+    lifecycle = Lifecycle(settings, sessions, storage)
+    worker = Worker(
+        settings, lifecycle, registry, storage, owner=owner, observer=stage_observer(settings)
+    )
+    return WorkerProcess(settings, sessions, storage, lifecycle, registry, worker, models)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
+from . import logs
 from .camera import plan_camera
 from .config import Settings
 from .contract import Text2VideoCreate
@@ -22,6 +27,31 @@ from .storage.base import Storage
 from .tasks.lifecycle import CANCELLED_MSG, Lifecycle
 
 log = logging.getLogger(__name__)
+
+
+class StageObserver(Protocol):
+    """Told how long each stage of a task took (metrics plug in here)."""
+
+    def stage(self, model: str, stage: str, seconds: float) -> None: ...
+
+    def gpu_peak(self, model: str, peak_bytes: int) -> None: ...
+
+
+class NullObserver:
+    def stage(self, model: str, stage: str, seconds: float) -> None:
+        pass
+
+    def gpu_peak(self, model: str, peak_bytes: int) -> None:
+        pass
+
+
+def _cuda():
+    """torch.cuda when torch is loaded here and a GPU is present, else None."""
+    torch = sys.modules.get("torch")
+    try:
+        return torch.cuda if torch is not None and torch.cuda.is_available() else None
+    except Exception:
+        return None
 
 
 class LeaseLost(Exception):
@@ -74,8 +104,10 @@ class Worker:
         storage: Storage,
         *,
         owner: str | None = None,
+        observer: StageObserver | None = None,
     ) -> None:
         self.settings = settings
+        self.observer = observer or NullObserver()
         self.lifecycle = lifecycle
         self.registry = registry
         self.storage = storage
@@ -114,10 +146,22 @@ class Worker:
         """Run one task if we can claim it. Always ends it succeed or failed, unless our lease
         was lost (then the new owner ends it)."""
         owner = f"{self.owner}-{uuid.uuid4().hex[:6]}"
-        task = self.lifecycle.claim(task_id, owner)
-        if task is None:
-            return
-        request = Text2VideoCreate.model_validate(task.request)
+        with logs.context(task_id=task_id):
+            task = self.lifecycle.claim(task_id, owner)
+            if task is None:
+                return
+            request = Text2VideoCreate.model_validate(task.request)
+            with logs.context(model=task.model_name, account=task.account_id):
+                self._run_claimed(task, owner, request)
+
+    @contextmanager
+    def _stage(self, model: str, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.observer.stage(model, stage, time.perf_counter() - started)
+
+    def _run_claimed(self, task, owner: str, request: Text2VideoCreate) -> None:
+        task_id = task.id
         started = time.monotonic()
         interval = max(self.settings.lease_seconds / 3, 0.2)
         with _Heartbeat(self.lifecycle, task_id, owner, interval) as hb:
@@ -194,51 +238,62 @@ class Worker:
                 raise EngineError(f"generation timed out after {timeout:.0f} s")
             return hb.cancelled
 
+        model = req.model_name
         audio = None
         if req.sound:
             audio_engine = self.registry.audio(req.model_name)
             if audio_engine is None:
                 raise EngineError(f"model {req.model_name} has no audio engine configured")
-            audio = audio_engine.render(req.prompt, num_frames / fps, seed)
+            with self._stage(model, "audio"):
+                audio = audio_engine.render(req.prompt, num_frames / fps, seed)
 
-        frames = engine.render(
-            RenderRequest(
-                prompt=prompt,
-                negative_prompt=req.negative_prompt,
-                width=canvas_w,
-                height=canvas_h,
-                num_frames=num_frames,
-                fps=fps,
-                cfg_scale=req.cfg_scale,
-                seed=seed,
-            ),
-            on_step=on_step,
-            should_stop=should_stop,
-        )
-        frames = camera.apply(frames, out_width=width, out_height=height, num_frames=num_frames)
+        cuda = _cuda()
+        if cuda is not None:
+            cuda.reset_peak_memory_stats()
+        with self._stage(model, "render"):
+            frames = engine.render(
+                RenderRequest(
+                    prompt=prompt,
+                    negative_prompt=req.negative_prompt,
+                    width=canvas_w,
+                    height=canvas_h,
+                    num_frames=num_frames,
+                    fps=fps,
+                    cfg_scale=req.cfg_scale,
+                    seed=seed,
+                ),
+                on_step=on_step,
+                should_stop=should_stop,
+            )
+        if cuda is not None:
+            self.observer.gpu_peak(model, cuda.max_memory_allocated())
+        with self._stage(model, "camera"):
+            frames = camera.apply(frames, out_width=width, out_height=height, num_frames=num_frames)
 
         self.scratch.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f"{task_id}-", dir=self.scratch))
         try:
             video_path, cover_path = workdir / "video.mp4", workdir / "cover.jpg"
-            encode_mp4(
-                video_path,
-                frames,
-                fps=fps,
-                width=width,
-                height=height,
-                audio=audio,
-                preset=self.settings.x264_preset,
-                cover_path=cover_path,
-                expected_frames=num_frames,
-            )
+            with self._stage(model, "encode"):
+                encode_mp4(
+                    video_path,
+                    frames,
+                    fps=fps,
+                    width=width,
+                    height=height,
+                    audio=audio,
+                    preset=self.settings.x264_preset,
+                    cover_path=cover_path,
+                    expected_frames=num_frames,
+                )
             if should_stop():
                 raise GenerationCancelled()
             info = probe(video_path)
             video_id = f"{task_id}-{attempt}"
             key, cover_key = f"videos/{video_id}.mp4", f"videos/{video_id}.jpg"
-            self.storage.put_file(key, video_path, "video/mp4")
-            self.storage.put_file(cover_key, cover_path, "image/jpeg")
+            with self._stage(model, "store"):
+                self.storage.put_file(key, video_path, "video/mp4")
+                self.storage.put_file(cover_key, cover_path, "image/jpeg")
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         return {

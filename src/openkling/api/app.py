@@ -12,15 +12,20 @@ from ..config import Settings
 from ..runtime import Runtime, build_runtime
 from . import errors
 from .context import RequestIdMiddleware
+from .observe import MetricsMiddleware
+from .observe import router as metrics_router
 from .routes import account, health, media, text2video
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """An app that owns its runtime (built from ``settings`` at startup) or uses ``runtime``."""
+    if runtime is not None:
+        settings = runtime.settings
+    settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        rt = runtime or build_runtime(settings or Settings())
+        rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         # Handlers are short database calls: a few threads beat many that fight over the GIL.
         to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
@@ -38,6 +43,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="A self-hosted text-to-video service that speaks the Kling video API.",
         lifespan=lifespan,
     )
+    if settings.metrics:
+        app.add_middleware(MetricsMiddleware)
+        if not settings.metrics_port:  # else the runtime serves them on their own port
+            app.include_router(metrics_router)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     for module in (text2video, account, media, health):

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import contextvars
-import logging
 import uuid
 from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import logs
 from ..contract import success
-
-current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
 def request_id_of(request) -> str:
-    return getattr(request.state, "request_id", None) or current_request_id.get()
+    return getattr(request.state, "request_id", None) or logs.request_id.get() or "-"
 
 
 def ok(data: Any, request) -> JSONResponse:
@@ -40,7 +37,7 @@ class RequestIdMiddleware:
             scope = dict(scope, path=path.rstrip("/") or "/")  # no redirect a POST could lose
         rid = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = rid
-        token = current_request_id.set(rid)
+        token = logs.request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -52,10 +49,4 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            current_request_id.reset(token)
-
-
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
-        return True
+            logs.request_id.reset(token)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .. import logs
 from ..errors import ServiceUnavailable
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
@@ -26,9 +27,11 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 async def get_account(request: Request, rt: RuntimeDep) -> Principal:
     if rt.settings.maintenance or getattr(request.app.state, "draining", False):
         raise ServiceUnavailable("openkling is in maintenance; try again later")
-    return authenticate(
+    account = authenticate(
         rt.accounts, request.headers.get("authorization"), rt.settings.jwt_leeway_seconds
     )
+    logs.account.set(account.id)  # this request's own context (one task per request)
+    return account
 
 
 AccountDep = Annotated[Principal, Depends(get_account)]

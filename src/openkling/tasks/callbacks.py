@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
+from .. import metrics
 from ..config import Settings
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Callback
@@ -155,6 +156,7 @@ class CallbackSender:
             )
             if 200 <= resp.status_code < 300:
                 self._record(row, state="delivered", attempts=row.attempts + 1, last_error="")
+                metrics.CALLBACK_DELIVERIES.labels("delivered").inc()
                 return
             error = f"HTTP {resp.status_code}"
         except Exception as exc:  # any failure to deliver is retried, never fatal
@@ -169,6 +171,7 @@ class CallbackSender:
                 error,
             )
             self._record(row, state="dead", attempts=attempts, last_error=error[:500])
+            metrics.CALLBACK_DELIVERIES.labels("dead").inc()
             return
         delay = min(
             self.settings.callback_backoff_seconds * 2 ** (attempts - 1),
@@ -180,6 +183,7 @@ class CallbackSender:
             last_error=error[:500],
             next_attempt_at=now_ms() + int(delay * 1000),
         )
+        metrics.CALLBACK_DELIVERIES.labels("retry").inc()
 
     def _record(self, row: Callback, **values) -> None:
         """Write the outcome of an attempt and release the row."""

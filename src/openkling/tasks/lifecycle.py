@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..config import Settings
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
@@ -63,9 +64,14 @@ class Lifecycle:
         if not changed:
             return False
         session.refresh(task)
+        refunded = 0
         if new is TaskStatus.FAILED:
-            credits.refund(session, task.account_id, task.id, task.cost_milli, msg)
+            if credits.refund(session, task.account_id, task.id, task.cost_milli, msg):
+                refunded = task.cost_milli
         self.queue_callback(session, task)
+        metrics.task_transition(
+            task.model_name, new, created_at_ms=task.created_at, refund_milli=refunded
+        )
         log.info("task %s -> %s%s", task.id, new.value, f" ({msg})" if msg else "")
         return True
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..catalog import Catalog, milli
+from .. import logs, metrics
+from ..catalog import Catalog, format_credits, milli
 from ..config import Settings
 from ..contract import Text2VideoCreate
 from ..dispatch.base import Dispatcher
@@ -98,6 +99,10 @@ class TaskService:
         self.dispatcher.submit(task.id, task.model_name)
         if self.lifecycle.on_callback and task.callback_url:
             self.lifecycle.on_callback()
+        metrics.task_accepted(task.model_name, cost)
+        if log.isEnabledFor(logging.INFO):
+            with logs.context(task_id=task.id, model=task.model_name):
+                log.info("task %s accepted: %s credits", task.id, format_credits(cost))
         return task
 
     @staticmethod

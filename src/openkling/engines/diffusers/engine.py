@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ... import metrics
 from ...errors import EngineError, GenerationCancelled
 from ..base import RenderRequest, StepCallback, StopCheck
 from ..profiles import ModelProfile
@@ -145,7 +147,7 @@ class DiffusersEngine:
         import torch
 
         guidance = guidance_for(request.cfg_scale, *self.guidance)
-        hook = StepHook(self.steps, on_step, should_stop)
+        hook = StepHook(self.steps, self._timed(on_step), should_stop)
         args: dict[str, Any] = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt or None,
@@ -189,6 +191,22 @@ class DiffusersEngine:
                 f"expected {request.num_frames} of {want}"
             )
         return frames
+
+    def _timed(self, on_step: StepCallback | None) -> StepCallback:
+        """``on_step`` that also times each denoising step (from one step's end to the next;
+        the first step, which includes prompt encoding, is not a denoising time)."""
+        series = metrics.DENOISE_STEP_SECONDS.labels(self.profile.model)
+        last: list[float | None] = [None]
+
+        def step(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if last[0] is not None:
+                series.observe(now - last[0])
+            last[0] = now
+            if on_step is not None:
+                on_step(done, total)
+
+        return step
 
     def _check(self, request: RenderRequest) -> None:
         m, step = self.layout.size_multiple, self.layout.frame_step
