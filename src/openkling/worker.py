@@ -18,11 +18,11 @@ from typing import Protocol
 from . import logs
 from .camera import plan_camera
 from .config import Settings
-from .contract import Text2VideoCreate
 from .engines.base import RenderRequest
 from .engines.registry import EngineRegistry
 from .errors import EngineError, GenerationCancelled
 from .media import encode_mp4, probe
+from .request import GenerationRequest
 from .storage.base import Storage
 from .tasks.lifecycle import CANCELLED_MSG, Lifecycle
 
@@ -150,7 +150,7 @@ class Worker:
             task = self.lifecycle.claim(task_id, owner)
             if task is None:
                 return
-            request = Text2VideoCreate.model_validate(task.request)
+            request = GenerationRequest.model_validate(task.request)
             with logs.context(model=task.model_name, account=task.account_id):
                 self._run_claimed(task, owner, request)
 
@@ -160,7 +160,7 @@ class Worker:
         yield
         self.observer.stage(model, stage, time.perf_counter() - started)
 
-    def _run_claimed(self, task, owner: str, request: Text2VideoCreate) -> None:
+    def _run_claimed(self, task, owner: str, request: GenerationRequest) -> None:
         task_id = task.id
         started = time.monotonic()
         interval = max(self.settings.lease_seconds / 3, 0.2)
@@ -194,7 +194,7 @@ class Worker:
         task_id: str,
         attempt: int,
         seed: int,
-        req: Text2VideoCreate,
+        req: GenerationRequest,
         hb: _Heartbeat,
         started: float,
     ) -> dict:
