@@ -68,6 +68,7 @@ class Runtime:
         for part in reversed(self._started):
             part.stop()
         self._started.clear()
+        self.service.close()
         if self.worker is not None:
             self.worker.release_all()
         for part in self._metrics:

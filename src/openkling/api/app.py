@@ -12,7 +12,7 @@ from ..config import Settings
 from ..runtime import Runtime, build_runtime
 from . import errors
 from .context import RequestIdMiddleware
-from .observe import MetricsMiddleware
+from .observe import HttpMetrics
 from .observe import router as metrics_router
 from .routes import account, health, media, text2video
 
@@ -43,11 +43,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="A self-hosted text-to-video service that speaks the Kling video API.",
         lifespan=lifespan,
     )
-    if settings.metrics:
-        app.add_middleware(MetricsMiddleware)
-        if not settings.metrics_port:  # else the runtime serves them on their own port
-            app.include_router(metrics_router)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, observe=HttpMetrics() if settings.metrics else None)
+    if settings.metrics and not settings.metrics_port:  # else served on their own port
+        app.include_router(metrics_router)
     errors.install(app)
     for module in (text2video, account, media, health):
         app.include_router(module.router)

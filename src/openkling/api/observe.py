@@ -1,12 +1,10 @@
-"""HTTP metrics: a pure-ASGI middleware labelling by route template, and GET /metrics."""
+"""HTTP metrics labelled by route template, and GET /metrics."""
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .. import metrics
 
@@ -24,15 +22,17 @@ async def metrics_endpoint() -> Response:
     return Response(body, media_type=metrics.CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware:
+class HttpMetrics:
     """Counts and times every HTTP request by its route template (``/v1/.../{task_id}``, never
-    the raw path, so ids do not multiply the series), method and status code."""
+    the raw path, so ids do not multiply the series), method and status code. Called by the
+    request-id middleware once the response is sent."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self._children: dict[tuple[str, str, int], tuple] = {}
 
-    def _series(self, route: str, method: str, status: int) -> tuple:
+    def __call__(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or UNMATCHED
+        method = scope["method"] if scope["method"] in _METHODS else "other"
         key = (route, method, status)
         series = self._children.get(key)
         if series is None:  # .labels() costs a lock and a lookup: keep the children at hand
@@ -41,28 +41,8 @@ class MetricsMiddleware:
                 metrics.HTTP_DURATION.labels(route),
             )
             self._children[key] = series
-        return series
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            count, duration = self._series(route, method, status[0])
-            count.inc()
-            duration.observe(time.perf_counter() - started)
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 _METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))

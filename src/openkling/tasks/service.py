@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import secrets
+import random
+import threading
 import time
+from types import SimpleNamespace
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .. import logs, metrics
@@ -18,13 +20,13 @@ from ..errors import (
     InvalidParameter,
     ModelPermissionDenied,
     TaskNotFound,
-    TooManyConcurrentTasks,
 )
 from ..request import GenerationRequest
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Task
 from . import credits
 from .accounts import Principal
+from .group_commit import GroupCommit, PendingCreate
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
 from .status import TaskStatus
@@ -32,9 +34,35 @@ from .status import TaskStatus
 log = logging.getLogger(__name__)
 
 
-def new_task_id() -> str:
-    """18 digits, time-ordered, like the official service's ids."""
-    return f"{int(time.time() * 1000):013d}{secrets.randbelow(10**5):05d}"
+# Task ids and seeds need to be unpredictable only in the way a video is: a generator seeded once
+# from the OS, not a system call (and a GIL hand-over) per create.
+_random = random.Random()
+
+
+class _TaskIds:
+    """18 digits, time-ordered, like the official service's ids: milliseconds, then a counter
+    that starts at a random point each millisecond (ids drawn in one process never repeat;
+    two hosts meet only if they draw the same counter in the same millisecond)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ms = 0
+        self._seq = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            ms = int(time.time() * 1000)
+            if ms <= self._ms:
+                ms, self._seq = self._ms, self._seq + 1
+                if self._seq >= 10**5:  # 100 000 ids in one millisecond: borrow the next one
+                    ms, self._seq = ms + 1, _random.randrange(10**4)
+            else:
+                self._seq = _random.randrange(9 * 10**4)
+            self._ms = ms
+            return f"{ms:013d}{self._seq:05d}"
+
+
+new_task_id = _TaskIds()
 
 
 class TaskService:
@@ -53,12 +81,38 @@ class TaskService:
         self.dispatcher = dispatcher
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
+        self.writer = GroupCommit(
+            sessions,
+            max_concurrent=settings.max_concurrent_tasks,
+            on_commit=self._queue_callbacks,
+            new_id=new_task_id,
+        )
+        self.writer.after_commit = self._dispatch
 
     def create(
         self, account: Principal, req: GenerationRequest, *, family: str = "text2video"
-    ) -> Task:
+    ) -> SimpleNamespace:
         """Check permission, policy and limits, charge, store and dispatch. Any error changes
-        nothing. ``family`` is the door the task came through: it is found and listed there."""
+        nothing. ``family`` is the door the task came through: it is found and listed there.
+        Concurrent creates share one transaction (see ``group_commit``)."""
+        item = self._prepare(account, req, family)
+        self.writer.submit(item).result()
+        return self._accepted(item)
+
+    async def create_async(
+        self, account: Principal, req: GenerationRequest, *, family: str = "text2video"
+    ) -> SimpleNamespace:
+        """``create`` for the event loop: waits for the writer without holding a thread."""
+        item = self._prepare(account, req, family)
+        item.future = asyncio.get_running_loop().create_future()
+        await self.writer.submit(item)
+        return self._accepted(item)
+
+    def close(self) -> None:
+        self.writer.stop()
+
+    def _prepare(self, account: Principal, req: GenerationRequest, family: str) -> PendingCreate:
+        """Everything a create decides without the store: permission, policy, rate, the row."""
         if account.allowed_models and req.model_name not in account.allowed_models:
             raise ModelPermissionDenied(
                 f"model_name: this key may not use '{req.model_name}'; it may use "
@@ -80,7 +134,7 @@ class TaskService:
             "status": TaskStatus.SUBMITTED.value,
             "status_msg": "",
             "progress": 0,
-            "seed": req.seed if req.seed is not None else secrets.randbelow(2**31),
+            "seed": req.seed if req.seed is not None else _random.randrange(2**31),
             "cost_milli": cost,
             "result": None,
             "callback_url": req.callback_url,
@@ -91,55 +145,39 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
         }
-        task = Task(**row)  # never added to a session: the row is written by one INSERT
-        try:
-            with self.sessions.begin() as s:  # the only writer's critical section: keep it lean
-                if req.external_task_id and self._by_external(s, account.id, req.external_task_id):
-                    raise self._duplicate(req.external_task_id)
-                self._check_concurrency(s, account.id)
-                credits.charge(s, account.id, task.id, cost)
-                s.execute(insert(Task.__table__), row)
-                self.lifecycle.queue_callback(s, task)
-        except IntegrityError as exc:  # a concurrent create with the same external id won
-            raise self._duplicate(req.external_task_id) from exc
-        self.dispatcher.submit(task.id, task.model_name)
-        if self.lifecycle.on_callback and task.callback_url:
+        return PendingCreate(row=row, cost=cost)
+
+    def _queue_callbacks(self, rows: list[dict], session: Session) -> None:
+        """In the create's transaction: the outbox row of each new task with a callback_url."""
+        for row in rows:
+            if row["callback_url"]:
+                self.lifecycle.queue_callback(session, Task(**row))
+
+    def _dispatch(self, accepted: list[PendingCreate]) -> None:
+        """After the commit, on the writer: hand the new tasks to workers."""
+        for item in accepted:
+            self.dispatcher.submit(item.row["id"], item.row["model_name"])
+        if self.lifecycle.on_callback and any(i.row["callback_url"] for i in accepted):
             self.lifecycle.on_callback()
-        metrics.task_accepted(task.model_name, cost)
+
+    def _accepted(self, item: PendingCreate) -> SimpleNamespace:
+        # a plain row with a Task's attribute names, like the reads return (an ORM instance
+        # costs more to build than the rest of the create)
+        task = SimpleNamespace(**item.row)
+        metrics.task_accepted(task.model_name, item.cost)
         if log.isEnabledFor(logging.INFO):
             with logs.context(task_id=task.id, model=task.model_name):
-                log.info("task %s accepted: %s credits", task.id, format_credits(cost))
+                log.info("task %s accepted: %s credits", task.id, format_credits(item.cost))
         return task
 
-    @staticmethod
-    def _duplicate(external_id: str | None) -> InvalidParameter:
-        return InvalidParameter(
-            f"external_task_id: '{external_id}' is already used by another task of this account"
-        )
-
-    def _check_concurrency(self, s: Session, account_id: int) -> None:
-        limit = self.settings.max_concurrent_tasks
-        if limit <= 0:
-            return
-        running = s.execute(
-            select(func.count())
-            .select_from(Task)
-            .where(Task.account_id == account_id, Task.status.in_(("submitted", "processing")))
-        ).scalar_one()
-        if running >= limit:
-            raise TooManyConcurrentTasks(
-                f"this account has {running} unfinished tasks; the limit is {limit}"
-            )
-
-    @staticmethod
-    def _by_external(s: Session, account_id: int, external_id: str) -> Task | None:
-        return s.execute(
-            select(Task).where(Task.account_id == account_id, Task.external_task_id == external_id)
-        ).scalar_one_or_none()
-
     # Reads below return plain rows (Core, not ORM): the hot polling path stays cheap. A row
-    # has the same attribute names as a Task.
+    # has the same attribute names as a Task. The statements are built once, with parameters.
     _TASKS = Task.__table__
+    _MINE = (_TASKS.c.account_id == bindparam("account_id")) & (
+        _TASKS.c.family == bindparam("family")
+    )
+    _BY_ID = select(_TASKS).where(_TASKS.c.id == bindparam("key"), _MINE)
+    _BY_EXTERNAL = select(_TASKS).where(_TASKS.c.external_task_id == bindparam("key"), _MINE)
 
     def get(
         self,
@@ -150,19 +188,18 @@ class TaskService:
         family: str = "text2video",
     ):
         """One task of this account made through ``family``'s door; others do not exist."""
-        t = self._TASKS
-        mine = (t.c.account_id == account.id) & (t.c.family == family)
-        with self.sessions() as s:
+        params = {"account_id": account.id, "family": family}
+        with self.sessions.engine.connect() as conn:  # a plain read: no ORM session
             row = None
             if task_id:
-                row = s.execute(select(t).where(t.c.id == task_id, mine)).first()
+                row = conn.execute(self._BY_ID, {**params, "key": task_id}).first()
                 if row is None:  # the path may hold an external_task_id too
                     external_id = task_id
             if row is None and external_id:
-                row = s.execute(select(t).where(t.c.external_task_id == external_id, mine)).first()
-            if row is None:
-                raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
-            return row
+                row = conn.execute(self._BY_EXTERNAL, {**params, "key": external_id}).first()
+        if row is None:
+            raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
+        return row
 
     def list(self, account: Principal, *, page: int, size: int, family: str = "text2video") -> list:
         t = self._TASKS

@@ -11,7 +11,15 @@ from ...contract import parse_text2video
 from ...errors import InvalidParameter, MalformedRequest
 from ...tasks.present import task_object
 from ..context import ok
-from ..deps import AccountDep, BaseUrlDep, RuntimeDep
+from ..deps import (
+    AccountDep,
+    BaseUrlDep,
+    RuntimeDep,
+    get_account,
+    get_runtime,
+    public_base,
+    read,
+)
 
 router = APIRouter(prefix="/v1/videos/text2video", tags=["text2video"])
 
@@ -43,12 +51,18 @@ async def _json_body(request: Request, limit: int) -> object:
         raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
 
 
+# The two hot routes (create, and get: what clients poll) take the request alone and call the
+# dependencies' functions themselves: FastAPI's dependency solving costs more than the work.
+
+
 @router.post("", summary="Create a text-to-video task")
-async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
+async def create(request: Request):
+    rt = await get_runtime(request)
+    account = await get_account(request)
     body = await _json_body(request, rt.settings.max_body_bytes)
     req = parse_text2video(body, rt.catalog)
-    task = await run_in_threadpool(rt.service.create, account, req)
-    return ok(_present(rt, task, base_url), request)
+    task = await rt.service.create_async(account, req)
+    return ok(_present(rt, task, await public_base(request)), request)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -67,26 +81,27 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 @router.get("", summary="List tasks (newest first), or get one by ?external_task_id=")
-def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
+async def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
     external = request.query_params.get("external_task_id")
     if external:
-        task = rt.service.get(account, external_id=external)
+        task = await read(rt, rt.service.get, account, external_id=external)
         return ok(_present(rt, task, base_url), request)
     page = _int_param(request, "pageNum", 1, 1, 1000)
     size = _int_param(request, "pageSize", 30, 1, 500)
-    tasks = rt.service.list(account, page=page, size=size)
+    tasks = await run_in_threadpool(rt.service.list, account, page=page, size=size)
     return ok([_present(rt, t, base_url) for t in tasks], request)
 
 
 @router.get("/{task_id}", summary="Get one task by task_id or external_task_id")
-def get_task(
-    task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
-):
+async def get_task(task_id: str, request: Request):
+    rt = await get_runtime(request)
+    account = await get_account(request)
+    base_url = await public_base(request)
     external = request.query_params.get("external_task_id")
     if external:
-        task = rt.service.get(account, external_id=external)
+        task = await read(rt, rt.service.get, account, external_id=external)
     else:
-        task = rt.service.get(account, task_id=task_id)
+        task = await read(rt, rt.service.get, account, task_id=task_id)
     return ok(_present(rt, task, base_url), request)
 
 
