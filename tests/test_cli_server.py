@@ -76,6 +76,9 @@ def test_first_start_prints_a_working_key(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert "KLING_ACCESS_KEY" not in out2
+    # ... but says where keys come from
+    data_dir = tmp_path / "data"
+    assert f"New keys: openkling keys create --data-dir {data_dir}" in " ".join(out2.split())
 
 
 def test_keys_and_credits_beside_a_running_server(live_server):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import click
 
 from .config import Settings
 from .logs import configure_logging
+
+log = logging.getLogger("openkling.cli")
 
 
 def _settings(data_dir: Path | None, **overrides) -> Settings:
@@ -34,15 +37,34 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option(
+    "--host", default=None, help="Interface to listen on [env OPENKLING_HOST; default 127.0.0.1]."
+)
+@click.option("--port", type=int, default=None, help="Port [env OPENKLING_PORT; default 8000].")
 @data_dir_option
-@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TLS certificate chain (PEM): serve HTTPS instead of HTTP. Needs --ssl-keyfile.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Private key (PEM) of --ssl-certfile.",
+)
 @click.option("--no-worker", is_flag=True, help="API only: run no engine in this process.")
 def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
-    """Run the API server with its embedded worker."""
+    """Run the API server with its embedded worker.
+
+    The first start on a data dir creates an account and prints its keys; later starts print
+    where keys come from (`openkling keys create`).
+    """
     import uvicorn
+
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together: give both")
 
     from .api.app import create_app
     from .runtime import build_runtime
@@ -66,10 +88,30 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
 def _first_start(runtime, *, ssl: bool) -> None:
     from .tasks.accounts import create_account, first_account
 
+    settings = runtime.settings
     with runtime.sessions.begin() as s:
-        if first_account(s) is not None:
-            return
-        account = create_account(s, name="default", credits_amount=runtime.settings.default_credits)
+        existing = first_account(s) is not None
+        if not existing:
+            account = create_account(s, name="default", credits_amount=settings.default_credits)
+    if existing:
+        where = f" --data-dir {settings.data_dir}" if not settings.database_url else ""
+        hint = (
+            f"openkling: this database already has accounts (their keys were printed when "
+            f"each was made; they are not shown again). New keys: openkling keys "
+            f"create{where}"
+        )
+        if settings.log_format == "json":
+            log.info(hint)
+        else:
+            click.echo(f"\n{hint}\n", err=True)
+        return
+    if settings.log_format == "json":  # a log stream: no secrets in it, only where they are
+        log.info(
+            "created the default account (access key %s); its secret key is shown only on a "
+            "plain-format first start: run `openkling keys create` for a key pair to use",
+            account.access_key,
+        )
+        return
     scheme = "https" if ssl else "http"
     host = runtime.settings.host if runtime.settings.host != "0.0.0.0" else "127.0.0.1"
     base = runtime.settings.public_base_url or f"{scheme}://{host}:{runtime.settings.port}"
@@ -115,7 +157,14 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--name", default="", help="A label for the account.")
-@click.option("--credits", "amount", type=float, default=None, help="Initial credits.")
+@click.option(
+    "--credits",
+    "amount",
+    type=float,
+    default=None,
+    show_default="$OPENKLING_DEFAULT_CREDITS, 1000",
+    help="Initial credits.",
+)
 @click.option(
     "--models",
     default=None,

@@ -40,6 +40,8 @@ from .client import (
     TaskFailedError,
     WaitTimeout,
 )
+from .client._base import DEFAULT_BASE_URL
+from .vocabulary import ASPECT_RATIOS, CAMERA_AXES, DEFAULT_MODEL
 
 # Exit codes (documented in docs/sdk.md). 2 is click's own for usage errors.
 EXIT_CODES: tuple[tuple[type[KlingError], int, str], ...] = (
@@ -54,7 +56,6 @@ EXIT_CODES: tuple[tuple[type[KlingError], int, str], ...] = (
     (WaitTimeout, 10, "timed out"),
     (APIConnectionError, 11, "cannot connect"),
 )
-CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 CAMERA_PRESETS = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 
 stderr = Console(stderr=True, highlight=False)
@@ -86,25 +87,73 @@ def handle_errors(fn: Callable) -> Callable:
 
 
 def connection_options(fn: Callable) -> Callable:
-    """--base-url and credentials, each falling back to its KLING_* environment variable."""
+    """--base-url / --official and credentials, each falling back to its KLING_* variable."""
     options = (
         click.option(
             "--base-url",
             envvar="KLING_BASE_URL",
             default=None,
-            help="Server root, with or without /v1 [env KLING_BASE_URL].",
+            show_envvar=True,
+            help="Root of the server to talk to, with or without /v1.",
         ),
-        click.option("--access-key", envvar="KLING_ACCESS_KEY", default=None, hidden=True),
-        click.option("--secret-key", envvar="KLING_SECRET_KEY", default=None, hidden=True),
-        click.option("--api-key", envvar="KLING_API_KEY", default=None, hidden=True),
+        click.option(
+            "--official",
+            is_flag=True,
+            help=f"Talk to Kling's official service ({DEFAULT_BASE_URL}) instead.",
+        ),
+        click.option(
+            "--access-key",
+            envvar="KLING_ACCESS_KEY",
+            default=None,
+            show_envvar=True,
+            help="Access key (signs a JWT with --secret-key).",
+        ),
+        click.option(
+            "--secret-key",
+            envvar="KLING_SECRET_KEY",
+            default=None,
+            show_envvar=True,
+            help="Secret key that goes with --access-key.",
+        ),
+        click.option(
+            "--api-key",
+            envvar="KLING_API_KEY",
+            default=None,
+            show_envvar=True,
+            help="A plain API key, sent as is (instead of access + secret key).",
+        ),
     )
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def make_client(base_url, access_key, secret_key, api_key) -> Kling:
-    return Kling(base_url=base_url, access_key=access_key, secret_key=secret_key, api_key=api_key)
+NO_SERVER = (
+    "no server named: give --base-url URL (or export KLING_BASE_URL) for an openkling "
+    "server, or --official for Kling's official service. Your keys go only to a host you name."
+)
+
+
+def server_url(base_url: str | None, official: bool) -> str:
+    """The host a command talks to: the one named, never a default the user did not ask for."""
+    if official and base_url:
+        raise click.UsageError(
+            f"--official talks to {DEFAULT_BASE_URL}; it cannot go with --base-url {base_url} "
+            "(or KLING_BASE_URL): give one"
+        )
+    if official:
+        return DEFAULT_BASE_URL
+    if not base_url:
+        raise click.UsageError(NO_SERVER)
+    return base_url
+
+
+def make_client(base_url, official, access_key, secret_key, api_key, note: str = "") -> Kling:
+    """A client for the named server; says on stderr (one line) which host it talks to."""
+    url = server_url(base_url, official)
+    client = Kling(base_url=url, access_key=access_key, secret_key=secret_key, api_key=api_key)
+    click.echo(f"openkling: server {client.base_url}{f' ({note})' if note else ''}", err=True)
+    return client
 
 
 def parse_camera(values: tuple[str, ...]) -> dict[str, Any] | None:
@@ -202,17 +251,26 @@ def download_with_bar(client: Kling, task: Task | str, output: Path | None, inde
 
 
 @contextlib.contextmanager
-def _embedded_or_remote(
-    base_url, access_key, secret_key, api_key, data_dir: Path | None
+def _local_or_remote(
+    local: bool, base_url, official, access_key, secret_key, api_key, data_dir: Path | None
 ) -> Iterator[Kling]:
-    """A client for ``--base-url`` / ``KLING_BASE_URL``, else for an in-process server."""
-    if base_url:
-        with make_client(base_url, access_key, secret_key, api_key) as client:
+    """A client for the named server, or for a server started in this process (--local, or
+    no server named). Says which on stderr."""
+    ctx = click.get_current_context()
+    from_env = ctx.get_parameter_source("base_url") is click.core.ParameterSource.ENVIRONMENT
+    if local and official:
+        raise click.UsageError("--local generates in this process: it cannot go with --official")
+    if local and base_url and not from_env:
+        raise click.UsageError("--local generates in this process: it cannot go with --base-url")
+    if not local and (base_url or official):
+        note = "from KLING_BASE_URL; --local generates in this process" if from_env else ""
+        with make_client(base_url, official, access_key, secret_key, api_key, note) as client:
             yield client
         return
     from .embedded import run_embedded
 
-    click.echo("openkling: no --base-url given; starting an in-process server", err=True)
+    why = " (KLING_BASE_URL ignored)" if base_url else ""
+    click.echo(f"openkling: generating in-process, no server{why}", err=True)
     with (
         run_embedded(data_dir=data_dir) as server,
         Kling(
@@ -224,12 +282,32 @@ def _embedded_or_remote(
 
 @click.command()
 @click.argument("prompt")
-@click.option("--model", "model_name", default=None, help="model_name, e.g. kling-v2-6.")
-@click.option("--mode", type=click.Choice(["std", "pro"], case_sensitive=False), default=None)
-@click.option("--duration", type=click.Choice(["5", "10"]), default=None, help="Seconds.")
-@click.option("--aspect-ratio", type=click.Choice(["16:9", "9:16", "1:1"]), default=None)
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    show_default=DEFAULT_MODEL,
+    help="model_name, e.g. kling-v2-6.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["std", "pro"], case_sensitive=False),
+    default=None,
+    show_default="std",
+)
+@click.option(
+    "--duration", type=click.Choice(["5", "10"]), default=None, show_default="5", help="Seconds."
+)
+@click.option(
+    "--aspect-ratio",
+    type=click.Choice(list(ASPECT_RATIOS)),
+    default=None,
+    show_default="16:9",
+)
 @click.option("--negative-prompt", default=None, help="What to keep out of the video.")
-@click.option("--cfg-scale", type=float, default=None, help="Prompt adherence, 0..1.")
+@click.option(
+    "--cfg-scale", type=float, default=None, show_default="0.5", help="Prompt adherence, 0..1."
+)
 @click.option(
     "--camera",
     multiple=True,
@@ -250,10 +328,16 @@ def _embedded_or_remote(
 @click.option("--timeout", type=float, default=1800.0, show_default=True, help="Seconds to wait.")
 @click.option("--poll-interval", type=float, default=1.0, show_default=True)
 @click.option(
+    "--local",
+    is_flag=True,
+    help="Generate in this process with no server, even if KLING_BASE_URL is set.",
+)
+@click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Data directory of the in-process server (used without --base-url).",
+    show_default="$OPENKLING_DATA_DIR or ./openkling-data",
+    help="Data directory of the in-process server (--local).",
 )
 @connection_options
 @handle_errors
@@ -272,19 +356,24 @@ def generate(
     output,
     timeout,
     poll_interval,
+    local,
     data_dir,
     base_url,
+    official,
     access_key,
     secret_key,
     api_key,
 ) -> None:
-    """Make one video from PROMPT and save it as an MP4.
+    """Make one video from PROMPT and save it as an MP4; print its path.
 
-    Against --base-url / KLING_BASE_URL when given (openkling or the official service),
-    else in this process with no server. Prints the path of the video.
+    --local: in this process, no server (KLING_BASE_URL is ignored). --base-url (or
+    KLING_BASE_URL) / --official: on that server. With none of them: in this process.
+    The first line on stderr says which.
     """
     camera_control = parse_camera(camera)
-    with _embedded_or_remote(base_url, access_key, secret_key, api_key, data_dir) as client:
+    with _local_or_remote(
+        local, base_url, official, access_key, secret_key, api_key, data_dir
+    ) as client:
         started = time.monotonic()
         with TaskProgress() as bar:
             task = client.text2video.create_and_wait(
@@ -315,7 +404,8 @@ def generate(
 
 @click.group()
 def tasks() -> None:
-    """Text-to-video tasks on a server (--base-url / KLING_BASE_URL and KLING_* keys)."""
+    """Text-to-video tasks on a server: name it with --base-url (or KLING_BASE_URL), or
+    --official for Kling's official service; keys from KLING_ACCESS_KEY / KLING_SECRET_KEY."""
 
 
 def _created(task: Task) -> str:
@@ -330,9 +420,11 @@ def _created(task: Task) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the task objects as JSON.")
 @connection_options
 @handle_errors
-def tasks_list(page, page_size, as_json, base_url, access_key, secret_key, api_key) -> None:
+def tasks_list(
+    page, page_size, as_json, base_url, official, access_key, secret_key, api_key
+) -> None:
     """One page of tasks, newest first."""
-    with make_client(base_url, access_key, secret_key, api_key) as client:
+    with make_client(base_url, official, access_key, secret_key, api_key) as client:
         items = client.text2video.list(page=page, page_size=page_size)
     if as_json:
         click.echo(json.dumps([t.raw for t in items], indent=2))
@@ -358,9 +450,9 @@ def tasks_list(page, page_size, as_json, base_url, access_key, secret_key, api_k
 @click.option("--external", is_flag=True, help="TASK_ID is your external_task_id.")
 @connection_options
 @handle_errors
-def tasks_get(task_id, external, base_url, access_key, secret_key, api_key) -> None:
+def tasks_get(task_id, external, base_url, official, access_key, secret_key, api_key) -> None:
     """Print one task as JSON."""
-    with make_client(base_url, access_key, secret_key, api_key) as client:
+    with make_client(base_url, official, access_key, secret_key, api_key) as client:
         if external:
             task = client.text2video.get(external_task_id=task_id)
         else:
@@ -382,10 +474,10 @@ def tasks_get(task_id, external, base_url, access_key, secret_key, api_key) -> N
 @connection_options
 @handle_errors
 def tasks_wait(
-    task_id, timeout, poll_interval, output, base_url, access_key, secret_key, api_key
+    task_id, timeout, poll_interval, output, base_url, official, access_key, secret_key, api_key
 ) -> None:
     """Wait for a task to finish, with a progress bar; exit 9 if it fails."""
-    with make_client(base_url, access_key, secret_key, api_key) as client:
+    with make_client(base_url, official, access_key, secret_key, api_key) as client:
         with TaskProgress() as bar:
             task = client.text2video.wait(
                 task_id, timeout=timeout, poll_interval=poll_interval, on_progress=bar.update
@@ -402,9 +494,11 @@ def tasks_wait(
 @click.option("--index", type=int, default=0, show_default=True, help="Which video of the task.")
 @connection_options
 @handle_errors
-def tasks_download(task_id, output, index, base_url, access_key, secret_key, api_key) -> None:
+def tasks_download(
+    task_id, output, index, base_url, official, access_key, secret_key, api_key
+) -> None:
     """Download a finished task's video (resumes a partial download); print its path."""
-    with make_client(base_url, access_key, secret_key, api_key) as client:
+    with make_client(base_url, official, access_key, secret_key, api_key) as client:
         click.echo(str(download_with_bar(client, task_id, output, index)))
 
 
@@ -412,8 +506,8 @@ def tasks_download(task_id, output, index, base_url, access_key, secret_key, api
 @click.argument("task_id")
 @connection_options
 @handle_errors
-def tasks_cancel(task_id, base_url, access_key, secret_key, api_key) -> None:
+def tasks_cancel(task_id, base_url, official, access_key, secret_key, api_key) -> None:
     """Cancel an unfinished task (openkling servers only)."""
-    with make_client(base_url, access_key, secret_key, api_key) as client:
+    with make_client(base_url, official, access_key, secret_key, api_key) as client:
         task = client.text2video.cancel(task_id)
     click.echo(f"{task.task_id} {task.task_status} {task.task_status_msg}".rstrip())

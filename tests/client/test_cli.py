@@ -111,15 +111,22 @@ def test_error_exit_codes_and_one_line_messages(live_server, args, code, prefix)
     secret = "sk-wrong-0123456789abcdef0123456789" if code == 3 else None
     result = run(live_server, *args, secret_key=secret, base_url=live_server.base_url)
     assert result.exit_code == code, result.output
-    assert result.stderr.startswith(prefix)
-    if code != 2:
-        assert len(result.stderr.strip().splitlines()) == 1
+    if code == 2:  # a usage error: nothing was sent anywhere
+        assert result.stderr.startswith(prefix)
+        return
+    # one line naming the server, one line for the error
+    server_line, error_line = result.stderr.strip().splitlines()
+    assert server_line.startswith(f"openkling: server {live_server.base_url}")
+    assert error_line.startswith(prefix)
 
 
 def test_an_unreachable_server_exits_11(live_server):
-    result = run(live_server, "tasks", "list", base_url=closed_port_url())
+    url = closed_port_url()
+    result = run(live_server, "tasks", "list", base_url=url)
     assert result.exit_code == 11
-    assert result.stderr.startswith("error: cannot connect:")
+    server_line, error_line = result.stderr.strip().splitlines()
+    assert server_line == f"openkling: server {url}"  # the host it talks to, always said
+    assert error_line.startswith("error: cannot connect:")
 
 
 def test_missing_credentials_exit_3(monkeypatch):
@@ -141,6 +148,71 @@ def test_camera_option_parsing():
     for bad in (("spin=3",), ("zoom=fast",), ("sideways",), ("down_back", "forward_up")):
         with pytest.raises(click.BadParameter):
             parse_camera(bad)
+
+
+def test_no_server_named_sends_nothing(monkeypatch):
+    """No --base-url, no KLING_BASE_URL, no --official: keys go nowhere; the message says what
+    to name."""
+    monkeypatch.delenv("KLING_BASE_URL", raising=False)
+    env = {"KLING_ACCESS_KEY": "ak-test", "KLING_SECRET_KEY": "sk-test", "KLING_BASE_URL": None}
+    for args in (["tasks", "list"], ["tasks", "get", "1"], ["tasks", "cancel", "1"]):
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 2, result.output
+        assert "--base-url" in result.stderr and "--official" in result.stderr
+        assert "openkling: server" not in result.stderr
+    both = ["tasks", "list", "--official", "--base-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(main, both, env=env)
+    assert result.exit_code == 2 and "give one" in result.stderr
+
+
+def test_local_generation_ignores_kling_base_url_and_says_so(live_server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLING_", "OPENKLING_"))} | {
+        "OPENKLING_DATA_DIR": str(tmp_path / "data"),
+        "OPENKLING_STD_SHORT_SIDE": "144",
+        "OPENKLING_X264_PRESET": "ultrafast",
+        "KLING_BASE_URL": "http://127.0.0.1:9",  # exported earlier in the shell: not used
+    }
+    out = tmp_path / "local.mp4"
+    args = [sys.executable, "-m", "openkling", "generate", "a fox", "--local", "-o", str(out)]
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines()[0] == (
+        "openkling: generating in-process, no server (KLING_BASE_URL ignored)"
+    )
+    assert_playable_mp4(out, seconds=5.0)
+    # without --local, the exported URL is the server, and the first line says so
+    result = run(live_server, "generate", "x", "--cfg-scale", "5", base_url=live_server.base_url)
+    assert result.stderr.splitlines()[0] == (
+        f"openkling: server {live_server.base_url} "
+        "(from KLING_BASE_URL; --local generates in this process)"
+    )
+    bad = run(live_server, "generate", "x", "--local", "--base-url", live_server.base_url)
+    assert bad.exit_code == 2 and "--local" in bad.stderr
+
+
+def test_help_shows_defaults_and_every_option():
+    generate = CliRunner().invoke(main, ["generate", "--help"]).output
+    for shown in (
+        "default: (kling-v1)",
+        "default: (std)",
+        "default: (5)",
+        "default: (16:9)",
+        "default: (0.5)",
+        "--local",
+        "--official",
+        "--access-key",
+        "--secret-key",
+        "--api-key",
+        "env var: KLING_BASE_URL",
+        "env var: KLING_SECRET_KEY",
+    ):
+        assert shown in " ".join(generate.split()), shown
+    serve = " ".join(CliRunner().invoke(main, ["serve", "--help"]).output.split())
+    assert "TLS certificate chain (PEM)" in serve and "Private key (PEM)" in serve
+    keys = " ".join(CliRunner().invoke(main, ["keys", "create", "--help"]).output.split())
+    assert "default: ($OPENKLING_DEFAULT_CREDITS, 1000)" in keys
+    worker = " ".join(CliRunner().invoke(main, ["worker", "--help"]).output.split())
+    assert "--metrics-port" in worker
 
 
 def test_generate_with_no_server_runs_in_process(tmp_path):
