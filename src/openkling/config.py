@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     callback_backoff_seconds: float = 2.0
     callback_backoff_max_seconds: float = 600.0
 
+    # watermarks (watermark_info): the visible mark on the watermarked copy of a video
+    watermark_text: str = "openkling"  # the mark's text, when no image is set
+    watermark_image: Path | None = None  # a PNG (with alpha) or JPEG used instead of the text
+    watermark_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = (
+        "bottom-right"
+    )
+
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
     maintenance: bool = False
