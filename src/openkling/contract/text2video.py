@@ -21,7 +21,11 @@ from .fields import (
     _string,
     _type_name,
     _url,
+    _watermark,
 )
+from .multishot import parse_shots
+from .unoffered import TEXT2VIDEO as TEXT2VIDEO_UNOFFERED
+from .unoffered import refuse_unoffered
 
 
 def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
@@ -46,7 +50,13 @@ def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
             f"{', '.join(catalog.supporting('text2video'))}",
         )
 
+    refuse_unoffered(body, TEXT2VIDEO_UNOFFERED)
     prompt = _string(body, "prompt", max_len=MAX_PROMPT)
+    duration = _duration(body, entry, catalog)
+    shots = parse_shots(body, entry, catalog, prompt, duration)
+    customized = bool(shots) and body.get("shot_type") == "customize"
+    if customized and (prompt is None or not prompt.strip()):
+        prompt = " ".join(shot.prompt for shot in shots)  # Kling ignores `prompt` here
     if prompt is None or not prompt.strip():
         raise _bad("prompt", "is required and must not be empty (at most 2500 characters)")
 
@@ -72,7 +82,7 @@ def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
         model_name=model_name,
         prompt=prompt,
         negative_prompt=negative_prompt,
-        duration=_duration(body),
+        duration=duration,
         aspect_ratio=aspect_ratio,
         mode=MODE_ALIASES[mode_raw],
         cfg_scale=cfg_scale,
@@ -80,4 +90,6 @@ def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
         sound=sound or motion_has_audio,
         callback_url=_url(_string(body, "callback_url")),
         external_task_id=external or None,
+        shots=shots,
+        watermark=_watermark(body),
     )
