@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import GenerationCancelled
 from ..vocabulary import ASPECT_RATIOS
-from .base import RenderRequest, StepCallback, StopCheck
+from .base import Capabilities, RenderRequest, StepCallback, StopCheck
 
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
 MOTIONS = ("orbit", "bob", "sway", "figure8")
@@ -103,6 +103,7 @@ class SyntheticEngine:
     """Deterministic, prompt-shaped animation: textured backdrop, moving shapes, the prompt."""
 
     name = "synthetic"
+    capabilities = Capabilities()
 
     def __init__(self, fps: int = 24, std_short_side: int = 720, pro_short_side: int = 1080):
         if fps <= 0:
