@@ -234,6 +234,11 @@ class Worker:
             )
             frames = job.engine.render(request, on_step=on_step, should_stop=job.lease.should_stop)
             yield from itertools.islice(frames, shot.num_frames)
+            # an engine's frame rule may render more than the shot keeps: its last steps
+            # are not awaited, so the shot's share is reported done here
+            job.lease.report(
+                min(95, int(95 * (shot.start_frame + shot.num_frames) / plan.num_frames))
+            )
             job.checkpoint()
 
     def _audio(self, job: _Job) -> np.ndarray | None:
