@@ -302,3 +302,17 @@ def test_invalid_time_is_stable():
     pack = one["resource_pack_subscribe_infos"][0]
     assert pack["invalid_time"] == two["resource_pack_subscribe_infos"][0]["invalid_time"]
     assert pack["invalid_time"] > pack["effective_time"]
+
+
+def test_a_mode_the_model_does_not_offer_names_the_models_that_do():
+    from dataclasses import replace
+
+    from openkling.catalog import Catalog
+
+    narrowed = Catalog(
+        {**CATALOG.models, "kling-v1": replace(CATALOG.models["kling-v1"], modes=("std",))}
+    )
+    with pytest.raises(InvalidParameter) as info:
+        parse_text2video({"prompt": "x", "mode": "pro"}, narrowed)
+    assert info.value.message.startswith("mode: model 'kling-v1' offers std, not 'pro'")
+    assert "kling-v3" in info.value.message and "kling-v1," not in info.value.message

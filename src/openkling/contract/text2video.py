@@ -63,6 +63,13 @@ def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
     negative_prompt = _string(body, "negative_prompt", max_len=MAX_PROMPT) or ""
     aspect_ratio = _choice(_string(body, "aspect_ratio"), "aspect_ratio", ASPECT_RATIOS, "16:9")
     mode_raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
+    if MODE_ALIASES[mode_raw] not in entry.modes:
+        with_mode = [m.name for m in catalog.models.values() if MODE_ALIASES[mode_raw] in m.modes]
+        raise _bad(
+            "mode",
+            f"model '{model_name}' offers {', '.join(entry.modes)}, not '{mode_raw}'; models "
+            f"with it: {', '.join(with_mode) or 'none'}",
+        )
     cfg_raw = body.get("cfg_scale")
     cfg_scale = 0.5 if cfg_raw is None else _number(cfg_raw, "cfg_scale")
     if not 0.0 <= cfg_scale <= 1.0:
