@@ -317,13 +317,13 @@ def check_url(url: str, *, field: str, allow: AllowList) -> str:
 
 def destination(url: str) -> str:
     """The origin (``scheme://host[:port]``) a URL is sent to, the key for per-destination
-    limits; the URL itself when it does not parse."""
+    limits; the URL itself when it does not parse. A URL from ``check_url`` starts with it
+    followed by "/"."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
         return url
-    netloc = parsed.netloc.decode("ascii", "replace").lower().rstrip(".")
-    return f"{parsed.scheme}://{netloc}"
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii', 'replace')}"
 
 
 # -- resolution ---------------------------------------------------------------------------------
