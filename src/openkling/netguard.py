@@ -277,7 +277,10 @@ def _parse(value: object) -> _Target:
     host = raw_host.rstrip(".")
     literal = _ip_literal(host)
     if literal is None and not _NAME.fullmatch(host):
-        raise _refuse(f"host {_shown(host)} is not a valid host name")
+        raise _refuse(
+            f"host {_shown(host)} is not a valid host name; "
+            "must be letters, digits, hyphens and dots, or an IP address"
+        )
     url = url.copy_with(raw_path=url.raw_path)  # "https://a.com" -> "https://a.com/"
     port = url.port or (443 if url.scheme == "https" else 80)
     return _Target(url=url, host=host, port=port, literal=literal)
@@ -349,7 +352,7 @@ def _resolve(resolve: Resolver, host: str, port: int, timeout: float) -> list[IP
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise FetchFailed(f"{host} could not be resolved within {timeout:g} s")
+        raise FetchFailed(f"{host} could not be resolved in time")
     if "error" in box or not box.get("addresses"):
         raise FetchFailed(f"{host} could not be resolved")
     unique: list[IPAddress] = []
