@@ -217,3 +217,58 @@ def test_a_receiver_that_always_fails_is_given_up_and_later_changes_still_go(ser
     finally:
         refusing.shutdown()
         refusing.server_close()
+
+
+def test_one_tenants_hanging_receivers_only_slow_that_tenant(server_factory):
+    """Tenant A's receivers hang (bounded); tenant B's callbacks still arrive, all of them,
+    while A's are still held. A holds no more than its share of the sender's slots: at most
+    PER_DESTINATION on one receiver and PER_ACCOUNT in all."""
+    from openkling.tasks.callbacks import PER_ACCOUNT, PER_DESTINATION
+
+    server = server_factory(env={"OPENKLING_CALLBACK_TIMEOUT_SECONDS": "60"})
+    tenant_a, tenant_b = server.new_account(name="a"), server.new_account(name="b")
+    release = threading.Event()
+    held: list[int] = []  # the port of each POST being held
+
+    class Hang(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            held.append(self.server.server_port)
+            release.wait(60)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    stuck = [ThreadingHTTPServer(("127.0.0.1", free_port()), Hang) for _ in range(3)]
+    for hanging in stuck:
+        hanging.daemon_threads = True
+        threading.Thread(target=hanging.serve_forever, daemon=True).start()
+    good = Receiver(tenant_b.webhook_secret, free_port())
+    good.start()
+    try:
+        for i in range(12):  # the oldest six all go to the first receiver
+            port = stuck[0 if i < 6 else 1 + i % 2].server_port
+            body = {"prompt": f"a kite {i}", "callback_url": f"http://127.0.0.1:{port}/hook"}
+            resp = server.request("POST", "/v1/videos/text2video", json=body, account=tenant_a)
+            task_id = resp.json()["data"]["task_id"]
+            server.request("POST", f"/v1/videos/text2video/{task_id}/cancel", account=tenant_a)
+        deadline = time.monotonic() + 30
+        while len(held) < PER_ACCOUNT and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(held) == PER_ACCOUNT, held
+
+        body = {"prompt": "a pier at dawn", "callback_url": good.url}
+        resp = server.request("POST", "/v1/videos/text2video", json=body, account=tenant_b)
+        task_id = resp.json()["data"]["task_id"]
+        got = good.wait_for(task_id, "succeed", timeout=40)  # A holds its posts for 60 s
+        assert [p["task_status"] for p in got] == ["submitted", "processing", "succeed"]
+        assert not release.is_set()  # all of that while A's receivers still hang
+        assert len(held) == PER_ACCOUNT  # A never took more slots, though 12 were due
+        assert max(held.count(h.server_port) for h in stuck) == PER_DESTINATION
+    finally:
+        release.set()
+        good.stop()
+        for hanging in stuck:
+            hanging.shutdown()
+            hanging.server_close()
