@@ -110,13 +110,11 @@ def task_transition(model: str, new: TaskStatus, *, created_at_ms: int, refund_m
 
 
 class StageMetrics:
-    """The worker's stage observer: each timed step becomes a stage histogram sample."""
+    """The worker's observer (``worker.stages.WorkerObserver``): each timed step of a run
+    becomes a stage histogram sample."""
 
     def stage(self, model: str, stage: str, seconds: float) -> None:
         STAGE_SECONDS.labels(model, stage).observe(seconds)
-
-    def gpu_peak(self, model: str, peak_bytes: int) -> None:
-        GPU_MEMORY_PEAK.labels(model).set(peak_bytes)
 
 
 class StoreCollector(Collector):

@@ -60,7 +60,7 @@ async def create(request: Request):
     rt = await get_runtime(request)
     account = await get_account(request)
     body = await _json_body(request, rt.settings.max_body_bytes)
-    req = parse_text2video(body, rt.catalog)
+    req = parse_text2video(body, rt.catalog, url_allow=rt.settings.url_allowlist)
     task = await rt.service.create_async(account, req)
     return ok(_present(rt, task, await public_base(request)), request)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import metrics
 from ...errors import EngineError, GenerationCancelled
-from ..base import RenderRequest, StepCallback, StopCheck
+from ..base import Capabilities, RenderRequest, StepCallback, StopCheck
 from ..profiles import ModelProfile
 from .common import (
     Family,
@@ -75,6 +75,7 @@ class DiffusersEngine:
     def __init__(self, profile: ModelProfile, family: Family, layout: Layout, pool: PipelinePool):
         assert profile.weights is not None
         self.name = f"diffusers-{family.name}"
+        self.capabilities = Capabilities(camera_phrase=True)
         self.profile = profile
         self.family = family
         self.layout = layout
@@ -165,6 +166,9 @@ class DiffusersEngine:
             if should_stop is not None and should_stop():
                 raise GenerationCancelled("cancelled before generation started")
             pipe = self.pool.get(self.spec)
+            cuda = torch.cuda.is_available()
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
             try:
                 output = pipe(**args)
             except Exception as exc:
@@ -182,6 +186,9 @@ class DiffusersEngine:
                 raise EngineError(
                     f"{self.family.pipeline} failed: {type(exc).__name__}: {exc}"
                 ) from exc
+            if cuda:
+                peak = torch.cuda.max_memory_allocated()
+                metrics.GPU_MEMORY_PEAK.labels(self.profile.model).set(peak)
         frames = to_uint8_frames(output.frames)
         want = (request.height, request.width, 3)
         if len(frames) != request.num_frames or any(f.shape != want for f in frames):
