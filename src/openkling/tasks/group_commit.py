@@ -2,8 +2,10 @@
 
 A create's write (duplicate check, concurrency limit, charge, ledger row, task row, callback row)
 is a handful of short statements, and their commit is what limits create throughput: on SQLite
-writers are serial, on PostgreSQL each commit waits for the WAL flush. The writer thread here
-takes every create waiting when it is free and decides them in arrival order inside one
+writers are serial, on PostgreSQL each commit waits for the WAL flush. A batch is every create
+waiting when the writer is free: on PostgreSQL the writer is a thread; on SQLite (a local file,
+a batch commits in about a millisecond) the event loop commits the creates its request handlers
+queued in one pass, with no hand-over between threads. A batch is decided in arrival order in one
 transaction, with the accounts' balances, unfinished-task counts and external ids read once
 (under the accounts' row locks on PostgreSQL, under the database lock on SQLite), so each create
 gets exactly the answer it would have had alone: accepted, or the same error with the same
@@ -78,7 +80,12 @@ class GroupCommit:
         self.max_concurrent = max_concurrent
         self.on_commit = on_commit  # (accepted rows, session): queue callbacks, in the tx
         self.new_id = new_id
-        self._lock_rows = sessions.engine.dialect.name != "sqlite"  # SQLite: BEGIN IMMEDIATE
+        sqlite = sessions.engine.dialect.name == "sqlite"
+        self._lock_rows = not sqlite  # SQLite: BEGIN IMMEDIATE locks the whole database
+        # SQLite is a local file: an event loop commits its own batch (no thread hand-over);
+        # a database across the network is written from the writer thread
+        self.on_loop = sqlite
+        self._pending: list[PendingCreate] = []
         self._queue: queue.SimpleQueue[PendingCreate | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -94,6 +101,24 @@ class GroupCommit:
                     self._thread.start()
         self._queue.put(item)
         return item.future
+
+    def submit_async(self, item: PendingCreate) -> asyncio.Future:
+        """For a coroutine on the running loop: await the returned future. On SQLite the loop
+        commits everything queued by the time its ready callbacks have run, in one go."""
+        loop = asyncio.get_running_loop()
+        item.future = loop.create_future()
+        if not self.on_loop:
+            self.submit(item)
+            return item.future
+        if not self._pending:
+            loop.call_soon(self._flush_on_loop)
+        self._pending.append(item)
+        return item.future
+
+    def _flush_on_loop(self) -> None:
+        batch, self._pending = self._pending, []
+        for start in range(0, len(batch), MAX_BATCH):
+            self._commit(batch[start : start + MAX_BATCH])
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -270,10 +295,20 @@ def _answer(items: list[PendingCreate]) -> None:
         else:
             item.future.set_exception(item.outcome)
     for loop, group in by_loop.items():
+        if _running_loop() is loop:  # committed on the loop itself
+            _answer_on_loop(group)
+            continue
         try:
             loop.call_soon_threadsafe(_answer_on_loop, group)
         except RuntimeError:  # the loop closed (server shutting down): nobody is waiting
             pass
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _answer_on_loop(items: list[PendingCreate]) -> None:

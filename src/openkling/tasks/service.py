@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import threading
@@ -104,8 +103,7 @@ class TaskService:
     ) -> SimpleNamespace:
         """``create`` for the event loop: waits for the writer without holding a thread."""
         item = self._prepare(account, req, family)
-        item.future = asyncio.get_running_loop().create_future()
-        await self.writer.submit(item)
+        await self.writer.submit_async(item)
         return self._accepted(item)
 
     def close(self) -> None:
