@@ -158,3 +158,25 @@ def test_metrics_off_or_on_their_own_port(server_factory):
     assert apart.request("GET", "/metrics", headers={}).status_code == 404
     m = scrape(f"http://127.0.0.1:{port}/metrics")
     assert "openkling_tasks_in_state" in m and "openkling_http_requests" in m
+
+
+def test_the_grafana_dashboard_queries_only_series_openkling_exports():
+    import json
+    import re
+    from pathlib import Path
+
+    from prometheus_client import REGISTRY
+
+    import openkling.metrics  # noqa: F401 - registers the series
+
+    names = {family.name for family in REGISTRY.collect()}
+    names |= {"openkling_tasks_in_state", "openkling_callbacks_pending"}  # read at scrape time
+    dashboard = json.loads(
+        (Path(__file__).parents[1] / "docs" / "grafana-dashboard.json").read_text()
+    )
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"openkling_\w+", e)}
+    assert used
+    for series in used:
+        base = re.sub(r"_(bucket|sum|count|total)$", "", series)
+        assert base in names or series in names, series
