@@ -13,6 +13,18 @@ class Storage(Protocol):
         """Store ``src`` under ``key`` (overwrites; idempotent)."""
         ...
 
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` under ``key`` (overwrites; idempotent)."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes:
+        """The stored file's bytes; ``FileNotFoundError`` when there is none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        ...
+
     def url(self, key: str, *, base_url: str, expires_in: int) -> str:
         """A URL that fetches ``key`` without credentials until ``expires_in`` seconds from now.
 

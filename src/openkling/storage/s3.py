@@ -82,6 +82,21 @@ class S3Storage:
     def put_file(self, key: str, src: Path, content_type: str) -> None:
         self.client.upload_file(str(src), self.bucket, key, ExtraArgs={"ContentType": content_type})
 
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) == 404:
+                raise FileNotFoundError(f"s3://{self.bucket}/{key}") from exc
+            raise
+        return response["Body"].read()
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
     def url(self, key: str, *, base_url: str, expires_in: int) -> str:
         if expires_in > MAX_URL_SECONDS:
             if not self._clamp_logged:
