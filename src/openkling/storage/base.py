@@ -1,4 +1,4 @@
-"""The storage interface: put a file under a key, make an expiring URL for it."""
+"""The storage interface: put, read and delete files by key, make expiring URLs for them."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ class Storage(Protocol):
         """Store ``data`` under ``key`` (overwrites; idempotent)."""
         ...
 
-    def read_bytes(self, key: str) -> bytes:
-        """The stored file's bytes; ``FileNotFoundError`` when there is none."""
+    def read(self, key: str) -> bytes:
+        """The bytes stored under ``key``; ``FileNotFoundError`` if there are none."""
         ...
 
     def delete(self, key: str) -> None:
-        """Remove ``key``; a missing key is not an error."""
+        """Remove ``key``; no error if it is already gone."""
         ...
 
     def url(self, key: str, *, base_url: str, expires_in: int) -> str:

@@ -38,16 +38,17 @@ class LocalStorage:
         tmp.write_bytes(data)
         os.replace(tmp, dest)
 
-    def read_bytes(self, key: str) -> bytes:
+    def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
     def delete(self, key: str) -> None:
         path = self.path(key)
         path.unlink(missing_ok=True)
-        try:  # the per-task input folder goes when its last file does
-            path.parent.rmdir()
-        except OSError:
-            pass
+        if path.parent.name and path.parent != self.root.resolve():
+            try:  # an input folder goes with its last file
+                path.parent.rmdir()
+            except OSError:
+                pass
 
     def signature(self, key: str, expires: int) -> str:
         return hmac.new(self._key, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()

@@ -85,14 +85,13 @@ class S3Storage:
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
-    def read_bytes(self, key: str) -> bytes:
+    def read(self, key: str) -> bytes:
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as exc:
             if _status(exc) == 404:
-                raise FileNotFoundError(f"s3://{self.bucket}/{key}") from exc
+                raise FileNotFoundError(key) from None
             raise
-        return response["Body"].read()
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
