@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 
-from ..catalog import Catalog, ModelEntry, default_catalog
+from ..catalog import Catalog, default_catalog
 from ..config import Settings
 from ..errors import EngineError
 from .base import AudioEngine, VideoEngine
