@@ -6,10 +6,13 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .netguard import AllowList
 
 DEFAULT_REFUSED_TERMS = ("child sexual abuse", "csam", "bestiality")
 
@@ -70,6 +73,11 @@ class Settings(BaseSettings):
     callback_backoff_seconds: float = 2.0
     callback_backoff_max_seconds: float = 600.0
 
+    # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",
+    # "*.corp.example") and CIDRs ("10.0.0.0/8", "127.0.0.1/32") admitted although they are
+    # loopback, private, link-local or metadata destinations; comma-separated, default none
+    url_allow: Annotated[list[str], NoDecode] = []
+
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
     maintenance: bool = False
@@ -81,6 +89,23 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [t.strip() for t in value.split(",") if t.strip()]
         return value
+
+    @field_validator("url_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        from .netguard import AllowList
+
+        AllowList.parse(value)  # a bad entry stops start-up, naming the entry
+        return value
+
+    @cached_property
+    def url_allowlist(self) -> AllowList:
+        """``url_allow`` as the guard reads it."""
+        from .netguard import AllowList
+
+        return AllowList.parse(self.url_allow)
 
     @cached_property
     def db_url(self) -> str:
