@@ -14,6 +14,7 @@ from typing import Any
 from ..catalog import Catalog, ModelEntry
 from ..errors import InvalidParameter
 from ..images import InputImage, input_key
+from ..netguard import NOTHING_ALLOWED, AllowList
 from ..request import DynamicMask, GenerationRequest, ImageInput, Point
 from ..vocabulary import CLASSIC_DURATIONS, DEFAULT_MODEL, MODE_ALIASES
 from .fields import (
@@ -47,8 +48,13 @@ class Image2VideoParse:
     files: dict[str, InputImage] = field(default_factory=dict)  # storage key -> image
 
 
-def parse_image2video(body: Any, catalog: Catalog, load: ImageLoader) -> Image2VideoParse:
-    """Validate an image2video request body with Kling's rules; raise ``InvalidParameter``."""
+def parse_image2video(
+    body: Any, catalog: Catalog, load: ImageLoader, *, url_allow: AllowList = NOTHING_ALLOWED
+) -> Image2VideoParse:
+    """Validate an image2video request body with Kling's rules; raise ``InvalidParameter``.
+
+    ``load`` reads one image field (base64 or URL); ``url_allow`` (``OPENKLING_URL_ALLOW``)
+    admits callback hosts the URL guard would refuse."""
     if not isinstance(body, dict):
         raise InvalidParameter(f"request body must be a JSON object, got {_type_name(body)}")
     entry = _model(body, catalog)
@@ -99,7 +105,7 @@ def parse_image2video(body: Any, catalog: Catalog, load: ImageLoader) -> Image2V
             f"model '{entry.name}' does not generate audio; models with audio: "
             f"{', '.join(catalog.supporting('audio')) or 'none'}",
         )
-    callback_url = _url(_string(body, "callback_url"))
+    callback_url = _url(_string(body, "callback_url"), allow=url_allow)
     external = _string(body, "external_task_id", max_len=MAX_EXTERNAL_ID) or None
     watermark = _watermark(body.get("watermark_info"))
 
