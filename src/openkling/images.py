@@ -146,13 +146,17 @@ def open_image(data: bytes, field: str) -> Image.Image:
             image = ImageOps.exif_transpose(image)
     except InvalidParameter:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _bad(
+            field,
+            f"the image claims a canvas over {MAX_PIXELS // 1_000_000} megapixels; at most "
+            f"{MAX_PIXELS // 1_000_000} megapixels",
+        ) from None
     except (
         OSError,
         SyntaxError,
         ValueError,
         UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
         EOFError,
     ):
         raise _bad(field, f"is not a readable {fmt.upper()} file (corrupt or truncated)") from None
