@@ -71,12 +71,8 @@ def parse_image2video(
     dynamic_raw = _dynamic_masks(body.get("dynamic_masks"))
     camera = _camera(body.get("camera_control"))
     has_masks = static_src is not None or bool(dynamic_raw)
-    _combination(tail_src is not None, has_masks, camera is not None)
-    if has_masks and image_src is None:
-        raise _bad(
-            "static_mask" if static_src else "dynamic_masks",
-            "masks paint regions of image: image is required with them",
-        )
+    mask_field = "static_mask" if static_src is not None else "dynamic_masks"
+    _combination(tail_src is not None, has_masks, camera is not None, mask_field)
     _capabilities(catalog, entry, tail=tail_src is not None, masks=has_masks, camera=camera)
 
     prompt = _string(body, "prompt", max_len=MAX_PROMPT) or ""
@@ -183,10 +179,12 @@ def _image_field(body: dict, name: str) -> str | None:
     return value
 
 
-def _combination(tail: bool, masks: bool, camera: bool) -> None:
+def _combination(tail: bool, masks: bool, camera: bool, mask_field: str) -> None:
+    """Kling: image_tail, the masks and camera_control exclude one another (and masks need
+    ``image``: with only image_tail they are the same conflict)."""
     groups = (
         ("image_tail", "image_tail", tail),
-        ("static_mask/dynamic_masks", "static_mask", masks),
+        ("static_mask/dynamic_masks", mask_field, masks),
         ("camera_control", "camera_control", camera),
     )
     used = [(label, fld) for label, fld, on in groups if on]
