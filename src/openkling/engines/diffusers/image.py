@@ -26,6 +26,11 @@ def _first(request: RenderRequest) -> Image.Image:
 def _wan_layout(profile: ModelProfile, index: dict[str, Any], *, two_two: bool) -> Layout:
     layout = wan._layout(profile, index, two_two=two_two)
     assert profile.weights is not None and profile.i2v is not None
+    if index.get("_class_name") == "WanPipeline" and not index.get("expand_timesteps"):
+        raise profile.error(
+            f"{profile.weights} holds text-to-video Wan weights; the [i2v] table needs "
+            "image-to-video ones (a WanImageToVideoPipeline, or Wan 2.2 TI2V-5B)"
+        )
     transformer = component_config(profile.weights, "transformer") or component_config(
         profile.weights, "transformer_2"
     )
@@ -75,7 +80,7 @@ WAN_I2V = Family(
 WAN_2_2_I2V = Family(
     name="wan2.2-i2v",
     pipeline="WanImageToVideoPipeline",
-    class_names=("WanImageToVideoPipeline",),
+    class_names=("WanImageToVideoPipeline", "WanPipeline"),  # TI2V-5B is saved as WanPipeline
     default_steps=40,
     default_guidance=(1.0, 7.0),
     resolutions=wan.RESOLUTIONS_480_720,
