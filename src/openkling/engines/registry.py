@@ -118,8 +118,10 @@ def _catalog(profiles: Profiles | None) -> Catalog:
             continue
         audio = (profile.audio is not None) if profile.audio_set else entry.audio
         prices = {**entry.prices, **(profile.prices or {})}
+        # the profile narrows audio and prices, and a diffusers model to what its pipelines
+        # can honour; every other capability stays the catalog's
         entry = replace(entry, audio=audio, prices=prices)
-        if profile.engine == "diffusers":  # what its pipelines can honour, no more
+        if profile.engine == "diffusers":
             i2v = profile.i2v
             entry = replace(
                 entry,
