@@ -16,7 +16,7 @@ from ..errors import InvalidParameter
 from ..images import InputImage, input_key
 from ..netguard import NOTHING_ALLOWED, AllowList
 from ..request import DynamicMask, GenerationRequest, ImageInput, Point
-from ..vocabulary import CLASSIC_DURATIONS, DEFAULT_MODEL, MODE_ALIASES
+from ..vocabulary import DEFAULT_MODEL, MODE_ALIASES
 from .fields import (
     MAX_EXTERNAL_ID,
     MAX_PROMPT,
@@ -30,6 +30,7 @@ from .fields import (
     _string,
     _type_name,
     _url,
+    _watermark,
 )
 
 MAX_DYNAMIC_MASKS = 6
@@ -80,14 +81,17 @@ def parse_image2video(
     mode_raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
     mode = MODE_ALIASES[mode_raw]
     if mode not in entry.modes:
+        with_mode = [m.name for m in catalog.models.values() if mode in m.modes]
         raise _bad(
-            "mode", f"'{mode}' is not offered by {entry.name}; allowed: {', '.join(entry.modes)}"
+            "mode",
+            f"model '{entry.name}' offers {', '.join(entry.modes)}, not '{mode_raw}'; models "
+            f"with it: {', '.join(with_mode) or 'none'}",
         )
     cfg_raw = body.get("cfg_scale")
     cfg_scale = 0.5 if cfg_raw is None else _number(cfg_raw, "cfg_scale")
     if not 0.0 <= cfg_scale <= 1.0:
         raise _bad("cfg_scale", f"must be between 0 and 1, got {cfg_raw}")
-    duration = _model_duration(body, entry)
+    duration = _duration(body, entry, catalog)
     if has_masks and duration != MASK_DURATION:
         raise _bad(
             "duration",
@@ -103,7 +107,7 @@ def parse_image2video(
         )
     callback_url = _url(_string(body, "callback_url"), allow=url_allow)
     external = _string(body, "external_task_id", max_len=MAX_EXTERNAL_ID) or None
-    watermark = _watermark(body.get("watermark_info"))
+    watermark = _watermark(body)
 
     # the images: decoded or fetched only now that every other field is known to be good
     files: dict[str, InputImage] = {}
@@ -210,36 +214,6 @@ def _capabilities(
                 f"model '{entry.name}' cannot honour {what} on this deployment; models that "
                 f"can: {', '.join(catalog.supporting(capability)) or 'none'}",
             )
-
-
-def _model_duration(body: dict, entry: ModelEntry) -> int:
-    if entry.durations == CLASSIC_DURATIONS:
-        return _duration(body)
-    value = body.get("duration")
-    if value is None:
-        return 5
-    text = (
-        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    )
-    if not text.isdecimal() or int(text) not in entry.durations:
-        allowed = f"{entry.durations[0]} to {entry.durations[-1]}"
-        raise _bad(
-            "duration", f"must be whole seconds from {allowed} for {entry.name}, got {value!r}"
-        )
-    return int(text)
-
-
-def _watermark(value: object) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, dict):
-        raise _bad(
-            "watermark_info", f'must be an object like {{"enabled": true}}, got {_type_name(value)}'
-        )
-    enabled = value.get("enabled", False)
-    if not isinstance(enabled, bool):
-        raise _bad("watermark_info.enabled", f"must be true or false, got {_type_name(enabled)}")
-    return enabled
 
 
 def _dynamic_masks(value: object) -> list[tuple[str, list]]:
