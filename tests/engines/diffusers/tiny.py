@@ -124,6 +124,27 @@ def build_wan_i2v(path: Path, *, first_last: bool = False, seed: int = 0) -> Pat
     return path
 
 
+def build_wan22_i2v(path: Path, *, seed: int = 0) -> Path:
+    """Wan 2.2 A14B image-to-video layout: two transformers (boundary_ratio), no image encoder,
+    16 noise + 16 condition + 4 mask channels; it takes a last frame too."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(seed)
+    pipe = WanImageToVideoPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(umt5=True),
+        vae=_wan_vae(),
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+        ),
+        transformer=_wan_transformer(in_channels=36),
+        transformer_2=_wan_transformer(in_channels=36),
+        boundary_ratio=0.875,
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
 def build_cogvideox_i2v(path: Path, *, seed: int = 0) -> Path:
     """CogVideoX image-to-video layout (1.0 frame rule): the transformer takes the noise and
     the image latents (2 x 4 channels); rotary positions, so any size on the 16 px grid."""
