@@ -171,7 +171,13 @@ class Worker:
         plan, clock = job.plan, job.clock
         # 1. inputs: the task's stored images, fitted to the canvas
         with clock.stage("inputs"):
-            inputs = load_inputs(job.request, self.storage, plan.canvas_w, plan.canvas_h)
+            inputs = load_inputs(
+                job.request,
+                self.storage,
+                plan.canvas_w,
+                plan.canvas_h,
+                first_view=self._first_view(job),
+            )
         # 2. render every shot, one after another (frames flow lazily into the encoder)
         frames = clock.frames("render", self._render(job, inputs))
         # 3. camera: a viewport moving through the overscanned canvas
@@ -210,6 +216,21 @@ class Worker:
         with clock.stage("store"):
             return self._store(job, video_path, cover_path, marked_path)
 
+    @staticmethod
+    def _first_view(job: _Job) -> tuple[int, int, np.ndarray] | None:
+        """Where a moving camera starts, for an image request: its first frame is the image."""
+        plan = job.plan
+        if job.request.image is None or plan.camera.is_static:
+            return None
+        views = plan.camera.transforms(
+            out_width=plan.width,
+            out_height=plan.height,
+            canvas_width=plan.canvas_w,
+            canvas_height=plan.canvas_h,
+            num_frames=plan.num_frames,
+        )
+        return plan.width, plan.height, views[0]
+
     def _render(self, job: _Job, inputs: RenderInputs) -> Iterator[np.ndarray]:
         """The frames of every shot in order, hard cuts between them; progress 0..95 runs
         across all shots by frame count."""
@@ -233,6 +254,8 @@ class Worker:
                 image_tail=inputs.image_tail if index == last else None,
                 static_mask=inputs.static_mask,
                 dynamic_masks=inputs.dynamic_masks,
+                # the camera path moves the picture; an engine adds no motion of its own
+                extra={"camera_moves": not plan.camera.is_static},
             )
             frames = job.engine.render(request, on_step=on_step, should_stop=job.lease.should_stop)
             yield from itertools.islice(frames, shot.num_frames)
