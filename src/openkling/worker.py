@@ -13,11 +13,11 @@ from pathlib import Path
 
 from .camera import plan_camera
 from .config import Settings
-from .contract import Text2VideoCreate
 from .engines.base import RenderRequest
 from .engines.registry import EngineRegistry
 from .errors import EngineError, GenerationCancelled
 from .media import encode_mp4, probe
+from .request import GenerationRequest
 from .storage.base import Storage
 from .tasks.lifecycle import CANCELLED_MSG, Lifecycle
 
@@ -117,7 +117,7 @@ class Worker:
         task = self.lifecycle.claim(task_id, owner)
         if task is None:
             return
-        request = Text2VideoCreate.model_validate(task.request)
+        request = GenerationRequest.model_validate(task.request)
         started = time.monotonic()
         interval = max(self.settings.lease_seconds / 3, 0.2)
         with _Heartbeat(self.lifecycle, task_id, owner, interval) as hb:
@@ -150,7 +150,7 @@ class Worker:
         task_id: str,
         attempt: int,
         seed: int,
-        req: Text2VideoCreate,
+        req: GenerationRequest,
         hb: _Heartbeat,
         started: float,
     ) -> dict:
