@@ -10,7 +10,7 @@ from .config import Settings
 from .dispatch.base import Dispatcher
 from .storage.base import Storage
 from .store.db import Sessions, make_engine, upgrade
-from .tasks.accounts import AccountCache
+from .tasks.accounts import Credentials
 from .tasks.callbacks import CallbackSender
 from .tasks.lifecycle import Lifecycle
 from .tasks.service import TaskService
@@ -46,7 +46,7 @@ class Runtime:
     lifecycle: Lifecycle
     dispatcher: Dispatcher
     service: TaskService
-    accounts: AccountCache | None = None
+    accounts: Credentials | None = None
     sender: CallbackSender | None = None
     worker: object | None = None
     _started: list = field(default_factory=list)
@@ -103,7 +103,7 @@ def build_runtime(
         service=service,
         sender=sender,
         worker=worker,
-        accounts=AccountCache(sessions),
+        accounts=Credentials(sessions),
     )
 
 

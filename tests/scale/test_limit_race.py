@@ -7,25 +7,13 @@ import threading
 from collections import Counter
 
 import httpx
-import pytest
 
-from .conftest import ApiServer, sql
+from .conftest import ApiServer, api_hosts, count
 
 PATH = "/v1/videos/text2video"
 RACERS = 40
 # no engine runs: accepted tasks stay submitted, so every one counts against the limit
 QUIET = {"OPENKLING_WORKERS": "0", "OPENKLING_RATE_LIMIT_PER_MINUTE": "0"}
-
-
-def _hosts(tmp_path, env: dict) -> list[ApiServer]:
-    first = ApiServer(data_dir=tmp_path / "api-0", env=env).start()
-    second = ApiServer(data_dir=tmp_path / "api-1", env=env, account=first.account)
-    try:
-        second.start()
-    except Exception:
-        first.stop()
-        raise
-    return [first, second]
 
 
 def _race(hosts: list[ApiServer]) -> list[httpx.Response]:
@@ -60,25 +48,9 @@ def _outcomes(responses: list[httpx.Response]) -> Counter:
     return Counter((r.status_code, r.json()["code"]) for r in responses)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request, tmp_path):
-    if request.param == "postgresql":
-        return request.getfixturevalue("pg_url")
-    return f"sqlite:///{tmp_path / 'shared.db'}"
-
-
-def _count(database_url: str, query: str, *params) -> int:
-    if database_url.startswith("postgresql"):
-        return sql(database_url, query.replace("?", "%s"), *params)[0][0]
-    import sqlite3
-
-    with sqlite3.connect(database_url.split("///", 1)[1]) as db:
-        return db.execute(query, params).fetchone()[0]
-
-
 def test_racing_creates_never_pass_the_concurrency_limit(tmp_path, database_url):
     env = {**QUIET, "OPENKLING_DATABASE_URL": database_url, "OPENKLING_MAX_CONCURRENT_TASKS": "5"}
-    hosts = _hosts(tmp_path, env)
+    hosts = api_hosts(tmp_path, env)
     try:
         outcomes = _outcomes(_race(hosts))
         assert outcomes == {(200, 0): 5, (429, 1303): RACERS - 5}, outcomes
@@ -86,11 +58,11 @@ def test_racing_creates_never_pass_the_concurrency_limit(tmp_path, database_url)
         key = hosts[0].access_key
         account = "(SELECT id FROM accounts WHERE access_key = ?)"
         tasks = f"SELECT count(*) FROM tasks WHERE account_id = {account}"
-        assert _count(database_url, tasks, key) == 5
+        assert count(database_url, tasks, key) == 5
         charges = f"SELECT count(*) FROM ledger WHERE kind = 'charge' AND account_id = {account}"
-        assert _count(database_url, charges, key) == 5
+        assert count(database_url, charges, key) == 5
         balance = "SELECT balance_milli FROM accounts WHERE access_key = ?"
-        assert _count(database_url, balance, key) == (1000 - 5 * 10) * 1000
+        assert count(database_url, balance, key) == (1000 - 5 * 10) * 1000
         # a finished task frees its slot: one more create is accepted, then the limit holds again
         listed = hosts[1].request("GET", PATH + "?pageNum=1&pageSize=30").json()["data"]
         assert len(listed) == 5
@@ -105,7 +77,7 @@ def test_racing_creates_never_pass_the_concurrency_limit(tmp_path, database_url)
 
 def test_racing_creates_never_overdraw_the_balance(tmp_path, database_url):
     env = {**QUIET, "OPENKLING_DATABASE_URL": database_url, "OPENKLING_MAX_CONCURRENT_TASKS": "0"}
-    hosts = _hosts(tmp_path, env)
+    hosts = api_hosts(tmp_path, env)
     try:
         poor = hosts[0].new_account(credits=70)  # kling-v1 std 5 s costs 10: seven tasks
         for host in hosts:
@@ -113,12 +85,12 @@ def test_racing_creates_never_overdraw_the_balance(tmp_path, database_url):
         outcomes = _outcomes(_race(hosts))
         assert outcomes == {(200, 0): 7, (402, 1102): RACERS - 7}, outcomes
         balance = "SELECT balance_milli FROM accounts WHERE access_key = ?"
-        assert _count(database_url, balance, poor.access_key) == 0
+        assert count(database_url, balance, poor.access_key) == 0
         charges = (
             "SELECT count(*) FROM ledger WHERE kind = 'charge' AND account_id = "
             "(SELECT id FROM accounts WHERE access_key = ?)"
         )
-        assert _count(database_url, charges, poor.access_key) == 7
+        assert count(database_url, charges, poor.access_key) == 7
     finally:
         for host in hosts:
             host.stop()
