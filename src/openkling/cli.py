@@ -59,11 +59,16 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
     import uvicorn
 
     from .api.app import create_app
+    from .errors import DataDirInUse
     from .runtime import build_runtime
 
     settings = _settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
     configure_logging(settings.log_level)
-    runtime = build_runtime(settings)
+    try:
+        runtime = build_runtime(settings)
+    except DataDirInUse as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
     _first_start(runtime, ssl=bool(ssl_certfile))
     app = create_app(settings, runtime=runtime)
     uvicorn.run(

@@ -18,7 +18,7 @@
     └── ServiceUnavailable (5001)
 
 Engine-side failures (``EngineError``, ``GenerationCancelled``) are not request errors: they end
-a task as ``failed`` and never reach the HTTP edge.
+a task as ``failed`` and never reach the HTTP edge. ``DataDirInUse`` stops a server at start-up.
 """
 
 from __future__ import annotations
@@ -114,3 +114,7 @@ class EngineError(Exception):
 
 class GenerationCancelled(EngineError):
     """The task was cancelled while its engine was running."""
+
+
+class DataDirInUse(Exception):
+    """Another live openkling server holds this data dir's lock (a start-up error)."""

@@ -199,6 +199,22 @@ class Lifecycle:
         session.execute(update(Task).where(Task.id == task.id).values(cancel_requested=True))
         session.refresh(task)
 
+    def take_over(self, dead_owner: str) -> list[str]:
+        """End the leases of a process known to be dead (its data-dir lock was free), so its
+        running tasks are taken again now, not when their leases run out. The crashed run
+        still counts as an attempt."""
+        with self.sessions.begin() as s:
+            ids = s.execute(
+                update(Task)
+                .where(
+                    Task.status == "processing",
+                    Task.lease_owner.startswith(f"{dead_owner}-", autoescape=True),
+                )
+                .values(lease_expires_at=0)
+                .returning(Task.id)
+            ).scalars()
+            return list(ids)
+
     def stale_task_ids(
         self, *, submitted_older_than_ms: int, limit: int = 500
     ) -> list[tuple[str, str]]:
