@@ -127,6 +127,11 @@ def test_restart_after_kill_takes_the_interrupted_task_without_waiting_for_its_l
     server.kill()  # SIGKILL: no hand-back, the lease stays in the store
     status, attempts, dead_owner, dead_lease_end = _lease(server.data_dir, task_id)
     assert (status, attempts) == ("processing", 1)
+    # the killed run's scratch folder stays behind (the encoder writes .part files there)
+    scratch = server.data_dir / "tmp"
+    left = [p for p in scratch.iterdir() if p.name.startswith(f"{task_id}~")]
+    assert len(left) == 1 and f"~{server.proc.pid}~" in left[0].name, left
+    (left[0] / ".video.mp4.0123456789ab.part").write_bytes(b"half an mp4")
 
     restarted = LiveServer(data_dir=server.data_dir, env=env, account=server.account)
     launched = time.monotonic()
@@ -149,9 +154,11 @@ def test_restart_after_kill_takes_the_interrupted_task_without_waiting_for_its_l
             f"\nrestart -> running again: {running - launched:.2f} s from launch, "
             f"{running - serving:.2f} s after the server answered"
         )
+        assert not left[0].exists()  # gone at the restart, not an hour later
         data = restarted.wait_task(task_id, timeout=120)
         assert data["task_status"] == "succeed", data["task_status_msg"]
         assert ledger(restarted, task_id) == [("charge", -70_000)]
+        assert list(scratch.iterdir()) == []
     finally:
         restarted.stop()
 

@@ -89,9 +89,11 @@ class Lifecycle:
         )
 
     # -- worker side -------------------------------------------------------------------------
-    def claim(self, task_id: str) -> Run | None:
-        """Take a submitted task, or one whose lease ran out, as a new run. None if not ours."""
-        token = uuid.uuid4().hex
+    def claim(self, task_id: str, owner: str | None = None) -> Run | None:
+        """Take a submitted task, or one whose lease ran out, as a new run. None if not ours.
+        The run's token starts with ``owner`` (the worker process), so a process known to be
+        dead can have its runs taken over at once (``take_over``)."""
+        token = f"{owner}-{uuid.uuid4().hex[:16]}" if owner else uuid.uuid4().hex
         task = self._take(task_id, token)
         if task is None:
             return None
