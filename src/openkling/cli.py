@@ -1,4 +1,4 @@
-"""The `openkling` command line: serve, worker, db, keys, credits, generate, tasks."""
+"""The `openkling` command line: serve, worker, db, keys, credits, sweep, generate, tasks."""
 
 from __future__ import annotations
 
@@ -282,6 +282,19 @@ def credits_show(access_key, data_dir) -> None:
     with sessions() as s:
         account = _account_or_exit(s, access_key)
         click.echo(f"balance: {format_credits(account.balance_milli)}")
+
+
+@main.command()
+@data_dir_option
+def sweep(data_dir) -> None:
+    """Delete result files past OPENKLING_RETENTION_SECONDS now (servers also do it in the
+    background) and mark their tasks expired."""
+    from .runtime import build_storage, open_store
+    from .tasks.retention import sweep as sweep_results
+
+    settings = _settings(data_dir)
+    expired = sweep_results(settings, open_store(settings), build_storage(settings))
+    click.echo(f"expired {len(expired)} task(s) older than {settings.retention} s")
 
 
 def _attach_commands() -> None:

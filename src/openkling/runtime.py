@@ -14,6 +14,7 @@ from .store.db import Sessions, make_engine, upgrade
 from .tasks.accounts import Credentials
 from .tasks.callbacks import CallbackSender
 from .tasks.lifecycle import Lifecycle
+from .tasks.retention import RetentionSweeper
 from .tasks.service import TaskService
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Runtime:
     service: TaskService
     accounts: Credentials | None = None
     sender: CallbackSender | None = None
+    retention: RetentionSweeper | None = None
     worker: object | None = None
     datadir_lock: DataDirLock | None = None  # held while in-process workers run here
     _started: list = field(default_factory=list)
@@ -59,6 +61,9 @@ class Runtime:
         if self.sender is not None:
             self.sender.start()
             self._started.append(self.sender)
+        if self.retention is not None:
+            self.retention.start()
+            self._started.append(self.retention)
 
     def stop(self) -> None:
         for part in reversed(self._started):
@@ -121,6 +126,7 @@ def build_runtime(
         dispatcher=dispatcher,
         service=service,
         sender=sender,
+        retention=RetentionSweeper(settings, sessions, storage),
         worker=worker,
         accounts=Credentials(sessions),
         datadir_lock=lock,
