@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: sqlite in data_dir
     host: str = "127.0.0.1"
     port: int = 8000
-    public_base_url: str | None = None  # used for URLs in callbacks; requests use their own host
+    public_base_url: str | None = None  # root of result URLs in responses and callbacks
 
     # dispatch and workers
     dispatcher: Literal["inprocess", "celery"] = "inprocess"
@@ -66,12 +66,20 @@ class Settings(BaseSettings):
     callback_backoff_seconds: float = 2.0
     callback_backoff_max_seconds: float = 600.0
 
+    # the HTTP edge: who may connect, and how slowly (see docs/deploy.md, "Internet-facing")
+    # extra host names the API answers for; by default only loopback names, the address a
+    # connection arrived on, OPENKLING_HOST and the host of OPENKLING_PUBLIC_BASE_URL
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    header_timeout_seconds: float = Field(10.0, gt=0)  # a request's headers must arrive by then
+    body_timeout_seconds: float = Field(20.0, gt=0)  # its body, counted from the headers' end
+    max_connections: int = Field(1000, ge=0)  # open connections; more get 503 / 5001; 0 = off
+
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
     maintenance: bool = False
     log_level: str = "INFO"
 
-    @field_validator("refused_terms", mode="before")
+    @field_validator("refused_terms", "allowed_hosts", mode="before")
     @classmethod
     def _split_terms(cls, value: object) -> object:
         if isinstance(value, str):

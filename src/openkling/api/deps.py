@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..errors import ServiceUnavailable
+from ..errors import ServiceUnavailable, TokenInvalid
+from ..hosts import public_base as public_root
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
 from .auth import authenticate
@@ -26,16 +27,19 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 async def get_account(request: Request, rt: RuntimeDep) -> Principal:
     if rt.settings.maintenance or getattr(request.app.state, "draining", False):
         raise ServiceUnavailable("openkling is in maintenance; try again later")
-    return authenticate(
-        rt.accounts, request.headers.get("authorization"), rt.settings.jwt_leeway_seconds
-    )
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:  # which one counts would be a guess: refuse rather than pick
+        raise TokenInvalid(f"send one Authorization header, not {len(headers)}")
+    header = headers[0] if headers else None
+    return authenticate(rt.accounts, header, rt.settings.jwt_leeway_seconds)
 
 
 AccountDep = Annotated[Principal, Depends(get_account)]
 
 
 async def public_base(request: Request, rt: RuntimeDep) -> str:
-    return rt.settings.public_base_url or str(request.base_url).rstrip("/")
+    # the Host header in request.base_url has passed the edge's allowlist (api/edge.py)
+    return public_root(rt.settings, str(request.base_url))
 
 
 BaseUrlDep = Annotated[str, Depends(public_base)]

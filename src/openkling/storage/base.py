@@ -1,4 +1,4 @@
-"""The storage interface: put a file under a key, make an expiring URL for it."""
+"""The storage interface: put a file under a key, make an expiring URL for it, check one."""
 
 from __future__ import annotations
 
@@ -19,6 +19,18 @@ class Storage(Protocol):
         ``base_url`` is the server's public root (``http://host:port``); storages that serve
         from elsewhere (S3) ignore it.
         """
+        ...
+
+    def verify(self, key: str, expires: str, signature: str) -> bool:
+        """True when ``expires`` and ``signature`` (the query parameters of a URL made by
+        ``url``, as sent) are a valid, unexpired signature of ``key``. Anything malformed is
+        False, never an exception. Storages whose URLs are served elsewhere (S3) say False:
+        the API's /media route serves nothing for them."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding ``key`` when the API serves it (/media), or None when there is
+        none (no such file, a key outside the storage, a storage served elsewhere)."""
         ...
 
     def check(self) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..hosts import public_base
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
 from ..store.models import Task
@@ -72,9 +73,11 @@ class Lifecycle:
     def queue_callback(self, session: Session, task: Task) -> None:
         if not task.callback_url:
             return
-        base = self.settings.public_base_url or f"http://{self.settings.host}:{self.settings.port}"
         payload = task_object(
-            task, self.storage, base_url=base, expires_in=self.settings.url_expiry_seconds
+            task,
+            self.storage,
+            base_url=public_base(self.settings),
+            expires_in=self.settings.url_expiry_seconds,
         )
         callbacks.enqueue(
             session,

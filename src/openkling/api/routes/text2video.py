@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...contract import parse_text2video
-from ...errors import InvalidParameter, MalformedRequest
+from ...errors import InvalidParameter
 from ...tasks.present import task_object
+from ..body import json_body
 from ..context import ok
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 
@@ -22,30 +21,9 @@ def _present(rt, task, base_url: str) -> dict:
     )
 
 
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
-async def _json_body(request: Request, limit: int) -> object:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise MalformedRequest(f"request body is larger than {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise MalformedRequest(f"request body is larger than {limit} bytes")
-    if not raw.strip():
-        raise MalformedRequest("request body is empty; send a JSON object")
-    try:
-        return json.loads(raw, parse_constant=_no_constants)
-    except RecursionError:
-        raise MalformedRequest("request body is not valid JSON: it is nested too deeply") from None
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
-
-
 @router.post("", summary="Create a text-to-video task")
 async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
-    body = await _json_body(request, rt.settings.max_body_bytes)
+    body = await json_body(request, rt.settings.max_body_bytes)
     req = parse_text2video(body, rt.catalog)
     task = await run_in_threadpool(rt.service.create, account, req)
     return ok(_present(rt, task, base_url), request)
@@ -59,7 +37,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
         value = int(raw)
     except ValueError:
         raise InvalidParameter(
-            f"{name}: must be an integer between {low} and {high}, got {raw!r}"
+            f"{name}: must be an integer between {low} and {high}, got {raw[:40]!r}"
         ) from None
     if not low <= value <= high:
         raise InvalidParameter(f"{name}: must be between {low} and {high}, got {value}")

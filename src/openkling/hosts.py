@@ -1,0 +1,85 @@
+"""The public root of every URL openkling hands out, and the host names its API answers for."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from urllib.parse import urlsplit
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = ("", "0.0.0.0", "::")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def public_base(settings: Settings, request_base: str | None = None) -> str:
+    """The root (``scheme://host[:port]``) of result URLs and of the URLs in callbacks.
+
+    ``OPENKLING_PUBLIC_BASE_URL`` when set; else the root the request came in on (its Host
+    header, which the edge has checked against the allowed names); else, with no request (a
+    callback), the address the server listens on.
+    """
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    if request_base:
+        return request_base.rstrip("/")
+    host = "127.0.0.1" if settings.host in WILDCARD_BINDS else settings.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def normalize(name: str) -> str | None:
+    """A host name or IP literal in one canonical spelling (lower case, no brackets, no
+    trailing dot), or None if it is not one."""
+    name = name.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if len(name) > 253 or not _NAME.fullmatch(name):
+        return None
+    return name
+
+
+def host_of(header: str) -> str | None:
+    """The host name in a Host header (``name``, ``name:port``, ``[v6]:port``), canonical, or
+    None when the header is malformed."""
+    header = header.strip()
+    if header.startswith("["):
+        end = header.find("]")
+        if end < 0:
+            return None
+        name, rest = header[: end + 1], header[end + 1 :]
+        if rest and not (rest.startswith(":") and _PORT.fullmatch(rest[1:])):
+            return None
+    else:
+        name, sep, port = header.partition(":")
+        if sep and not _PORT.fullmatch(port):
+            return None
+    return normalize(name)
+
+
+def allowed_names(settings: Settings) -> frozenset[str]:
+    """Host names the API answers for, besides the address each connection arrived on."""
+    names = set(LOOPBACK_NAMES)
+    if settings.host not in WILDCARD_BINDS:
+        names.add(settings.host)
+    if settings.public_base_url:
+        names.add(urlsplit(settings.public_base_url).hostname or "")
+    allowed = {normalize(n) for n in names} - {None}
+    for entry in settings.allowed_hosts:
+        name = normalize(entry) or host_of(entry)  # a port, if given, is not compared
+        if name is None:
+            log.warning("OPENKLING_ALLOWED_HOSTS: %r is not a host name; ignored", entry)
+        else:
+            allowed.add(name)
+    return frozenset(allowed)
