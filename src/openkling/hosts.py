@@ -50,22 +50,42 @@ def normalize(name: str) -> str | None:
     return name
 
 
-def host_of(header: str) -> str | None:
-    """The host name in a Host header (``name``, ``name:port``, ``[v6]:port``), canonical, or
-    None when the header is malformed."""
+def split_host(header: str) -> tuple[str, str] | None:
+    """A Host header (``name``, ``name:port``, ``[v6]:port``) as (canonical name, port or ""),
+    or None when it is malformed."""
     header = header.strip()
     if header.startswith("["):
         end = header.find("]")
         if end < 0:
             return None
         name, rest = header[: end + 1], header[end + 1 :]
-        if rest and not (rest.startswith(":") and _PORT.fullmatch(rest[1:])):
+        if rest and not rest.startswith(":"):
             return None
+        port = rest[1:]
     else:
         name, sep, port = header.partition(":")
-        if sep and not _PORT.fullmatch(port):
+        if sep and not port:
             return None
-    return normalize(name)
+    if port and not _PORT.fullmatch(port):
+        return None
+    canonical = normalize(name)
+    return None if canonical is None else (canonical, port)
+
+
+def host_of(header: str) -> str | None:
+    """The canonical host name in a Host header, or None when the header is malformed."""
+    parsed = split_host(header)
+    return parsed[0] if parsed else None
+
+
+def root_of(scheme: str, header: str) -> str | None:
+    """``scheme://host[:port]`` from a Host header, in canonical spelling."""
+    parsed = split_host(header)
+    if parsed is None:
+        return None
+    name, port = parsed
+    netloc = f"[{name}]" if ":" in name else name
+    return f"{scheme}://{netloc}:{port}" if port else f"{scheme}://{netloc}"
 
 
 def allowed_names(settings: Settings) -> frozenset[str]:

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from ..errors import ServiceUnavailable, TokenInvalid
 from ..hosts import public_base as public_root
+from ..hosts import root_of
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
 from .auth import authenticate
@@ -38,8 +39,13 @@ AccountDep = Annotated[Principal, Depends(get_account)]
 
 
 async def public_base(request: Request, rt: RuntimeDep) -> str:
-    # the Host header in request.base_url has passed the edge's allowlist (api/edge.py)
-    return public_root(rt.settings, str(request.base_url))
+    # the Host header has passed the edge's allowlist (api/edge.py); no Host: the address
+    # the connection arrived on
+    host = request.headers.get("host")
+    root = root_of(request.url.scheme, host) if host else None
+    if root is None:
+        return public_root(rt.settings, str(request.base_url))
+    return public_root(rt.settings, root + request.scope.get("root_path", ""))
 
 
 BaseUrlDep = Annotated[str, Depends(public_base)]
