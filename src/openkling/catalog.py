@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODEL_NAMES = (
-    "kling-v1",
-    "kling-v1-5",
-    "kling-v1-6",
-    "kling-v2-master",
-    "kling-v2-1-master",
-    "kling-v2-5-turbo",
-    "kling-v2-6",
-)
-DEFAULT_MODEL = "kling-v1"
+from .vocabulary import CLASSIC_DURATIONS, DEFAULT_MODEL, MODEL_NAMES, MODES, V3_DURATIONS
 
-# The seed's price table, in credits: (mode, duration seconds) -> credits
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_MODEL",
+    "DEFAULT_PRICES",
+    "MODEL_NAMES",
+    "Catalog",
+    "ModelEntry",
+    "default_catalog",
+    "format_credits",
+    "milli",
+]
+
+# The seed's price table, in credits: (mode, duration seconds) -> credits. Other lengths are
+# priced pro rata by the mode's 5-second price.
 DEFAULT_PRICES: dict[tuple[str, int], float] = {
     ("std", 5): 10,
     ("pro", 5): 35,
@@ -23,15 +27,44 @@ DEFAULT_PRICES: dict[tuple[str, int], float] = {
     ("pro", 10): 70,
 }
 
+# the boolean switches of a ModelEntry, by the name used in messages and GET /v1/models
+CAPABILITIES = (
+    "text2video",
+    "image2video",
+    "end_frame",
+    "masks",
+    "audio",
+    "camera",
+    "multi_shot",
+)
+
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """What one model offers. A deployment profile narrows it to what its engine can do."""
+
     name: str
-    audio: bool = False
+    text2video: bool = True  # offered at /v1/videos/text2video
+    image2video: bool = True  # offered at /v1/videos/image2video (an image input)
+    end_frame: bool = True  # image_tail
+    masks: bool = True  # static_mask / dynamic_masks
+    audio: bool = False  # sound / motion_has_audio
+    camera: bool = True  # camera_control
+    multi_shot: bool = False  # multi_shot / multi_prompt
+    durations: tuple[int, ...] = CLASSIC_DURATIONS
+    modes: tuple[str, ...] = MODES
     prices: dict[tuple[str, int], float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
-    def price(self, mode: str, duration: int) -> float:
-        return self.prices[(mode, duration)]
+    def price(self, mode: str, duration: float) -> float:
+        """Credits for one video: the table's entry, else pro rata by the 5-second price."""
+        exact = self.prices.get((mode, int(duration))) if float(duration).is_integer() else None
+        if exact is not None:
+            return exact
+        per_second = self.prices.get((mode, 5), DEFAULT_PRICES.get((mode, 5), 10)) / 5
+        return round(per_second * duration, 3)
+
+    def offers(self, capability: str) -> bool:
+        return bool(getattr(self, capability))
 
 
 @dataclass(frozen=True)
@@ -45,11 +78,24 @@ class Catalog:
     def names(self) -> tuple[str, ...]:
         return tuple(self.models)
 
+    def supporting(self, capability: str) -> tuple[str, ...]:
+        """The models that offer ``capability`` (one of ``CAPABILITIES``)."""
+        return tuple(name for name, entry in self.models.items() if entry.offers(capability))
+
+    def with_duration(self, seconds: int) -> tuple[str, ...]:
+        return tuple(name for name, entry in self.models.items() if seconds in entry.durations)
+
+
+def _default_entry(name: str) -> ModelEntry:
+    if name == "kling-v3":
+        return ModelEntry(name=name, audio=True, multi_shot=True, durations=V3_DURATIONS)
+    if name == "kling-v2-1":  # Kling offers kling-v2-1 for image2video only
+        return ModelEntry(name=name, text2video=False)
+    return ModelEntry(name=name, audio=(name == "kling-v2-6"))
+
 
 def default_catalog() -> Catalog:
-    return Catalog(
-        {name: ModelEntry(name=name, audio=(name == "kling-v2-6")) for name in MODEL_NAMES}
-    )
+    return Catalog({name: _default_entry(name) for name in MODEL_NAMES})
 
 
 def milli(credits: float) -> int:

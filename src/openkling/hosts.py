@@ -18,21 +18,16 @@ _NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
 
 
-def public_base(settings: Settings, request_base: str | None = None) -> str:
-    """The root (``scheme://host[:port]``) of result URLs and of the URLs in callbacks.
+def public_base(settings: Settings, request_root: str | None = None) -> str:
+    """The root (``scheme://host[:port]``) of result URLs in a response.
 
     ``OPENKLING_PUBLIC_BASE_URL`` when set; else the root the request came in on (its Host
-    header, which the edge has checked against the allowed names); else, with no request (a
-    callback), the address the server listens on.
+    header, which the edge has checked against ``allowed_names``). Outside a request (a
+    callback) it is ``settings.public_base``.
     """
-    if settings.public_base_url:
-        return settings.public_base_url.rstrip("/")
-    if request_base:
-        return request_base.rstrip("/")
-    host = "127.0.0.1" if settings.host in WILDCARD_BINDS else settings.host
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    if settings.public_base_url or not request_root:
+        return settings.public_base
+    return request_root.rstrip("/")
 
 
 def normalize(name: str) -> str | None:

@@ -1,0 +1,74 @@
+"""Kling's response side: the task object, the envelopes and the costs report."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TaskStatus = Literal["submitted", "processing", "succeed", "failed"]
+
+
+class VideoPublic(BaseModel):
+    id: str
+    url: str
+    duration: str  # seconds as a string, e.g. "5.1"
+    cover_url: str | None = None  # beyond Kling
+
+
+class TaskResultPublic(BaseModel):
+    videos: list[VideoPublic] = Field(default_factory=list)
+
+
+class TaskPublic(BaseModel):
+    """The task object (``data``), as Kling sends it, plus ``task_progress`` (beyond Kling)."""
+
+    task_id: str
+    task_status: TaskStatus
+    task_status_msg: str = ""
+    task_info: dict[str, Any] = Field(default_factory=dict)
+    created_at: int
+    updated_at: int
+    final_unit_deduction: str = "0"
+    task_progress: int = 0
+    task_result: TaskResultPublic | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+def costs_data(*, granted: str, remaining: str, created_at: int, now: int) -> dict[str, Any]:
+    """``GET /account/costs`` data in the official shape: one resource pack for the balance,
+    plus ``balance`` (the remaining credits, an openkling extension)."""
+    return {
+        "code": 0,
+        "msg": "",
+        "balance": float(remaining),
+        "resource_pack_subscribe_infos": [
+            {
+                "resource_pack_name": "openkling credits",
+                "resource_pack_id": "openkling-credits",
+                "resource_pack_type": "decreasing_total",
+                "total_quantity": float(granted),
+                "remaining_quantity": float(remaining),
+                "purchase_time": created_at,
+                "effective_time": created_at,
+                "invalid_time": now + 100 * 365 * 24 * 3600 * 1000,
+                "status": "online",
+            }
+        ],
+    }
+
+
+def success(data: Any, request_id: str) -> dict[str, Any]:
+    return {"code": 0, "message": "SUCCEED", "request_id": request_id, "data": data}
+
+
+def failure(code: int, message: str, request_id: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "request_id": request_id}
+
+
+def format_duration(seconds: float) -> str:
+    """Kling writes a video's length as a decimal string: 5.0 -> "5.0", 5.0417 -> "5.042"."""
+    text = f"{seconds:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text

@@ -1,0 +1,83 @@
+"""Kling's text2video request: the body's rules, parsed into a GenerationRequest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..catalog import Catalog
+from ..errors import InvalidParameter
+from ..request import GenerationRequest
+from ..vocabulary import ASPECT_RATIOS, DEFAULT_MODEL, MODE_ALIASES
+from .fields import (
+    MAX_EXTERNAL_ID,
+    MAX_PROMPT,
+    _bad,
+    _bool,
+    _camera,
+    _choice,
+    _duration,
+    _number,
+    _sound,
+    _string,
+    _type_name,
+    _url,
+)
+
+
+def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
+    """Validate a text2video request body with Kling's rules; raise ``InvalidParameter``."""
+    if not isinstance(body, dict):
+        raise InvalidParameter(f"request body must be a JSON object, got {_type_name(body)}")
+
+    model_field = "model_name" if body.get("model_name") is not None else "model"
+    model_name = _string(body, model_field) or DEFAULT_MODEL
+    entry = catalog.get(model_name)
+    if entry is None:
+        raise _bad(
+            "model_name",
+            f"'{model_name}' is not supported; valid values: "
+            f"{', '.join(catalog.supporting('text2video'))}",
+        )
+
+    if not entry.text2video:
+        raise _bad(
+            "model_name",
+            f"'{model_name}' does not offer text2video; models that do: "
+            f"{', '.join(catalog.supporting('text2video'))}",
+        )
+
+    prompt = _string(body, "prompt", max_len=MAX_PROMPT)
+    if prompt is None or not prompt.strip():
+        raise _bad("prompt", "is required and must not be empty (at most 2500 characters)")
+
+    negative_prompt = _string(body, "negative_prompt", max_len=MAX_PROMPT) or ""
+    aspect_ratio = _choice(_string(body, "aspect_ratio"), "aspect_ratio", ASPECT_RATIOS, "16:9")
+    mode_raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
+    cfg_raw = body.get("cfg_scale")
+    cfg_scale = 0.5 if cfg_raw is None else _number(cfg_raw, "cfg_scale")
+    if not 0.0 <= cfg_scale <= 1.0:
+        raise _bad("cfg_scale", f"must be between 0 and 1, got {cfg_raw}")
+
+    sound, motion_has_audio = _sound(body), _bool(body, "motion_has_audio")
+    if (sound or motion_has_audio) and not entry.audio:
+        with_audio = [m.name for m in catalog.models.values() if m.audio]
+        raise _bad(
+            "sound" if sound else "motion_has_audio",
+            f"model '{model_name}' does not generate audio; models with audio: "
+            f"{', '.join(with_audio) or 'none'}",
+        )
+    external = _string(body, "external_task_id", max_len=MAX_EXTERNAL_ID)
+
+    return GenerationRequest(
+        model_name=model_name,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        duration=_duration(body),
+        aspect_ratio=aspect_ratio,
+        mode=MODE_ALIASES[mode_raw],
+        cfg_scale=cfg_scale,
+        camera_control=_camera(body.get("camera_control")),
+        sound=sound or motion_has_audio,
+        callback_url=_url(_string(body, "callback_url")),
+        external_task_id=external or None,
+    )
