@@ -6,10 +6,13 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .netguard import AllowList
 
 DEFAULT_REFUSED_TERMS = ("child sexual abuse", "csam", "bestiality")
 
@@ -66,6 +69,11 @@ class Settings(BaseSettings):
     callback_backoff_seconds: float = 2.0
     callback_backoff_max_seconds: float = 600.0
 
+    # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",
+    # "*.corp.example") and CIDRs ("10.0.0.0/8", "127.0.0.1/32") admitted although they are
+    # loopback, private, link-local or metadata destinations; comma-separated, default none
+    url_allow: Annotated[list[str], NoDecode] = []
+
     # the HTTP edge: who may connect, and how slowly (see docs/deploy.md, "Internet-facing")
     # extra host names the API answers for; by default only loopback names, the address a
     # connection arrived on, OPENKLING_HOST and the host of OPENKLING_PUBLIC_BASE_URL
@@ -79,12 +87,41 @@ class Settings(BaseSettings):
     maintenance: bool = False
     log_level: str = "INFO"
 
-    @field_validator("refused_terms", "allowed_hosts", mode="before")
+    @field_validator("refused_terms", mode="before")
     @classmethod
     def _split_terms(cls, value: object) -> object:
         if isinstance(value, str):
             return [t.strip() for t in value.split(",") if t.strip()]
         return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        from .hosts import entry_name
+
+        for entry in value if isinstance(value, list) else []:
+            if entry_name(str(entry)) is None:  # a bad entry stops start-up, naming the entry
+                raise ValueError(f"{entry!r} is not a host name (example: api.example.com)")
+        return value
+
+    @field_validator("url_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        from .netguard import AllowList
+
+        AllowList.parse(value)  # a bad entry stops start-up, naming the entry
+        return value
+
+    @cached_property
+    def url_allowlist(self) -> AllowList:
+        """``url_allow`` as the guard reads it."""
+        from .netguard import AllowList
+
+        return AllowList.parse(self.url_allow)
 
     @property
     def public_base(self) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import Settings
-
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from .config import Settings
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = ("", "0.0.0.0", "::")
@@ -90,11 +89,11 @@ def allowed_names(settings: Settings) -> frozenset[str]:
         names.add(settings.host)
     if settings.public_base_url:
         names.add(urlsplit(settings.public_base_url).hostname or "")
-    allowed = {normalize(n) for n in names} - {None}
-    for entry in settings.allowed_hosts:
-        name = normalize(entry) or host_of(entry)  # a port, if given, is not compared
-        if name is None:
-            log.warning("OPENKLING_ALLOWED_HOSTS: %r is not a host name; ignored", entry)
-        else:
-            allowed.add(name)
-    return frozenset(allowed)
+    names.update(settings.allowed_hosts)
+    return frozenset(name for name in map(entry_name, names) if name)
+
+
+def entry_name(entry: str) -> str | None:
+    """An allowlist entry (a name or address, maybe with a port, which is not compared) in
+    canonical spelling, or None."""
+    return normalize(entry) or host_of(entry)
