@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..runtime import Runtime, build_runtime
-from . import errors
+from . import errors, openapi
 from .context import RequestIdMiddleware
 from .edge import EdgeGuard
 from .routes import account, health, media, text2video
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(EdgeGuard, settings=edge_settings)
     app.add_middleware(RequestIdMiddleware)  # added last: runs first, so every refusal has an id
     errors.install(app)
+    openapi.install(app)
     for module in (text2video, account, media, health):
         app.include_router(module.router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 
 from ..errors import ServiceUnavailable, TokenInvalid
 from ..hosts import public_base as public_root
@@ -25,7 +26,19 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_account(request: Request, rt: RuntimeDep) -> Principal:
+# Declares the scheme in the OpenAPI document (every route that authenticates shows it);
+# the token itself is checked below, with Kling's codes.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A Kling JWT (HS256, iss = access key) or the secret key as an API key",
+)
+
+
+async def get_account(
+    request: Request, rt: RuntimeDep, _: Annotated[object, Depends(bearer)]
+) -> Principal:
     if rt.settings.maintenance or getattr(request.app.state, "draining", False):
         raise ServiceUnavailable("openkling is in maintenance; try again later")
     headers = request.headers.getlist("authorization")

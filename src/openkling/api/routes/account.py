@@ -9,11 +9,12 @@ from ...contract import costs_data
 from ...store.db import now_ms
 from ..context import ok
 from ..deps import AccountDep, RuntimeDep
+from ..openapi import CostsEnvelope
 
 router = APIRouter(tags=["account"])
 
 
-@router.get("/account/costs", summary="Credit balance")
+@router.get("/account/costs", summary="Credit balance", response_model=CostsEnvelope)
 def costs(request: Request, rt: RuntimeDep, account: AccountDep):
     granted, remaining = rt.service.balance(account)
     data = costs_data(

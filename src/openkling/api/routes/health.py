@@ -9,18 +9,39 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from ..deps import RuntimeDep
+from ..openapi import Health, Readiness
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get("/healthz", summary="Liveness", response_model=Health)
 def healthz():
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness of the database, dispatcher and storage")
+NOT_READY = {
+    "description": "a check failed, or maintenance; or too many open connections (an envelope)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/Readiness"},
+                    {"$ref": "#/components/schemas/ErrorEnvelope"},
+                ]
+            }
+        }
+    },
+}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness of the database, dispatcher and storage",
+    response_model=Readiness,
+    responses={503: NOT_READY},
+)
 def readyz(rt: RuntimeDep):
     checks: dict[str, str] = {}
 

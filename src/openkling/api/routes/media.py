@@ -9,11 +9,28 @@ from fastapi.responses import FileResponse
 
 from ...errors import MediaLinkInvalid, MediaNotFound
 from ..deps import RuntimeDep
+from ..openapi import errors
 
 router = APIRouter(tags=["media"])
 
 
-@router.get("/media/{key:path}", summary="Download a result file")
+FILE = {"schema": {"type": "string", "format": "binary"}}
+SIGNED = [
+    {"name": n, "in": "query", "required": True, "schema": {"type": "string"}}
+    for n in ("expires", "signature")
+]
+
+
+@router.get(
+    "/media/{key:path}",
+    summary="Download a result file",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "the file", "content": {"video/mp4": FILE, "image/jpeg": FILE}},
+        **errors(403, 404),
+    },
+    openapi_extra={"parameters": SIGNED},
+)
 def media(key: str, request: Request, rt: RuntimeDep):
     query = request.query_params
     if not rt.storage.verify(key, query.get("expires", ""), query.get("signature", "")):

@@ -11,6 +11,8 @@ from ...tasks.present import task_object
 from ..body import json_body
 from ..context import ok
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
+from ..openapi import EXTERNAL_ID, PAGING, TaskEnvelope, TaskListEnvelope, Text2VideoRequest, errors
+from ..openapi import json_body as body_doc
 
 router = APIRouter(prefix="/v1/videos/text2video", tags=["text2video"])
 
@@ -21,7 +23,13 @@ def _present(rt, task, base_url: str) -> dict:
     )
 
 
-@router.post("", summary="Create a text-to-video task")
+@router.post(
+    "",
+    summary="Create a text-to-video task",
+    response_model=TaskEnvelope,
+    responses=errors(402, 403, 429),
+    openapi_extra=body_doc(Text2VideoRequest),
+)
 async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
     body = await json_body(request, rt.settings.max_body_bytes)
     req = parse_text2video(body, rt.catalog, url_allow=rt.settings.url_allowlist)
@@ -44,7 +52,13 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-@router.get("", summary="List tasks (newest first), or get one by ?external_task_id=")
+@router.get(
+    "",
+    summary="List tasks (newest first), or get one by ?external_task_id=",
+    response_model=TaskListEnvelope | TaskEnvelope,
+    responses=errors(404),
+    openapi_extra={"parameters": [*PAGING, EXTERNAL_ID]},
+)
 def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
     external = request.query_params.get("external_task_id")
     if external:
@@ -56,7 +70,13 @@ def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_url: 
     return ok([_present(rt, t, base_url) for t in tasks], request)
 
 
-@router.get("/{task_id}", summary="Get one task by task_id or external_task_id")
+@router.get(
+    "/{task_id}",
+    summary="Get one task by task_id or external_task_id",
+    response_model=TaskEnvelope,
+    responses=errors(404),
+    openapi_extra={"parameters": [EXTERNAL_ID]},
+)
 def get_task(
     task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
 ):
@@ -68,7 +88,12 @@ def get_task(
     return ok(_present(rt, task, base_url), request)
 
 
-@router.post("/{task_id}/cancel", summary="Cancel a task (openkling extension)")
+@router.post(
+    "/{task_id}/cancel",
+    summary="Cancel a task (openkling extension)",
+    response_model=TaskEnvelope,
+    responses=errors(404),
+)
 def cancel_task(
     task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
 ):
