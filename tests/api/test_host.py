@@ -3,10 +3,12 @@ Host gets 400 / 1200, and a forged Host never appears in a URL (responses or cal
 
 from __future__ import annotations
 
+import subprocess
+
 import httpx
 import pytest
 
-from liveserver import LiveServer, free_port
+from liveserver import LiveServer, cli, free_port
 from test_callbacks import Receiver
 
 PATH = "/v1/videos/text2video"
@@ -88,6 +90,13 @@ def test_the_urls_of_an_allowed_host_download(server, done):
     task = get(server, f"{PATH}/{done}", f"localhost:{server.port}").json()["data"]
     video = httpx.get(task["task_result"]["videos"][0]["url"], timeout=30)
     assert video.status_code == 200 and video.content[4:8] == b"ftyp"
+
+
+def test_a_bad_allowed_hosts_entry_stops_start_up(tmp_path):
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        cli("db", "upgrade", data_dir=tmp_path, env={"OPENKLING_ALLOWED_HOSTS": "ok.example, a b"})
+    stderr = failed.value.stderr
+    assert "allowed_hosts" in stderr and "'a b' is not a host name" in stderr
 
 
 def test_public_base_url_roots_every_url_whatever_the_host(tmp_path):
