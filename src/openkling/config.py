@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # loopback, private, link-local or metadata destinations; comma-separated, default none
     url_allow: Annotated[list[str], NoDecode] = []
 
+    # watermarks (watermark_info): the visible mark on the watermarked copy of a video
+    watermark_text: str = "openkling"  # the mark's text, when no image is set
+    watermark_image: Path | None = None  # a PNG (with alpha) or JPEG used instead of the text
+    watermark_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = (
+        "bottom-right"
+    )
+
     # the HTTP edge: who may connect, and how slowly (see docs/deploy.md, "Internet-facing")
     # extra host names the API answers for; by default only loopback names, the address a
     # connection arrived on, OPENKLING_HOST and the host of OPENKLING_PUBLIC_BASE_URL

@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..contract import MAX_EXTERNAL_ID, MAX_PROMPT, MAX_URL, TaskPublic
+from ..contract.costs import MAX_NAME as MAX_PACK_NAME
 from ..vocabulary import ASPECT_RATIOS, CAMERA_TYPES, MODE_ALIASES, MODEL_NAMES
 from .errors import ERROR_SHAPES, HTTP_STATUS
 
@@ -38,6 +39,16 @@ class CameraConfig(BaseModel):
 class CameraControl(BaseModel):
     type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
     config: CameraConfig | None = Field(None, description="with type 'simple' only")
+
+
+class ShotPrompt(BaseModel):
+    index: int
+    prompt: str = Field(..., min_length=1, max_length=512)
+    duration: str | int = Field(..., description="whole seconds")
+
+
+class WatermarkInfo(BaseModel):
+    enabled: bool = False
 
 
 class Text2VideoRequest(BaseModel):
@@ -62,6 +73,16 @@ class Text2VideoRequest(BaseModel):
     )
     external_task_id: str | None = Field(
         None, max_length=MAX_EXTERNAL_ID, description="unique per account"
+    )
+    multi_shot: bool = Field(False, description="models with multi-shot only (kling-v3)")
+    shot_type: Literal["customize", "intelligence"] | None = Field(
+        None, description="required with multi_shot: true"
+    )
+    multi_prompt: list[ShotPrompt] | None = Field(
+        None, max_length=6, description="with shot_type customize; durations add up to duration"
+    )
+    watermark_info: WatermarkInfo | None = Field(
+        None, description="enabled: each video also gets a watermark_url"
     )
 
 
@@ -144,6 +165,15 @@ EXTERNAL_ID = query(
     {"type": "string", "maxLength": MAX_EXTERNAL_ID},
     "the caller's own id of a task (instead of the task id)",
 )
+COSTS = [
+    query("start_time", {"type": "integer"}, "packs in force at or after this time (ms)"),
+    query("end_time", {"type": "integer"}, "packs in force at or before this time (ms)"),
+    query(
+        "resource_pack_name",
+        {"type": "string", "maxLength": MAX_PACK_NAME},
+        "packs whose name contains this (any case)",
+    ),
+]
 PAGING = [
     query("pageNum", {"type": "integer", "minimum": 1, "maximum": 1000}, "page, from 1"),
     query("pageSize", {"type": "integer", "minimum": 1, "maximum": 500}, "tasks per page"),
