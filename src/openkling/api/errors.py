@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
@@ -39,9 +41,6 @@ HTTP_STATUS: dict[type[e.OpenklingError], int] = {
     e.ServiceUnavailable: 503,
 }
 
-# Every status an API operation can answer with an error, for the OpenAPI document.
-ERROR_STATUSES = sorted(set(HTTP_STATUS.values()))
-
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 ErrorBody = Callable[[e.OpenklingError, str], dict[str, Any]]
@@ -52,16 +51,23 @@ def kling_body(exc: e.OpenklingError, request_id: str) -> dict[str, Any]:
     return failure(exc.code, exc.message, request_id)
 
 
-# (does this path belong to the door?, its error body). The first match wins; Kling's
-# envelope is the default. A door with its own error format (OpenAI's /v1/videos) adds itself.
-ERROR_SHAPES: list[tuple[Callable[[str], bool], ErrorBody]] = []
+@dataclass(frozen=True)
+class ErrorShape:
+    """How one door writes its errors: the paths it serves, the body for an error (given the
+    request id), and the pydantic model of that body for the OpenAPI document."""
+
+    matches: Callable[[str], bool]
+    body: ErrorBody
+    model: type[BaseModel]
 
 
-def body_for(path: str) -> ErrorBody:
-    for matches, body in ERROR_SHAPES:
-        if matches(path):
-            return body
-    return kling_body
+# Kling's envelope is the default; a door with its own error format (OpenAI's /v1/videos)
+# appends its shape here. The first match wins.
+ERROR_SHAPES: list[ErrorShape] = []
+
+
+def shape_for(path: str) -> ErrorShape | None:
+    return next((shape for shape in ERROR_SHAPES if shape.matches(path)), None)
 
 
 def status_of(exc: e.OpenklingError) -> int:
@@ -86,7 +92,9 @@ def render(
         headers["Allow"] = ", ".join(exc.allow)
     if close:
         headers["Connection"] = "close"
-    return JSONResponse(body_for(path)(exc, request_id), status_code=status, headers=headers)
+    shape = shape_for(path)
+    body = shape.body(exc, request_id) if shape else kling_body(exc, request_id)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def error_response(request: Request, exc: e.OpenklingError) -> JSONResponse:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..contract import MAX_EXTERNAL_ID, MAX_PROMPT, MAX_URL, TaskPublic
 from ..contract.costs import MAX_NAME as MAX_PACK_NAME
 from ..vocabulary import ASPECT_RATIOS, CAMERA_TYPES, MODE_ALIASES, MODEL_NAMES
-from .errors import ERROR_SHAPES, HTTP_STATUS
+from .errors import HTTP_STATUS, shape_for
 
 REF = "#/components/schemas/{model}"
 
@@ -241,16 +241,14 @@ def describe(app: FastAPI) -> dict[str, Any]:
 
 
 def _error_schema(path: str, schemas: dict[str, Any]) -> dict[str, Any]:
-    """The error body of the door serving ``path`` (a door with its own shape registers a
-    model as the shape's ``__doc_model__``)."""
-    for matches, body in ERROR_SHAPES:
-        model = getattr(body, "__doc_model__", None)
-        if matches(path) and model is not None:
-            schema = model.model_json_schema(ref_template=REF)
-            schemas.update(schema.pop("$defs", {}))
-            schemas[model.__name__] = schema
-            return {"$ref": REF.format(model=model.__name__)}
-    return {"$ref": REF.format(model="ErrorEnvelope")}
+    """The error body of the door serving ``path`` (api/errors.py, ERROR_SHAPES)."""
+    shape = shape_for(path)
+    if shape is None:
+        return {"$ref": REF.format(model="ErrorEnvelope")}
+    schema = shape.model.model_json_schema(ref_template=REF)
+    schemas.update(schema.pop("$defs", {}))
+    schemas[shape.model.__name__] = schema
+    return {"$ref": REF.format(model=shape.model.__name__)}
 
 
 def _error_response(status: int, schema: dict[str, Any]) -> dict[str, Any]:
