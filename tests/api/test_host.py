@@ -3,6 +3,7 @@ Host gets 400 / 1200, and a forged Host never appears in a URL (responses or cal
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
 import httpx
@@ -63,6 +64,21 @@ def test_a_foreign_host_gets_400_and_no_url(server, done, host):
         assert set(body) == {"code", "message", "request_id"} and body["code"] == 1200
         assert "Host" in body["message"]
         assert "evil" not in resp.text and "http" not in resp.text
+
+
+def test_two_host_headers_are_refused(server, done):
+    auth = server.headers()["Authorization"]
+    request = (
+        f"GET {PATH}/{done} HTTP/1.1\r\nHost: localhost:{server.port}\r\nHost: evil.example\r\n"
+        f"Authorization: {auth}\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b'"code":1200' in answer and b"evil" not in answer
 
 
 @pytest.mark.parametrize(

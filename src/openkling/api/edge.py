@@ -36,10 +36,12 @@ class EdgeGuard:
         return self.settings.max_body_bytes
 
     def host_allowed(self, scope: Scope) -> bool:
-        header = _header(scope, b"host")
-        if header is None:  # HTTP/1.0 without Host: URLs use the address connected to
+        values = [v for k, v in scope.get("headers", ()) if k == b"host"]
+        if not values:  # HTTP/1.0 without Host: URLs use the address connected to
             return True
-        name = host_of(header)
+        if len(values) > 1:  # which one names the site would be a guess
+            return False
+        name = host_of(values[0].decode("latin-1"))
         if name is None:
             return False
         if name in self.hosts:
