@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # loopback, private, link-local or metadata destinations; comma-separated, default none
     url_allow: Annotated[list[str], NoDecode] = []
 
+    # retention: a succeeded task's result files are deleted this long after it finished
+    # (default: the URL expiry, 30 days as Kling's); servers sweep every retention_sweep_seconds
+    retention_seconds: int | None = Field(None, gt=0)
+    retention_sweep_seconds: float = Field(300.0, gt=0)
+
     # watermarks (watermark_info): the visible mark on the watermarked copy of a video
     watermark_text: str = "openkling"  # the mark's text, when no image is set
     watermark_image: Path | None = None  # a PNG (with alpha) or JPEG used instead of the text
@@ -140,6 +145,11 @@ class Settings(BaseSettings):
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def retention(self) -> int:
+        """Seconds a result's files are kept after its task finished."""
+        return self.retention_seconds or self.url_expiry_seconds
 
     @cached_property
     def db_url(self) -> str:

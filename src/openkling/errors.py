@@ -26,7 +26,7 @@
         └── ServerBusy (5001)
 
 Engine-side failures (``EngineError``, ``GenerationCancelled``) are not request errors: they end
-a task as ``failed`` and never reach the HTTP edge.
+a task as ``failed`` and never reach the HTTP edge. ``DataDirInUse`` stops a server at start-up.
 
 Outbound failures (``netguard``) are not request errors either; callers turn them into 1201 at
 create time, a failed task at run time, or a failed callback attempt:
@@ -167,6 +167,10 @@ class EngineError(Exception):
 
 class GenerationCancelled(EngineError):
     """The task was cancelled while its engine was running."""
+
+
+class DataDirInUse(Exception):
+    """Another live openkling server holds this data dir's lock (a start-up error)."""
 
 
 class OutboundError(Exception):

@@ -10,7 +10,7 @@ from ..errors import (
     TokenInvalid,
     TokenNotYetValid,
 )
-from ..tasks.accounts import AccountCache, Principal
+from ..tasks.accounts import Credentials, Principal
 
 
 def bearer_token(header: str | None) -> str:
@@ -22,7 +22,7 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def authenticate(accounts: AccountCache, header: str | None, leeway: int) -> Principal:
+def authenticate(accounts: Credentials, header: str | None, leeway: int) -> Principal:
     token = bearer_token(header)
     if token.count(".") != 2:  # not a JWT: a plain API key
         account = accounts.by_secret_key(token)

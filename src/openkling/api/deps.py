@@ -15,8 +15,8 @@ from ..tasks.accounts import Principal
 from .auth import authenticate
 
 # These are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the thread
-# pool, one hop per dependency per request. They do no blocking work on the hot path (the
-# account cache answers from memory; a miss is one short indexed read).
+# pool, one hop per dependency per request. They do little blocking work on the hot path (the
+# credentials check is one short indexed read, so a revoked key is refused at once).
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import shutil
-import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from ..watermark import Mark, make_mark, watermark_video
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
 from .plan import RenderPlan, plan_render
+from .scratch import Scratch
 from .stages import NullObserver, StageClock, WorkerObserver
 
 log = logging.getLogger(__name__)
@@ -69,23 +68,12 @@ class Worker:
         self.storage = storage
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"  # this worker's name in logs
         self.observer = observer or NullObserver()
-        self.scratch = settings.data_dir / "tmp"
+        self.scratch = Scratch(
+            settings.data_dir / "tmp", max_age=settings.task_timeout_seconds + 60
+        )
         self._running: dict[str, Run] = {}
         self._running_lock = threading.Lock()
-        self._clear_leftovers()
-
-    def _clear_leftovers(self) -> None:
-        """Remove scratch folders left by a killed process: any older than the task timeout
-        (a live run cannot be) may go, so workers sharing the folder are safe."""
-        if not self.scratch.is_dir():
-            return
-        cutoff = time.time() - self.settings.task_timeout_seconds - 60
-        for entry in self.scratch.iterdir():
-            try:
-                if entry.stat().st_mtime < cutoff:
-                    shutil.rmtree(entry, ignore_errors=True)
-            except FileNotFoundError:
-                pass
+        self.scratch.clear_dead()  # what killed processes left behind
 
     def release_all(self) -> None:
         """On shutdown: hand back the tasks running here so the next process takes them at
@@ -99,10 +87,11 @@ class Worker:
     def run(self, task_id: str) -> None:
         """Run one task if we can claim it. Always ends it succeed or failed, unless the run
         was lost or handed back (then the task's next run ends it)."""
-        run = self.lifecycle.claim(task_id)
+        run = self.lifecycle.claim(task_id, self.owner)
         if run is None:
             return
         log.info("task %s: attempt %d on %s", task_id, run.attempt, self.owner)
+        self.scratch.clear_task(task_id)  # an earlier, killed attempt's files
         interval = max(self.settings.lease_seconds / 3, 0.2)
         with Lease(run, interval=interval, timeout=self.settings.task_timeout_seconds) as lease:
             with self._running_lock:
@@ -154,8 +143,7 @@ class Worker:
             len(plan.shots),
             plan.seed,
         )
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"{run.task_id}-", dir=self.scratch))
+        workdir = self.scratch.make(run.task_id)
         job = _Job(run, run.request, engine, plan, lease, StageClock(), workdir)
         try:
             result = self._steps(job)
