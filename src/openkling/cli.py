@@ -56,9 +56,8 @@ def main() -> None:
 @click.option("--no-worker", is_flag=True, help="API only: run no engine in this process.")
 def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
     """Run the API server with its embedded worker."""
-    import uvicorn
-
     from .api.app import create_app
+    from .api.server import run
     from .errors import DataDirInUse
     from .runtime import build_runtime
 
@@ -71,15 +70,7 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
         sys.exit(3)
     _first_start(runtime, ssl=bool(ssl_certfile))
     app = create_app(settings, runtime=runtime)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    run(app, settings, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 def _first_start(runtime, *, ssl: bool) -> None:

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..runtime import Runtime, build_runtime
-from . import errors
+from . import errors, openapi
 from .context import RequestIdMiddleware
+from .edge import EdgeGuard
 from .routes import account, health, image2video, media, text2video
 
 
@@ -38,8 +39,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="A self-hosted text-to-video service that speaks the Kling video API.",
         lifespan=lifespan,
     )
-    app.add_middleware(RequestIdMiddleware)
+    edge_settings = settings or (runtime.settings if runtime else Settings())
+    app.add_middleware(EdgeGuard, settings=edge_settings)
+    app.add_middleware(RequestIdMiddleware)  # added last: runs first, so every refusal has an id
     errors.install(app)
+    openapi.install(app)
     for module in (text2video, image2video, account, media, health):
         app.include_router(module.router)
     return app

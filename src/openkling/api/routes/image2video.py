@@ -13,9 +13,10 @@ from ...errors import InvalidParameter, OutboundError
 from ...images import MAX_IMAGE_BYTES, InputImage, read_image
 from ...netguard import check_url
 from ...runtime import Runtime
+from ..body import json_body
 from ..context import ok
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
-from .text2video import _int_param, _json_body, _present
+from .text2video import _int_param, _present
 
 FAMILY = "image2video"
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/jpg", "application/octet-stream")
@@ -70,7 +71,7 @@ def _create(rt: Runtime, account, body: object):
 
 @router.post("", summary="Create an image-to-video task")
 async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
-    body = await _json_body(request, rt.settings.image_body_bytes)
+    body = await json_body(request, rt.settings.image_body_bytes)
     task = await run_in_threadpool(_create, rt, account, body)
     return ok(_present(rt, task, base_url), request)
 
