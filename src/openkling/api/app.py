@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..runtime import Runtime, build_runtime
-from . import errors
+from . import errors, openapi
 from .context import RequestIdMiddleware
+from .edge import EdgeGuard
 from .observe import HttpMetrics
 from .observe import router as metrics_router
-from .routes import account, health, media, text2video
+from .routes import account, health, image2video, media, text2video
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -43,10 +44,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="A self-hosted text-to-video service that speaks the Kling video API.",
         lifespan=lifespan,
     )
+    app.add_middleware(EdgeGuard, settings=settings)
+    # added last: runs first, so every refusal has an id (and is counted, with metrics on)
     app.add_middleware(RequestIdMiddleware, observe=HttpMetrics() if settings.metrics else None)
-    if settings.metrics and not settings.metrics_port:  # else served on their own port
+    if settings.metrics and not settings.metrics_port:  # else on their own port
         app.include_router(metrics_router)
     errors.install(app)
-    for module in (text2video, account, media, health):
+    openapi.install(app)
+    for module in (text2video, image2video, account, media, health):
         app.include_router(module.router)
     return app

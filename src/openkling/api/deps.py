@@ -6,10 +6,13 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from .. import logs
-from ..errors import ServiceUnavailable
+from ..errors import ServiceUnavailable, TokenInvalid
+from ..hosts import public_base as public_root
+from ..hosts import root_of
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
 from .auth import authenticate
@@ -17,8 +20,10 @@ from .auth import authenticate
 T = TypeVar("T")
 
 # These are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the thread
-# pool, one hop per dependency per request. They do no blocking work on the hot path (the
-# account cache answers from memory; a miss is one short indexed read).
+# pool, one hop per dependency per request. They do little blocking work on the hot path (the
+# credentials check is one short indexed read, so a revoked key is refused at once). The hot
+# routes (create, get) call ``account_of`` and ``base_url_of`` directly: solving dependencies
+# costs more than the work they do.
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -28,25 +33,52 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-# get_account and public_base read the runtime themselves rather than depend on RuntimeDep:
-# each sub-dependency is another solve on every request.
-async def get_account(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document (every route that authenticates shows it);
+# the token itself is checked below, with Kling's codes.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A Kling JWT (HS256, iss = access key) or the secret key as an API key",
+)
+BEARER_SECURITY = [{"bearer": []}]  # for routes that authenticate without the dependency
+
+
+def account_of(request: Request) -> Principal:
+    """The authenticated account of ``request``, or the auth error to answer with."""
     rt: Runtime = request.app.state.runtime
     if rt.settings.maintenance or getattr(request.app.state, "draining", False):
         raise ServiceUnavailable("openkling is in maintenance; try again later")
-    account = authenticate(
-        rt.accounts, request.headers.get("authorization"), rt.settings.jwt_leeway_seconds
-    )
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:  # which one counts would be a guess: refuse rather than pick
+        raise TokenInvalid(f"send one Authorization header, not {len(headers)}")
+    header = headers[0] if headers else None
+    account = authenticate(rt.accounts, header, rt.settings.jwt_leeway_seconds)
     logs.account.set(account.id)  # this request's own context (one task per request)
     return account
+
+
+async def get_account(request: Request, _: Annotated[object, Depends(bearer)]) -> Principal:
+    return account_of(request)
 
 
 AccountDep = Annotated[Principal, Depends(get_account)]
 
 
+def base_url_of(request: Request) -> str:
+    """The root URLs in responses start with: the configured public URL, else the request's
+    own (its Host header has passed the edge's allowlist, api/edge.py; no Host: the address
+    the connection arrived on)."""
+    settings = request.app.state.runtime.settings
+    host = request.headers.get("host")
+    root = root_of(request.url.scheme, host) if host else None
+    if root is None:
+        return public_root(settings, str(request.base_url))
+    return public_root(settings, root + request.scope.get("root_path", ""))
+
+
 async def public_base(request: Request) -> str:
-    configured = request.app.state.runtime.settings.public_base_url
-    return configured or str(request.base_url).rstrip("/")
+    return base_url_of(request)
 
 
 BaseUrlDep = Annotated[str, Depends(public_base)]

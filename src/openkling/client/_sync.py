@@ -16,6 +16,7 @@ from ._base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
+    IMAGE2VIDEO_PATH,
     TEXT2VIDEO_PATH,
     TRANSPORT_ERRORS,
     ClientConfig,
@@ -25,6 +26,7 @@ from ._base import (
     api_error,
     costs_params,
     create_body,
+    image2video_body,
     json_or_none,
     parse_envelope,
     pick_external,
@@ -44,7 +46,7 @@ from ._download import (
     video_url,
 )
 from .errors import APIConnectionError, InvalidRequestError, KlingError
-from .types import Costs, Shot, Task
+from .types import Costs, ImageLike, Shot, Task
 
 
 class Kling:
@@ -79,6 +81,7 @@ class Kling:
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
         self.text2video = Text2Video(self)
+        self.image2video = Image2Video(self)
         self.account = Account(self)
 
     @property
@@ -168,57 +171,13 @@ class Kling:
             raise translate_transport(exc, url) from exc
 
 
-class Text2Video:
-    """``/v1/videos/text2video``: create, get, list, cancel, wait, download."""
+class _VideoTasks:
+    """One family's task endpoints: get, list, cancel, wait, download."""
+
+    _path = TEXT2VIDEO_PATH
 
     def __init__(self, client: Kling) -> None:
         self._client = client
-
-    def create(
-        self,
-        *,
-        prompt: str,
-        model_name: str | None = None,
-        negative_prompt: str | None = None,
-        duration: str | int | None = None,
-        aspect_ratio: str | None = None,
-        mode: str | None = None,
-        cfg_scale: float | None = None,
-        camera_control: dict[str, Any] | None = None,
-        sound: str | bool | None = None,
-        callback_url: str | None = None,
-        external_task_id: str | None = None,
-        multi_shot: bool | None = None,
-        shot_type: str | None = None,
-        multi_prompt: Sequence[Shot | dict[str, Any]] | None = None,
-        watermark_info: bool | dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
-    ) -> Task:
-        """Submit a task. Only the arguments given are sent; the server applies its defaults.
-
-        ``multi_prompt`` (a list of ``Shot(prompt, duration)``) asks for a multi-shot video
-        (kling-v3): ``multi_shot`` and ``shot_type="customize"`` are implied, and so is
-        ``duration`` (the shots' sum). ``watermark_info=True`` asks for a watermarked copy
-        (``Video.watermark_url``) too."""
-        body = create_body(
-            model_name=model_name,
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            duration=duration,
-            aspect_ratio=aspect_ratio,
-            mode=mode,
-            cfg_scale=cfg_scale,
-            camera_control=camera_control,
-            sound=sound,
-            callback_url=callback_url,
-            external_task_id=external_task_id,
-            multi_shot=multi_shot,
-            shot_type=shot_type,
-            multi_prompt=multi_prompt,
-            watermark_info=watermark_info,
-        )
-        body.update(extra_body or {})
-        return task_from_data(self._client._request("POST", TEXT2VIDEO_PATH, json=body))
 
     def get(self, task_id: str | None = None, *, external_task_id: str | None = None) -> Task:
         """One task, by ``task_id`` or by your ``external_task_id``."""
@@ -226,15 +185,15 @@ class Text2Video:
             raise InvalidRequestError("give exactly one of task_id and external_task_id")
         if external_task_id is not None:
             data = self._client._request(
-                "GET", TEXT2VIDEO_PATH, params={"external_task_id": external_task_id}
+                "GET", self._path, params={"external_task_id": external_task_id}
             )
             return pick_external(data, external_task_id)
-        return task_from_data(self._client._request("GET", task_path(task_id)))
+        return task_from_data(self._client._request("GET", task_path(task_id, self._path)))
 
     def list(self, page: int = 1, page_size: int = 30) -> list[Task]:
         """One page of tasks, newest first."""
         data = self._client._request(
-            "GET", TEXT2VIDEO_PATH, params={"pageNum": page, "pageSize": page_size}
+            "GET", self._path, params={"pageNum": page, "pageSize": page_size}
         )
         return tasks_from_data(data)
 
@@ -250,7 +209,9 @@ class Text2Video:
 
     def cancel(self, task_id: str) -> Task:
         """Cancel an unfinished task (an openkling extension; the official service has none)."""
-        return task_from_data(self._client._request("POST", task_path(task_id) + "/cancel"))
+        return task_from_data(
+            self._client._request("POST", task_path(task_id, self._path) + "/cancel")
+        )
 
     def wait(
         self,
@@ -305,6 +266,110 @@ class Text2Video:
             task = self.get(task_id)
             url, name = video_url(task, index), download_source(task, index)[1]
         return self._client._download(url, target_path(path, name), on_progress)
+
+
+class Text2Video(_VideoTasks):
+    """``/v1/videos/text2video``: create, get, list, cancel, wait, download."""
+
+    _path = TEXT2VIDEO_PATH
+
+    def create(
+        self,
+        *,
+        prompt: str,
+        model_name: str | None = None,
+        negative_prompt: str | None = None,
+        duration: str | int | None = None,
+        aspect_ratio: str | None = None,
+        mode: str | None = None,
+        cfg_scale: float | None = None,
+        camera_control: dict[str, Any] | None = None,
+        sound: str | bool | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        multi_shot: bool | None = None,
+        shot_type: str | None = None,
+        multi_prompt: Sequence[Shot | dict[str, Any]] | None = None,
+        watermark_info: bool | dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """Submit a task. Only the arguments given are sent; the server applies its defaults.
+
+        ``multi_prompt`` (a list of ``Shot(prompt, duration)``) asks for a multi-shot video
+        (kling-v3): ``multi_shot`` and ``shot_type="customize"`` are implied, and so is
+        ``duration`` (the shots' sum). ``watermark_info=True`` asks for a watermarked copy
+        (``Video.watermark_url``) too."""
+        body = create_body(
+            model_name=model_name,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            mode=mode,
+            cfg_scale=cfg_scale,
+            camera_control=camera_control,
+            sound=sound,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+            multi_shot=multi_shot,
+            shot_type=shot_type,
+            multi_prompt=multi_prompt,
+            watermark_info=watermark_info,
+        )
+        body.update(extra_body or {})
+        return task_from_data(self._client._request("POST", self._path, json=body))
+
+
+class Image2Video(_VideoTasks):
+    """``/v1/videos/image2video``: create from an image, get, list, cancel, wait, download."""
+
+    _path = IMAGE2VIDEO_PATH
+
+    def create(
+        self,
+        *,
+        image: ImageLike | None = None,
+        image_tail: ImageLike | None = None,
+        prompt: str | None = None,
+        model_name: str | None = None,
+        negative_prompt: str | None = None,
+        duration: str | int | None = None,
+        mode: str | None = None,
+        cfg_scale: float | None = None,
+        camera_control: dict[str, Any] | None = None,
+        static_mask: ImageLike | None = None,
+        dynamic_masks: list[dict[str, Any]] | None = None,
+        sound: str | bool | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        watermark_info: bool | dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """Submit a task that animates ``image`` (and/or ends at ``image_tail``).
+
+        An image is a path, bytes, a PIL image or an http(s) URL; files and pictures are sent
+        as base64. A dynamic mask is ``{"mask": <image>, "trajectories": [{"x": .., "y": ..}]}``
+        with points in image pixels from the bottom-left corner, as on Kling.
+        """
+        body = image2video_body(
+            model_name=model_name,
+            image=image,
+            image_tail=image_tail,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            duration=duration,
+            mode=mode,
+            cfg_scale=cfg_scale,
+            camera_control=camera_control,
+            static_mask=static_mask,
+            dynamic_masks=dynamic_masks,
+            sound=sound,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+            watermark_info=watermark_info,
+        )
+        body.update(extra_body or {})
+        return task_from_data(self._client._request("POST", self._path, json=body))
 
 
 class Account:

@@ -80,6 +80,8 @@ class TaskService:
         self.dispatcher = dispatcher
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
+        # creates are decided and written in batches; on PostgreSQL under the accounts' row
+        # locks, so the unfinished-task count and the balance hold across API hosts
         self.writer = GroupCommit(
             sessions,
             max_concurrent=settings.max_concurrent_tasks,

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...contract import parse_text2video
-from ...errors import InvalidParameter, MalformedRequest
+from ...errors import InvalidParameter
 from ...tasks.present import task_object
+from ..body import json_body
 from ..context import ok
 from ..deps import (
+    BEARER_SECURITY,
     AccountDep,
     BaseUrlDep,
     RuntimeDep,
-    get_account,
-    get_runtime,
-    public_base,
+    account_of,
+    base_url_of,
     read,
 )
+from ..openapi import EXTERNAL_ID, PAGING, TaskEnvelope, TaskListEnvelope, Text2VideoRequest, errors
+from ..openapi import json_body as body_doc
 
 router = APIRouter(prefix="/v1/videos/text2video", tags=["text2video"])
 
@@ -30,39 +31,25 @@ def _present(rt, task, base_url: str) -> dict:
     )
 
 
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
-async def _json_body(request: Request, limit: int) -> object:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise MalformedRequest(f"request body is larger than {limit} bytes")
-    raw = await request.body()
-    if len(raw) > limit:
-        raise MalformedRequest(f"request body is larger than {limit} bytes")
-    if not raw.strip():
-        raise MalformedRequest("request body is empty; send a JSON object")
-    try:
-        return json.loads(raw, parse_constant=_no_constants)
-    except RecursionError:
-        raise MalformedRequest("request body is not valid JSON: it is nested too deeply") from None
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise MalformedRequest(f"request body is not valid JSON: {exc}") from exc
-
-
 # The two hot routes (create, and get: what clients poll) take the request alone and call the
 # dependencies' functions themselves: FastAPI's dependency solving costs more than the work.
+# Their OpenAPI entries declare the bearer scheme by hand.
 
 
-@router.post("", summary="Create a text-to-video task")
+@router.post(
+    "",
+    summary="Create a text-to-video task",
+    response_model=TaskEnvelope,
+    responses=errors(402, 403, 429),
+    openapi_extra={**body_doc(Text2VideoRequest), "security": BEARER_SECURITY},
+)
 async def create(request: Request):
-    rt = await get_runtime(request)
-    account = await get_account(request)
-    body = await _json_body(request, rt.settings.max_body_bytes)
+    rt = request.app.state.runtime
+    account = account_of(request)
+    body = await json_body(request, rt.settings.max_body_bytes)
     req = parse_text2video(body, rt.catalog, url_allow=rt.settings.url_allowlist)
     task = await rt.service.create_async(account, req)
-    return ok(_present(rt, task, await public_base(request)), request)
+    return ok(_present(rt, task, base_url_of(request)), request)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -73,14 +60,20 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
         value = int(raw)
     except ValueError:
         raise InvalidParameter(
-            f"{name}: must be an integer between {low} and {high}, got {raw!r}"
+            f"{name}: must be an integer between {low} and {high}, got {raw[:40]!r}"
         ) from None
     if not low <= value <= high:
         raise InvalidParameter(f"{name}: must be between {low} and {high}, got {value}")
     return value
 
 
-@router.get("", summary="List tasks (newest first), or get one by ?external_task_id=")
+@router.get(
+    "",
+    summary="List tasks (newest first), or get one by ?external_task_id=",
+    response_model=TaskListEnvelope | TaskEnvelope,
+    responses=errors(404),
+    openapi_extra={"parameters": [*PAGING, EXTERNAL_ID]},
+)
 async def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
     external = request.query_params.get("external_task_id")
     if external:
@@ -92,11 +85,17 @@ async def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base
     return ok([_present(rt, t, base_url) for t in tasks], request)
 
 
-@router.get("/{task_id}", summary="Get one task by task_id or external_task_id")
+@router.get(
+    "/{task_id}",
+    summary="Get one task by task_id or external_task_id",
+    response_model=TaskEnvelope,
+    responses=errors(404),
+    openapi_extra={"parameters": [EXTERNAL_ID], "security": BEARER_SECURITY},
+)
 async def get_task(task_id: str, request: Request):
-    rt = await get_runtime(request)
-    account = await get_account(request)
-    base_url = await public_base(request)
+    rt = request.app.state.runtime
+    account = account_of(request)
+    base_url = base_url_of(request)
     external = request.query_params.get("external_task_id")
     if external:
         task = await read(rt, rt.service.get, account, external_id=external)
@@ -105,7 +104,12 @@ async def get_task(task_id: str, request: Request):
     return ok(_present(rt, task, base_url), request)
 
 
-@router.post("/{task_id}/cancel", summary="Cancel a task (openkling extension)")
+@router.post(
+    "/{task_id}/cancel",
+    summary="Cancel a task (openkling extension)",
+    response_model=TaskEnvelope,
+    responses=errors(404),
+)
 def cancel_task(
     task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
 ):
