@@ -13,7 +13,8 @@ UNMATCHED = "unmatched"  # requests no route took: one label value, whatever the
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/metrics", summary="Prometheus metrics (no API key needed)", include_in_schema=True)
+# not part of the Kling API, so not in its OpenAPI document (docs/operations.md describes it)
+@router.get("/metrics", summary="Prometheus metrics (no API key needed)", include_in_schema=False)
 async def metrics_endpoint() -> Response:
     # collection reads the store (two short counts): not on the event loop
     from starlette.concurrency import run_in_threadpool
