@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import TYPE_CHECKING
@@ -44,6 +45,7 @@ def normalize(name: str) -> str | None:
     return name
 
 
+@functools.lru_cache(maxsize=1024)  # every request's Host: parse each spelling once
 def split_host(header: str) -> tuple[str, str] | None:
     """A Host header (``name``, ``name:port``, ``[v6]:port``) as (canonical name, port or ""),
     or None when it is malformed."""
@@ -72,6 +74,7 @@ def host_of(header: str) -> str | None:
     return parsed[0] if parsed else None
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of two short strings: parse each once
 def root_of(scheme: str, header: str) -> str | None:
     """``scheme://host[:port]`` from a Host header, in canonical spelling."""
     parsed = split_host(header)

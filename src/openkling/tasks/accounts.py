@@ -140,12 +140,12 @@ class Credentials:
         )
 
     def by_access_key(self, key: str) -> Principal | None:
-        return self._get("access", key, _ACCOUNTS.c.access_key == key)
+        return self._get("access", key)
 
     def by_secret_key(self, key: str) -> Principal | None:
-        return self._get("secret", key, _ACCOUNTS.c.secret_key == key)
+        return self._get("secret", key)
 
-    def _get(self, kind: str, key: str, match) -> Principal | None:
+    def _get(self, kind: str, key: str) -> Principal | None:
         now = time.monotonic()
         hit = self._entries.get((kind, key))
         if hit is not None and hit[0] > now:
@@ -153,7 +153,8 @@ class Credentials:
                 return hit[1]
             with self._lock:  # rotated or revoked since: read it all again
                 self._entries.pop((kind, key), None)
-        principal = self._load(match)
+        column = _ACCOUNTS.c.access_key if kind == "access" else _ACCOUNTS.c.secret_key
+        principal = self._load(column == key)  # the query is built only on a miss
         if principal is not None:
             with self._lock:
                 if len(self._entries) > 10_000:  # bounded: drop everything rather than grow
