@@ -81,6 +81,7 @@ class GenerationRequest(BaseModel):
     size: tuple[int, int] | None = None  # exact output width x height; None: the engine's
     seed: int | None = None  # a fixed seed (a remix); None: a random one at create
     remix_of: str | None = None  # the task this one remixes (presentation only)
+    requested_model: str | None = None  # the name a door mapped to model_name (presentation)
 
     def input_keys(self) -> list[str]:
         """Storage keys of every input file stored with the task."""

@@ -1,4 +1,5 @@
-"""The one table from error class to HTTP status, and the handlers that write the envelope."""
+"""The one table from error class to HTTP status, and the handlers that write the error in the
+wire format of the route that failed: Kling's envelope, or OpenAI's shape on ``/v1/videos``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import errors as e
+from .. import openai_contract
 from ..contract import failure
 from .context import request_id_of
 
@@ -30,19 +32,36 @@ HTTP_STATUS: dict[type[e.OpenklingError], int] = {
 }
 
 
-def status_of(exc: e.OpenklingError) -> int:
+# Where OpenAI's API answers differently: it reports spent credits as 429 insufficient_quota.
+OPENAI_HTTP_STATUS: dict[type[e.OpenklingError], int] = {e.InsufficientCredits: 429}
+
+# The request scope key a route sets to have its errors written in another wire format.
+WIRE = "openkling.wire"
+OPENAI = "openai"
+
+
+def status_of(exc: e.OpenklingError, table: dict = HTTP_STATUS) -> int:
     for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
+        if cls in table:
+            return table[cls]
     return 500
 
 
+def speaks_openai(request: Request) -> bool:
+    return request.scope.get(WIRE) == OPENAI
+
+
 def error_response(request: Request, exc: e.OpenklingError) -> JSONResponse:
-    status = status_of(exc)
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
-    return JSONResponse(
-        failure(exc.code, exc.message, request_id_of(request)), status_code=status, headers=headers
-    )
+    if speaks_openai(request):
+        status = status_of(exc, {**HTTP_STATUS, **OPENAI_HTTP_STATUS})
+        body = openai_contract.error_body(exc)
+    else:
+        status = status_of(exc)
+        body = failure(exc.code, exc.message, request_id_of(request))
+    headers = {"Retry-After": "1"} if status in (429, 503) else {}
+    if isinstance(exc, e.InsufficientCredits):  # waiting does not bring credits back
+        headers = {"x-should-retry": "false"}
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def install(app: FastAPI) -> None:
@@ -66,10 +85,11 @@ def install(app: FastAPI) -> None:
             message = f"method {request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
-        return JSONResponse(
-            failure(1200 if exc.status_code < 500 else 5000, message, request_id_of(request)),
-            status_code=exc.status_code,
-        )
+        if speaks_openai(request):
+            body = openai_contract.http_error_body(exc.status_code, message)
+        else:
+            body = failure(1200 if exc.status_code < 500 else 5000, message, request_id_of(request))
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):

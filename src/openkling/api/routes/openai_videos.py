@@ -1,0 +1,247 @@
+"""/v1/videos: the OpenAI video API (create, list, get, delete, content, remix) over the tasks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.types import Receive, Scope, Send
+
+from ... import openai_contract as oa
+from ...errors import InvalidParameter, MalformedRequest, ModelPermissionDenied, TaskNotFound
+from ...request import GenerationRequest
+from ...spritesheet import make_spritesheet
+from ..deps import AccountDep, RuntimeDep
+from ..errors import OPENAI, WIRE
+from ..reference import store_reference
+from .text2video import _json_body
+
+
+class OpenAIRoute(APIRoute):
+    """A route whose errors, from auth to validation, are written in OpenAI's shape."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[WIRE] = OPENAI
+        await super().handle(scope, receive, send)
+
+
+router = APIRouter(prefix="/v1/videos", tags=["openai"], route_class=OpenAIRoute)
+
+
+def _targets(rt) -> dict[str, oa.ModelTarget]:
+    return oa.model_targets(rt.settings.openai_model_map, rt.catalog)
+
+
+def _video(rt, task) -> dict[str, Any]:
+    return oa.video_object(task, _targets(rt))
+
+
+def _polled(rt, body: dict) -> JSONResponse:
+    """A GET answer: the SDK's poll helper waits as long as ``openai-poll-after-ms`` says."""
+    return JSONResponse(body, headers={"openai-poll-after-ms": str(rt.settings.openai_poll_after_ms)})
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise MalformedRequest(f"request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise MalformedRequest(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _form_body(request: Request, limit: int) -> dict[str, Any]:
+    """The fields of a multipart (or url-encoded) form, files as ``Upload``; at most ``limit``
+    bytes are read, and the parts are parsed from memory."""
+    raw = await _capped_body(request, limit)
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(
+            max_files=1, max_fields=len(oa.KNOWN_FIELDS) + 2, max_part_size=limit
+        )
+    except Exception as exc:  # MultiPartException and the parser's own errors
+        raise MalformedRequest(f"request body is not a valid form: {exc}") from None
+    fields: dict[str, Any] = {}
+    try:
+        for key, value in form.multi_items():
+            if key in fields:
+                raise InvalidParameter(f"{key}: is given more than once", param=key)
+            if isinstance(value, UploadFile):
+                data = await value.read()
+                fields[key] = oa.Upload(data, value.content_type or "", value.filename or "")
+            else:
+                fields[key] = value
+    finally:
+        await form.close()
+    return fields
+
+
+@router.post("", summary="Create a video (OpenAI)")
+async def create(request: Request, rt: RuntimeDep, account: AccountDep):
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        body: Any = await _form_body(request, rt.settings.openai_max_upload_bytes)
+    elif content_type in ("application/json", ""):
+        body = await _json_body(request, rt.settings.max_body_bytes)
+    else:
+        raise MalformedRequest(
+            f"content type {content_type!r} is not accepted; send multipart/form-data or "
+            "application/json"
+        )
+    targets = _targets(rt)
+    parsed = oa.parse_create(body, targets)
+    target = targets[parsed.model]
+
+    def build(image) -> GenerationRequest:
+        return oa.generation_request(parsed, target, rt.catalog, image)
+
+    task = await run_in_threadpool(_create, rt, account, parsed, build)
+    return JSONResponse(_video(rt, task))
+
+
+def _create(rt, account, parsed: oa.VideoCreate, build) -> Any:
+    """Store the reference image (if any), then the task; a refused task leaves no file."""
+    if parsed.reference is None:
+        return _service_create(rt, account, build(None), parsed.model)
+    build_check = build  # the catalog decides before any file is written
+    with store_reference(rt, parsed.reference, check=lambda: build_check(_PROBE)) as image:
+        return _service_create(rt, account, build(image), parsed.model)
+
+
+_PROBE = oa.ImageInputProbe = None  # placeholder replaced below
+
+
+def _service_create(rt, account, req: GenerationRequest, openai_model: str):
+    try:
+        return rt.service.create(account, req, family=oa.FAMILY)
+    except ModelPermissionDenied:
+        raise ModelPermissionDenied(
+            f"model: this key may not use '{openai_model}' (served by {req.model_name})",
+            param="model",
+        ) from None
+
+
+@router.get("", summary="List videos (OpenAI)")
+def list_videos(request: Request, rt: RuntimeDep, account: AccountDep):
+    query = oa.parse_list_query(request.query_params)
+    rows, has_more = rt.service.page(
+        account,
+        family=oa.FAMILY,
+        after=query.after,
+        limit=query.limit,
+        ascending=query.order == "asc",
+    )
+    return _polled(rt, oa.list_object([_video(rt, row) for row in rows], has_more))
+
+
+def _task(rt, account, video_id: str):
+    task_id = oa.task_id_of(video_id)
+    try:
+        return rt.service.get(account, task_id=task_id, family=oa.FAMILY)
+    except TaskNotFound:
+        raise TaskNotFound(f"video '{video_id}' does not exist", param="video_id") from None
+
+
+@router.get("/{video_id}", summary="Get a video (OpenAI)")
+def get_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+    return _polled(rt, _video(rt, _task(rt, account, video_id)))
+
+
+def _sprite_key(video: dict) -> str:
+    return f"videos/{video['id']}-sprite.jpg"
+
+
+@router.delete("/{video_id}", summary="Delete a video and its files (OpenAI)")
+def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+    task = _task(rt, account, video_id)
+    sprites = tuple(_sprite_key(v) for v in (task.result or {}).get("videos", []))
+    try:
+        rt.service.delete(account, task.id, family=oa.FAMILY, also=sprites)
+    except TaskNotFound:
+        raise TaskNotFound(f"video '{video_id}' does not exist", param="video_id") from None
+    return JSONResponse(oa.deleted_object(video_id))
+
+
+@router.get("/{video_id}/content", summary="Download a video, thumbnail or spritesheet (OpenAI)")
+def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+    variant = oa.parse_variant(request.query_params)
+    task = _task(rt, account, video_id)
+    videos = (task.result or {}).get("videos", []) if task.status == "succeed" else []
+    if not videos:
+        status = oa.STATUSES.get(task.status, task.status)
+        raise InvalidParameter(
+            f"video '{video_id}' is {status}; its content can be downloaded once it is completed",
+            param="video_id",
+        )
+    video = videos[0]
+    try:
+        if variant == "video":
+            data = rt.storage.read(video["key"])
+        elif variant == "thumbnail":
+            data = rt.storage.read(video["cover_key"])
+        else:
+            data = _spritesheet(rt, video)
+    except FileNotFoundError:
+        raise TaskNotFound(
+            f"the {variant} of video '{video_id}' is no longer stored", param="variant"
+        ) from None
+    return Response(data, media_type=oa.VARIANTS[variant])
+
+
+def _spritesheet(rt, video: dict) -> bytes:
+    """Made from the video's frames on first request, then kept beside it."""
+    key = _sprite_key(video)
+    try:
+        return rt.storage.read(key)
+    except FileNotFoundError:
+        pass
+    sheet = make_spritesheet(rt.storage.read(video["key"]))
+    rt.storage.put_bytes(key, sheet, "image/jpeg")
+    return sheet
+
+
+@router.post("/{video_id}/remix", summary="Remix a completed video with a new prompt (OpenAI)")
+async def remix(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+    body = await _json_body(request, rt.settings.max_body_bytes)
+    prompt = oa.parse_remix(body)
+    source = await run_in_threadpool(_task, rt, account, video_id)
+    if source.status != "succeed":
+        status = oa.STATUSES.get(source.status, source.status)
+        raise InvalidParameter(
+            f"video '{video_id}' is {status}; only a completed video can be remixed",
+            param="video_id",
+        )
+    base = GenerationRequest.model_validate(source.request)
+    req = oa.remix_request(base, prompt, source.seed, source.id)
+    task = await run_in_threadpool(_remix, rt, account, req)
+    return JSONResponse(_video(rt, task))
+
+
+def _remix(rt, account, req: GenerationRequest):
+    openai_model = req.requested_model or req.model_name
+    if req.image is None:
+        return _service_create(rt, account, req, openai_model)
+    # the remix keeps its own copy of the source's image: deleting the source leaves it whole
+    with store_reference(rt, rt.storage.read(req.image.key)) as image:
+        return _service_create(rt, account, req.model_copy(update={"image": image}), openai_model)
+
+
+def _unused(_: json.JSONDecodeError) -> None:  # pragma: no cover
+    pass
