@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -397,13 +398,20 @@ ERROR_KINDS: dict[type[e.OpenklingError], tuple[str, str]] = {
 }
 
 
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]]*): ")
+
+
 def error_body(exc: e.OpenklingError) -> dict[str, Any]:
     kind, code = "server_error", "internal_error"
     for cls in type(exc).__mro__:
         if cls in ERROR_KINDS:
             kind, code = ERROR_KINDS[cls]
             break
-    return {"error": {"message": exc.message, "type": kind, "param": exc.param, "code": code}}
+    param = exc.param
+    if param is None and isinstance(exc, InvalidParameter):  # "field: what is allowed"
+        match = _FIELD_PREFIX.match(exc.message)
+        param = match.group(1) if match else None
+    return {"error": {"message": exc.message, "type": kind, "param": param, "code": code}}
 
 
 def http_error_body(status: int, message: str) -> dict[str, Any]:

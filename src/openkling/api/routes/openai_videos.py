@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,12 +14,17 @@ from starlette.types import Receive, Scope, Send
 
 from ... import openai_contract as oa
 from ...errors import InvalidParameter, MalformedRequest, ModelPermissionDenied, TaskNotFound
-from ...request import GenerationRequest
+from ...images import InputImage, check_image, input_key
+from ...request import GenerationRequest, ImageInput
+from ...runtime import Runtime
 from ...spritesheet import make_spritesheet
 from ..deps import AccountDep, RuntimeDep
 from ..errors import OPENAI, WIRE
-from ..reference import store_reference
+from .image2video import _loader as _image_loader
 from .text2video import _json_body
+
+FIELD = "input_reference"
+log = logging.getLogger(__name__)
 
 
 class OpenAIRoute(APIRoute):
@@ -43,7 +48,9 @@ def _video(rt, task) -> dict[str, Any]:
 
 def _polled(rt, body: dict) -> JSONResponse:
     """A GET answer: the SDK's poll helper waits as long as ``openai-poll-after-ms`` says."""
-    return JSONResponse(body, headers={"openai-poll-after-ms": str(rt.settings.openai_poll_after_ms)})
+    return JSONResponse(
+        body, headers={"openai-poll-after-ms": str(rt.settings.openai_poll_after_ms)}
+    )
 
 
 async def _capped_body(request: Request, limit: int) -> bytes:
@@ -99,36 +106,67 @@ async def create(request: Request, rt: RuntimeDep, account: AccountDep):
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         body: Any = await _form_body(request, rt.settings.openai_max_upload_bytes)
     elif content_type in ("application/json", ""):
-        body = await _json_body(request, rt.settings.max_body_bytes)
+        body = await _json_body(request, rt.settings.image_body_bytes)
     else:
         raise MalformedRequest(
             f"content type {content_type!r} is not accepted; send multipart/form-data or "
             "application/json"
         )
-    targets = _targets(rt)
-    parsed = oa.parse_create(body, targets)
-    target = targets[parsed.model]
-
-    def build(image) -> GenerationRequest:
-        return oa.generation_request(parsed, target, rt.catalog, image)
-
-    task = await run_in_threadpool(_create, rt, account, parsed, build)
+    task = await run_in_threadpool(_create, rt, account, body)
     return JSONResponse(_video(rt, task))
 
 
-def _create(rt, account, parsed: oa.VideoCreate, build) -> Any:
-    """Store the reference image (if any), then the task; a refused task leaves no file."""
-    if parsed.reference is None:
-        return _service_create(rt, account, build(None), parsed.model)
-    build_check = build  # the catalog decides before any file is written
-    with store_reference(rt, parsed.reference, check=lambda: build_check(_PROBE)) as image:
-        return _service_create(rt, account, build(image), parsed.model)
+def _create(rt: Runtime, account, body: Any):
+    targets = _targets(rt)
+    parsed = oa.parse_create(body, targets)
+    target = targets[parsed.model]
+    oa.check_target(parsed, target, rt.catalog)
+    image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
+    return _store_and_create(
+        rt,
+        account,
+        parsed.model,
+        image,
+        lambda stored: oa.generation_request(parsed, target, stored),
+    )
 
 
-_PROBE = oa.ImageInputProbe = None  # placeholder replaced below
+def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputImage:
+    """The reference's bytes, checked as an input image (JPG or PNG)."""
+    if isinstance(reference, oa.Upload):
+        return check_image(reference.data, FIELD)
+    field = f"{FIELD}.image_url"
+    url = reference.url
+    if url[:5].lower() == "data:":
+        head, comma, payload = url.partition(",")
+        if not comma or not head.lower().endswith(";base64"):
+            raise InvalidParameter(
+                f"{field}: a data URL must be data:image/png;base64,... or "
+                "data:image/jpeg;base64,...",
+                param=field,
+            )
+        url = payload
+    return _image_loader(rt)(field, url)  # URLs are fetched through the URL guard
 
 
-def _service_create(rt, account, req: GenerationRequest, openai_model: str):
+def _store_and_create(rt: Runtime, account, openai_model: str, image: InputImage | None, build):
+    """Write the input image, then the task; a refused task leaves no file behind."""
+    stored = None
+    if image is not None:
+        stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
+        rt.storage.put_bytes(stored.key, image.data, image.content_type)
+    try:
+        return _service_create(rt, account, build(stored), openai_model)
+    except BaseException:
+        if stored is not None:
+            try:
+                rt.storage.delete(stored.key)
+            except Exception:  # the create's own error is the one to report
+                log.exception("could not remove input %s of a refused request", stored.key)
+        raise
+
+
+def _service_create(rt: Runtime, account, req: GenerationRequest, openai_model: str):
     try:
         return rt.service.create(account, req, family=oa.FAMILY)
     except ModelPermissionDenied:
@@ -234,14 +272,17 @@ async def remix(video_id: str, request: Request, rt: RuntimeDep, account: Accoun
     return JSONResponse(_video(rt, task))
 
 
-def _remix(rt, account, req: GenerationRequest):
+def _remix(rt: Runtime, account, req: GenerationRequest):
     openai_model = req.requested_model or req.model_name
     if req.image is None:
         return _service_create(rt, account, req, openai_model)
     # the remix keeps its own copy of the source's image: deleting the source leaves it whole
-    with store_reference(rt, rt.storage.read(req.image.key)) as image:
-        return _service_create(rt, account, req.model_copy(update={"image": image}), openai_model)
-
-
-def _unused(_: json.JSONDecodeError) -> None:  # pragma: no cover
-    pass
+    try:
+        image = check_image(rt.storage.read(req.image.key), FIELD)
+    except FileNotFoundError:
+        raise InvalidParameter(
+            "video_id: the source video's input_reference is no longer stored", param="video_id"
+        ) from None
+    return _store_and_create(
+        rt, account, openai_model, image, lambda stored: req.model_copy(update={"image": stored})
+    )
