@@ -7,12 +7,15 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .vocabulary import MODES
+
+if TYPE_CHECKING:
+    from .netguard import AllowList
 
 DEFAULT_REFUSED_TERMS = ("child sexual abuse", "csam", "bestiality")
 
@@ -79,6 +82,10 @@ class Settings(BaseSettings):
     openai_model_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     openai_poll_after_ms: int = Field(1000, ge=0)  # the `openai-poll-after-ms` header on GET
     openai_max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)  # a create's multipart body
+    # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",
+    # "*.corp.example") and CIDRs ("10.0.0.0/8", "127.0.0.1/32") admitted although they are
+    # loopback, private, link-local or metadata destinations; comma-separated, default none
+    url_allow: Annotated[list[str], NoDecode] = []
 
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
@@ -112,6 +119,23 @@ class Settings(BaseSettings):
                     )
             return {str(k).strip(): str(v).strip() for k, v in value.items()}
         return value
+
+    @field_validator("url_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        from .netguard import AllowList
+
+        AllowList.parse(value)  # a bad entry stops start-up, naming the entry
+        return value
+
+    @cached_property
+    def url_allowlist(self) -> AllowList:
+        """``url_allow`` as the guard reads it."""
+        from .netguard import AllowList
+
+        return AllowList.parse(self.url_allow)
 
     @cached_property
     def db_url(self) -> str:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from urllib.parse import urlsplit
 
 from ..errors import InvalidParameter
+from ..netguard import MAX_URL as MAX_URL  # the URL length cap lives with the guard
+from ..netguard import NOTHING_ALLOWED, AllowList, check_url
 from ..request import CameraConfig, CameraControl
 from ..vocabulary import CAMERA_AXES, CAMERA_TYPES, CLASSIC_DURATIONS
 
 MAX_PROMPT = 2500
 MAX_EXTERNAL_ID = 128
-MAX_URL = 2048
 
 
 def _bad(field: str, message: str) -> InvalidParameter:
@@ -135,24 +135,13 @@ def _camera(value: object) -> CameraControl | None:
     return CameraControl(type=kind)
 
 
-def _url(value: str | None) -> str | None:
+def _url(
+    value: str | None, *, allow: AllowList = NOTHING_ALLOWED, field: str = "callback_url"
+) -> str | None:
+    """A URL the server will call or fetch: http(s), not aimed at its own network (netguard)."""
     if not value:
         return None
-    if len(value) > MAX_URL:
-        raise _bad("callback_url", f"must be at most {MAX_URL} characters")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - parses the port, raising ValueError when it is not one
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(ch.isspace() or not ch.isprintable() for ch in value)
-    ):
-        raise _bad("callback_url", f"must be an http or https URL, got {value!r}")
-    return value
+    return check_url(value, field=field, allow=allow)
 
 
 def _bool(body: dict, field: str) -> bool:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..catalog import Catalog
 from ..errors import InvalidParameter
+from ..netguard import NOTHING_ALLOWED, AllowList
 from ..request import GenerationRequest
 from ..vocabulary import ASPECT_RATIOS, DEFAULT_MODEL, MODE_ALIASES
 from .fields import (
@@ -24,8 +25,14 @@ from .fields import (
 )
 
 
-def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
-    """Validate a text2video request body with Kling's rules; raise ``InvalidParameter``."""
+def parse_text2video(
+    body: Any, catalog: Catalog, *, url_allow: AllowList = NOTHING_ALLOWED
+) -> GenerationRequest:
+    """Validate a text2video request body with Kling's rules; raise ``InvalidParameter``.
+
+    ``url_allow`` (the ``OPENKLING_URL_ALLOW`` setting) admits callback hosts the URL guard
+    would otherwise refuse.
+    """
     if not isinstance(body, dict):
         raise InvalidParameter(f"request body must be a JSON object, got {_type_name(body)}")
 
@@ -78,6 +85,6 @@ def parse_text2video(body: Any, catalog: Catalog) -> GenerationRequest:
         cfg_scale=cfg_scale,
         camera_control=_camera(body.get("camera_control")),
         sound=sound or motion_has_audio,
-        callback_url=_url(_string(body, "callback_url")),
+        callback_url=_url(_string(body, "callback_url"), allow=url_allow),
         external_task_id=external or None,
     )
