@@ -201,12 +201,6 @@ def refused(server: LiveServer, account, call, error: type[openai.APIStatusError
         ({"prompt": "x" * 2501}, "prompt", "2500"),
         ({"input_reference": ("a.png", b"not an image", "image/png")}, "input_reference", "PNG"),
         ({"input_reference": ("a.png", png(100, 100), "image/png")}, "input_reference", "300"),
-        ({"input_reference": {"file_id": "file_123"}}, "input_reference.file_id", "image_url"),
-        (
-            {"input_reference": {"image_url": "file:///etc/passwd"}},
-            "input_reference.image_url",
-            "http",
-        ),
     ],
 )
 def test_bad_fields_are_bad_request_naming_the_field(servers, fields, param, allowed):
@@ -217,6 +211,30 @@ def test_bad_fields_are_bad_request_naming_the_field(servers, fields, param, all
     assert exc.status_code == 400
     assert exc.body["param"] == param and exc.body["type"] == "invalid_request_error"
     assert allowed in exc.body["message"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "param", "allowed"),
+    [
+        ({"file_id": "file_123"}, "input_reference.file_id", "image_url"),
+        ({"image_url": "file:///etc/passwd"}, "input_reference.image_url", "http"),
+        ({"image_url": "http://127.0.0.1:1/a.png"}, "input_reference.image_url", "URL"),
+        ({"image_url": "data:image/png;base64,@@@"}, "input_reference.image_url", "base64"),
+        ({"url": "https://example.com/a.png"}, "input_reference", "image_url, file_id"),
+    ],
+)
+def test_bad_reference_objects_are_bad_request(servers, reference, param, allowed):
+    """The JSON form of input_reference (the SDK's generic post sends it as JSON)."""
+    server = servers["quiet"]
+    account = server.new_account(credits=100)
+    body = {"prompt": "a quiet harbour", "input_reference": reference}
+    exc = refused(
+        server,
+        account,
+        lambda c: c.post("/videos", body=body, cast_to=openai.types.Video),
+        openai.BadRequestError,
+    )
+    assert exc.body["param"] == param and allowed in exc.body["message"]
 
 
 def test_reference_with_a_text_only_mapping_and_image_only_mapping(servers):

@@ -18,6 +18,7 @@ from ...images import InputImage, check_image, input_key
 from ...request import GenerationRequest, ImageInput
 from ...runtime import Runtime
 from ...spritesheet import make_spritesheet
+from ...tasks.status import TaskStatus
 from ..deps import AccountDep, RuntimeDep
 from ..errors import OPENAI, WIRE
 from .image2video import _loader as _image_loader
@@ -209,6 +210,12 @@ def _sprite_key(video: dict) -> str:
 @router.delete("/{video_id}", summary="Delete a video and its files (OpenAI)")
 def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
     task = _task(rt, account, video_id)
+    if not TaskStatus(task.status).is_terminal():
+        raise InvalidParameter(
+            f"video '{video_id}' is {oa.STATUSES[task.status]}; only a completed or failed video "
+            "can be deleted",
+            param="video_id",
+        )
     sprites = tuple(_sprite_key(v) for v in (task.result or {}).get("videos", []))
     try:
         rt.service.delete(account, task.id, family=oa.FAMILY, also=sprites)
