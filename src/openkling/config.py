@@ -137,6 +137,17 @@ class Settings(BaseSettings):
 
         return AllowList.parse(self.url_allow)
 
+    @property
+    def public_base(self) -> str:
+        """The server's public root for URLs made outside a request (callbacks): the
+        setting, else the bind address, with a wildcard bind read as this machine."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
     @cached_property
     def db_url(self) -> str:
         if self.database_url:

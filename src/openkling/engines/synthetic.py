@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import GenerationCancelled
-from .base import RenderRequest, StepCallback, StopCheck
+from .base import Capabilities, RenderRequest, StepCallback, StopCheck
 
 ASPECTS = ("16:9", "9:16", "1:1")
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
@@ -103,6 +103,7 @@ class SyntheticEngine:
     """Deterministic, prompt-shaped animation: textured backdrop, moving shapes, the prompt."""
 
     name = "synthetic"
+    capabilities = Capabilities()
 
     def __init__(self, fps: int = 24, std_short_side: int = 720, pro_short_side: int = 1080):
         if fps <= 0:

@@ -6,25 +6,28 @@ from ..catalog import format_credits
 from ..contract import TaskPublic, TaskResultPublic, VideoPublic, format_duration
 from ..storage.base import Storage
 from ..store.models import Task
+from .result import TaskResult
 
 
 def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int) -> dict:
     result = None
     if task.status == "succeed" and task.result:
-        videos = []
-        for video in task.result.get("videos", []):
-            cover = video.get("cover_key")
-            videos.append(
+        stored = TaskResult.model_validate(task.result)
+
+        def url(key: str) -> str:
+            return storage.url(key, base_url=base_url, expires_in=expires_in)
+
+        result = TaskResultPublic(
+            videos=[
                 VideoPublic(
-                    id=video["id"],
-                    url=storage.url(video["key"], base_url=base_url, expires_in=expires_in),
-                    duration=format_duration(video["duration"]),
-                    cover_url=storage.url(cover, base_url=base_url, expires_in=expires_in)
-                    if cover
-                    else None,
+                    id=video.id,
+                    url=url(video.key),
+                    duration=format_duration(video.duration),
+                    cover_url=url(video.cover_key) if video.cover_key else None,
                 )
-            )
-        result = TaskResultPublic(videos=videos)
+                for video in stored.videos
+            ]
+        )
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
     return TaskPublic(
         task_id=task.id,
