@@ -13,6 +13,7 @@ from .catalog import Catalog
 from .contract.fields import MAX_PROMPT, MAX_URL, _string, _type_name
 from .errors import InvalidParameter, TaskNotFound
 from .request import GenerationRequest, ImageInput
+from .tasks.result import TaskResult
 from .tasks.status import TaskStatus
 from .vocabulary import DEFAULT_MODEL
 
@@ -342,10 +343,10 @@ def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any
     req = GenerationRequest.model_validate(task.request)
     status = STATUSES.get(task.status, "queued")
     finished = status in ("completed", "failed")
-    video = (task.result or {}).get("videos", [{}])[0] if status == "completed" else {}
-    width, height = req.size or (video.get("width", 0), video.get("height", 0))
-    if video.get("width"):
-        width, height = video["width"], video["height"]
+    videos = TaskResult.model_validate(task.result).videos if task.result else []
+    width, height = req.size or (0, 0)
+    if status == "completed" and videos:  # what was made
+        width, height = videos[0].width, videos[0].height
     error = None
     if status == "failed":
         error = {"code": "video_generation_failed", "message": task.status_msg or "failed"}

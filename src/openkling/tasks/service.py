@@ -26,6 +26,7 @@ from . import credits
 from .accounts import Principal
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
+from .result import TaskResult
 from .status import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -203,8 +204,8 @@ class TaskService:
         if not gone:  # a concurrent delete won
             raise TaskNotFound(f"task '{task_id}' does not exist")
         keys = list(also) + GenerationRequest.model_validate(task.request).input_keys()
-        for video in (task.result or {}).get("videos", []):
-            keys += [v for k, v in video.items() if k.endswith("key") and isinstance(v, str)]
+        if task.result:
+            keys += TaskResult.model_validate(task.result).keys()
         for key in keys:
             try:
                 self.lifecycle.storage.delete(key)

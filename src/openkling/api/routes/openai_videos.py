@@ -18,6 +18,7 @@ from ...images import InputImage, check_image, input_key
 from ...request import GenerationRequest, ImageInput
 from ...runtime import Runtime
 from ...spritesheet import make_spritesheet
+from ...tasks.result import TaskResult, VideoResult
 from ...tasks.status import TaskStatus
 from ..deps import AccountDep, RuntimeDep
 from ..errors import OPENAI, WIRE
@@ -203,8 +204,8 @@ def get_video(video_id: str, rt: RuntimeDep, account: AccountDep):
     return _polled(rt, _video(rt, _task(rt, account, video_id)))
 
 
-def _sprite_key(video: dict) -> str:
-    return f"videos/{video['id']}-sprite.jpg"
+def _videos(task) -> list[VideoResult]:
+    return TaskResult.model_validate(task.result).videos if task.result else []
 
 
 @router.delete("/{video_id}", summary="Delete a video and its files (OpenAI)")
@@ -216,7 +217,7 @@ def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
             "can be deleted",
             param="video_id",
         )
-    sprites = tuple(_sprite_key(v) for v in (task.result or {}).get("videos", []))
+    sprites = tuple(_sprite_key(v) for v in _videos(task))
     try:
         rt.service.delete(account, task.id, family=oa.FAMILY, also=sprites)
     except TaskNotFound:
@@ -228,19 +229,21 @@ def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
 def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
     variant = oa.parse_variant(request.query_params)
     task = _task(rt, account, video_id)
-    videos = (task.result or {}).get("videos", []) if task.status == "succeed" else []
+    videos = _videos(task) if task.status == TaskStatus.SUCCEED else []
     if not videos:
-        status = oa.STATUSES.get(task.status, task.status)
         raise InvalidParameter(
-            f"video '{video_id}' is {status}; its content can be downloaded once it is completed",
+            f"video '{video_id}' is {oa.STATUSES.get(task.status, task.status)}; its content can "
+            "be downloaded once it is completed",
             param="video_id",
         )
     video = videos[0]
     try:
         if variant == "video":
-            data = rt.storage.read(video["key"])
+            data = rt.storage.read(video.key)
+        elif variant == "thumbnail" and video.cover_key:
+            data = rt.storage.read(video.cover_key)
         elif variant == "thumbnail":
-            data = rt.storage.read(video["cover_key"])
+            raise FileNotFoundError(video.id)
         else:
             data = _spritesheet(rt, video)
     except FileNotFoundError:
@@ -250,14 +253,18 @@ def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep
     return Response(data, media_type=oa.VARIANTS[variant])
 
 
-def _spritesheet(rt, video: dict) -> bytes:
+def _sprite_key(video: VideoResult) -> str:
+    return f"videos/{video.id}-sprite.jpg"
+
+
+def _spritesheet(rt: Runtime, video: VideoResult) -> bytes:
     """Made from the video's frames on first request, then kept beside it."""
     key = _sprite_key(video)
     try:
         return rt.storage.read(key)
     except FileNotFoundError:
         pass
-    sheet = make_spritesheet(rt.storage.read(video["key"]))
+    sheet = make_spritesheet(rt.storage.read(video.key))
     rt.storage.put_bytes(key, sheet, "image/jpeg")
     return sheet
 
