@@ -81,7 +81,8 @@ class Settings(BaseSettings):
     # catalog's default model (kling-v1 if served), sora-2 in std mode and sora-2-pro in pro.
     openai_model_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     openai_poll_after_ms: int = Field(1000, ge=0)  # the `openai-poll-after-ms` header on GET
-    openai_max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)  # a create's multipart body
+    # a create's multipart body: an image of up to 10 MB and the text fields
+    openai_max_upload_bytes: int = Field(11 * 1024 * 1024, gt=0)
     # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",
     # "*.corp.example") and CIDRs ("10.0.0.0/8", "127.0.0.1/32") admitted although they are
     # loopback, private, link-local or metadata destinations; comma-separated, default none

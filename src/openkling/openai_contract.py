@@ -78,6 +78,18 @@ def model_targets(setting: Mapping[str, str], catalog: Catalog) -> dict[str, Mod
     return {"sora-2": ModelTarget(base, "std"), "sora-2-pro": ModelTarget(base, "pro")}
 
 
+_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+
+
+def target_name(model: str, models: Mapping[str, ModelTarget]) -> str | None:
+    """The map entry serving ``model``: itself, or for a dated snapshot such as
+    sora-2-2025-10-06 the name without its date."""
+    if model in models:
+        return model
+    base = _SNAPSHOT.sub("", model)
+    return base if base in models else None
+
+
 # ---- requests -------------------------------------------------------------------------------
 
 
@@ -208,7 +220,7 @@ def parse_create(body: Any, models: Mapping[str, ModelTarget]) -> VideoCreate:
             raise _bad(str(key), f"unknown parameter; allowed: {', '.join(KNOWN_FIELDS)}")
     prompt = _prompt(body)
     model = _text(body, "model") or DEFAULT_OPENAI_MODEL
-    if model not in models:
+    if target_name(model, models) is None:
         raise _bad("model", f"'{model}' is not allowed; allowed values: {', '.join(models)}")
     size = _text(body, "size") or DEFAULT_SIZE
     if size not in SIZES:

@@ -70,7 +70,8 @@ def png(width: int, height: int) -> bytes:
 
 def test_create_reports_the_requested_fields(servers):
     server = servers["quiet"]
-    client = sdk(server)
+    account = server.new_account(credits=1000)
+    client = sdk(server, account.secret_key)
     video = client.videos.create(prompt="a lighthouse at dusk")
     assert video.id.startswith("video_")
     assert video.object == "video" and video.status == "queued" and video.progress == 0
@@ -86,6 +87,10 @@ def test_create_reports_the_requested_fields(servers):
     assert again.model_dump() == pro.model_dump()
     # newer SDKs send 16 and 20
     assert client.videos.create(prompt="a comet", seconds="20").seconds == "20"
+    # a dated snapshot is served as its model, and reported as asked
+    dated = client.videos.create(prompt="a comet", model="sora-2-pro-2025-10-06")
+    assert dated.model == "sora-2-pro-2025-10-06"
+    assert balance(server, account) == 1000 - 8 - 84 - 40 - 28  # sora-2 std 4 s, pro 12 s, std 20 s, pro 4 s
 
 
 def test_get_tells_the_sdk_how_long_to_wait(servers):

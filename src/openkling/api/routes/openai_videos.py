@@ -121,7 +121,7 @@ async def create(request: Request, rt: RuntimeDep, account: AccountDep):
 def _create(rt: Runtime, account, body: Any):
     targets = _targets(rt)
     parsed = oa.parse_create(body, targets)
-    target = targets[parsed.model]
+    target = targets[oa.target_name(parsed.model, targets)]
     oa.check_target(parsed, target, rt.catalog)
     image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
     return _store_and_create(
