@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import openai
 import pytest
 from PIL import Image
 
-from liveserver import LiveServer
+from liveserver import Account, LiveServer, cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Sora so
 
@@ -90,7 +91,9 @@ def test_create_reports_the_requested_fields(servers):
     # a dated snapshot is served as its model, and reported as asked
     dated = client.videos.create(prompt="a comet", model="sora-2-pro-2025-10-06")
     assert dated.model == "sora-2-pro-2025-10-06"
-    assert balance(server, account) == 1000 - 8 - 84 - 40 - 28  # sora-2 std 4 s, pro 12 s, std 20 s, pro 4 s
+    assert (
+        balance(server, account) == 1000 - 8 - 84 - 40 - 28
+    )  # sora-2 std 4 s, pro 12 s, std 20 s, pro 4 s
 
 
 def test_get_tells_the_sdk_how_long_to_wait(servers):
@@ -345,3 +348,26 @@ def test_refused_prompt_is_bad_request(servers):
     account = server.new_account(credits=100)
     exc = refused(server, account, lambda c: c.videos.create(prompt="csam"), openai.BadRequestError)
     assert exc.body["code"] == "moderation_blocked"
+
+
+def test_key_without_the_mapped_model_is_permission_denied(servers):
+    server = servers["quiet"]
+    out = cli(
+        "keys",
+        "create",
+        "--json",
+        "--credits",
+        "100",
+        "--models",
+        "kling-v3",
+        data_dir=server.data_dir,
+        env=server.env,
+    )
+    keys = json.loads(out.stdout)
+    account = Account(
+        **{k: keys[k] for k in ("access_key", "secret_key", "webhook_secret", "credits")}
+    )
+    exc = refused(
+        server, account, lambda c: c.videos.create(prompt="a fox"), openai.PermissionDeniedError
+    )
+    assert exc.body["param"] == "model" and "sora-2" in exc.body["message"]
