@@ -146,13 +146,17 @@ def open_image(data: bytes, field: str) -> Image.Image:
             image = ImageOps.exif_transpose(image)
     except InvalidParameter:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _bad(
+            field,
+            f"the image claims a canvas over {MAX_PIXELS // 1_000_000} megapixels; at most "
+            f"{MAX_PIXELS // 1_000_000} megapixels",
+        ) from None
     except (
         OSError,
         SyntaxError,
         ValueError,
         UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
         EOFError,
     ):
         raise _bad(field, f"is not a readable {fmt.upper()} file (corrupt or truncated)") from None
@@ -228,13 +232,3 @@ def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
         return resized >= 128
     interpolation = cv2.INTER_AREA if cw >= width else cv2.INTER_CUBIC
     return cv2.resize(crop, (width, height), interpolation=interpolation)
-
-
-def fit_point(
-    x: float, y: float, image_w: int, image_h: int, width: int, height: int
-) -> tuple[float, float]:
-    """Where an image pixel lands after ``fit`` to ``width`` x ``height``."""
-    k = max(width / image_w, height / image_h)
-    cw, ch = min(image_w, round(width / k)), min(image_h, round(height / k))
-    x0, y0 = (image_w - cw) // 2, (image_h - ch) // 2
-    return (x - x0) * width / cw, (y - y0) * height / ch

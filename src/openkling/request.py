@@ -83,6 +83,11 @@ class GenerationRequest(BaseModel):
     remix_of: str | None = None  # the task this one remixes (presentation only)
     requested_model: str | None = None  # the name a door mapped to model_name (presentation)
 
+    @property
+    def has_image(self) -> bool:
+        """Whether the video starts from (or ends at) an input image."""
+        return self.image is not None or self.image_tail is not None
+
     def input_keys(self) -> list[str]:
         """Storage keys of every input file stored with the task."""
         images = [self.image, self.image_tail, self.static_mask]

@@ -14,6 +14,7 @@ from typing import Any
 from ..catalog import Catalog, ModelEntry
 from ..errors import InvalidParameter
 from ..images import InputImage, input_key
+from ..netguard import NOTHING_ALLOWED, AllowList
 from ..request import DynamicMask, GenerationRequest, ImageInput, Point
 from ..vocabulary import CLASSIC_DURATIONS, DEFAULT_MODEL, MODE_ALIASES
 from .fields import (
@@ -47,8 +48,13 @@ class Image2VideoParse:
     files: dict[str, InputImage] = field(default_factory=dict)  # storage key -> image
 
 
-def parse_image2video(body: Any, catalog: Catalog, load: ImageLoader) -> Image2VideoParse:
-    """Validate an image2video request body with Kling's rules; raise ``InvalidParameter``."""
+def parse_image2video(
+    body: Any, catalog: Catalog, load: ImageLoader, *, url_allow: AllowList = NOTHING_ALLOWED
+) -> Image2VideoParse:
+    """Validate an image2video request body with Kling's rules; raise ``InvalidParameter``.
+
+    ``load`` reads one image field (base64 or URL); ``url_allow`` (``OPENKLING_URL_ALLOW``)
+    admits callback hosts the URL guard would refuse."""
     if not isinstance(body, dict):
         raise InvalidParameter(f"request body must be a JSON object, got {_type_name(body)}")
     entry = _model(body, catalog)
@@ -65,12 +71,8 @@ def parse_image2video(body: Any, catalog: Catalog, load: ImageLoader) -> Image2V
     dynamic_raw = _dynamic_masks(body.get("dynamic_masks"))
     camera = _camera(body.get("camera_control"))
     has_masks = static_src is not None or bool(dynamic_raw)
-    _combination(tail_src is not None, has_masks, camera is not None)
-    if has_masks and image_src is None:
-        raise _bad(
-            "static_mask" if static_src else "dynamic_masks",
-            "masks paint regions of image: image is required with them",
-        )
+    mask_field = "static_mask" if static_src is not None else "dynamic_masks"
+    _combination(tail_src is not None, has_masks, camera is not None, mask_field)
     _capabilities(catalog, entry, tail=tail_src is not None, masks=has_masks, camera=camera)
 
     prompt = _string(body, "prompt", max_len=MAX_PROMPT) or ""
@@ -99,7 +101,7 @@ def parse_image2video(body: Any, catalog: Catalog, load: ImageLoader) -> Image2V
             f"model '{entry.name}' does not generate audio; models with audio: "
             f"{', '.join(catalog.supporting('audio')) or 'none'}",
         )
-    callback_url = _url(_string(body, "callback_url"))
+    callback_url = _url(_string(body, "callback_url"), allow=url_allow)
     external = _string(body, "external_task_id", max_len=MAX_EXTERNAL_ID) or None
     watermark = _watermark(body.get("watermark_info"))
 
@@ -177,10 +179,12 @@ def _image_field(body: dict, name: str) -> str | None:
     return value
 
 
-def _combination(tail: bool, masks: bool, camera: bool) -> None:
+def _combination(tail: bool, masks: bool, camera: bool, mask_field: str) -> None:
+    """Kling: image_tail, the masks and camera_control exclude one another (and masks need
+    ``image``: with only image_tail they are the same conflict)."""
     groups = (
         ("image_tail", "image_tail", tail),
-        ("static_mask/dynamic_masks", "static_mask", masks),
+        ("static_mask/dynamic_masks", mask_field, masks),
         ("camera_control", "camera_control", camera),
     )
     used = [(label, fld) for label, fld, on in groups if on]

@@ -138,7 +138,8 @@ class Worker:
             log.warning("task %s: result not recorded (task no longer ours)", run.task_id)
 
     def _generate(self, run: Run, lease: Lease) -> TaskResult:
-        engine = self.registry.video(run.request.model_name)
+        request = run.request
+        engine = self.registry.video(request.model_name, image=request.has_image)
         plan = plan_render(run.request, engine, seed=run.seed)
         log.info(
             "task %s: %s engine, %dx%d (canvas %dx%d), %d frames at %s fps in %d shot(s), seed %d",

@@ -7,9 +7,11 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from ... import netguard
 from ...contract.image2video import Image2VideoParse, parse_image2video
-from ...errors import InvalidParameter, OpenklingError
+from ...errors import InvalidParameter, OutboundError
 from ...images import MAX_IMAGE_BYTES, InputImage, read_image
+from ...netguard import check_url
 from ...runtime import Runtime
 from ..context import ok
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
@@ -24,21 +26,22 @@ router = APIRouter(prefix="/v1/videos/image2video", tags=["image2video"])
 
 def _loader(rt: Runtime):
     """Read one image field: base64 decoded here, URLs fetched through the URL guard."""
-    from ...netguard import fetch as guarded_fetch
-
     timeout = rt.settings.image_fetch_timeout_seconds
+    allow = rt.settings.url_allowlist
 
     def fetch(field: str, url: str) -> bytes:
+        check_url(url, field=field, allow=allow)  # literal addresses: refused before any I/O
         try:
-            fetched = guarded_fetch(
-                url, max_bytes=MAX_IMAGE_BYTES, timeout=timeout, content_types=IMAGE_TYPES
+            fetched = netguard.fetch(
+                url,
+                max_bytes=MAX_IMAGE_BYTES,
+                timeout=timeout,
+                content_types=IMAGE_TYPES,
+                allow=allow,
             )
-        except OpenklingError as exc:  # refused by the guard: its message is for the caller
+        except OutboundError as exc:  # refused or failed: its message is written for users
             raise InvalidParameter(f"{field}: {exc.message}") from None
-        except Exception:
-            log.info("image URL %s could not be fetched", url, exc_info=True)
-            raise InvalidParameter(f"{field}: the URL could not be fetched") from None
-        return fetched if isinstance(fetched, bytes) else fetched.content
+        return fetched.content
 
     def load(field: str, value: str) -> InputImage:
         return read_image(value, field, fetch)
@@ -47,7 +50,9 @@ def _loader(rt: Runtime):
 
 
 def _create(rt: Runtime, account, body: object):
-    parsed: Image2VideoParse = parse_image2video(body, rt.catalog, _loader(rt))
+    parsed: Image2VideoParse = parse_image2video(
+        body, rt.catalog, _loader(rt), url_allow=rt.settings.url_allowlist
+    )
     written: list[str] = []
     try:  # inputs are written only after every check passed, and removed if create fails
         for key, image in parsed.files.items():
