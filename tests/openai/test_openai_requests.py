@@ -371,3 +371,44 @@ def test_key_without_the_mapped_model_is_permission_denied(servers):
         server, account, lambda c: c.videos.create(prompt="a fox"), openai.PermissionDeniedError
     )
     assert exc.body["param"] == "model" and "sora-2" in exc.body["message"]
+
+
+def test_malformed_bodies_are_bad_request(servers):
+    server = servers["quiet"]
+    account = server.new_account(credits=100)
+    url, auth = server.base_url + "/v1/videos", {"Authorization": f"Bearer {account.secret_key}"}
+    files_before = inputs(server)
+    two_files = {
+        "input_reference": ("a.png", png(400, 400), "image/png"),
+        "other": ("b.png", png(400, 400), "image/png"),
+    }
+    cases = [
+        httpx.post(url, headers=auth, data={"prompt": "x"}, files=two_files),
+        httpx.post(url, headers={**auth, "Content-Type": "application/json"}, content=b"{nope"),
+        httpx.post(url, headers={**auth, "Content-Type": "text/plain"}, content=b"prompt=x"),
+        httpx.post(url, headers=auth, data={"prompt": "x", "colour": "red"}),
+        httpx.post(
+            url,
+            headers={**auth, "Content-Type": "multipart/form-data; boundary=zz"},
+            content=b"--zz\r\ngarbage",
+        ),
+    ]
+    for resp in cases:
+        assert resp.status_code == 400, resp.text
+        error = resp.json()["error"]
+        assert error["type"] == "invalid_request_error" and "Traceback" not in error["message"]
+    assert "colour" in cases[3].json()["error"]["message"]
+    assert balance(server, account) == 100.0 and inputs(server) == files_before
+    assert sdk(server, account.secret_key).videos.list().data == []
+
+
+def test_too_large_upload_is_refused_before_it_is_read(servers):
+    server = servers["quiet"]
+    account = server.new_account(credits=100)
+    huge = b"\x89PNG\r\n\x1a\n" + bytes(12 * 1024 * 1024)
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk(server, account.secret_key).videos.create(
+            prompt="x", input_reference=("big.png", huge, "image/png")
+        )
+    assert "larger than" in caught.value.message
+    assert balance(server, account) == 100.0

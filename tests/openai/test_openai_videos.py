@@ -177,6 +177,17 @@ def test_uploaded_input_reference_is_the_first_frame(server, client):
     assert psnr(first, np.asarray(picture)) >= 22
 
     stored = [p for p in media_files(server) if "inputs" in p.parts]
-    assert stored, "the reference is stored with the task"
+    assert len(stored) == 1, "the reference is stored with the task"
+
+    # a remix starts from the same image, kept in its own copy
+    remix = client.videos.poll(client.videos.remix(video.id, prompt="the shapes drift").id)
+    assert remix.status == "completed", remix.error
+    copies = [p for p in media_files(server) if "inputs" in p.parts]
+    assert len(copies) == 2 and copies[0].read_bytes() == copies[1].read_bytes()
+
     client.videos.delete(video.id)
-    assert not set(stored) & set(media_files(server))  # and goes with it
+    assert not set(stored) & set(media_files(server))  # the source's copy goes with it
+    first = frames(client.videos.download_content(remix.id).content)[0]
+    assert psnr(first, np.asarray(picture)) >= 22
+    client.videos.delete(remix.id)
+    assert [p for p in media_files(server) if "inputs" in p.parts] == []

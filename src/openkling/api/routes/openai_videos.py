@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -85,8 +85,11 @@ async def _form_body(request: Request, limit: int) -> dict[str, Any]:
         form = await Request(request.scope, replay).form(
             max_files=1, max_fields=len(oa.KNOWN_FIELDS) + 2, max_part_size=limit
         )
-    except Exception as exc:  # MultiPartException and the parser's own errors
-        raise MalformedRequest(f"request body is not a valid form: {exc}") from None
+    except Exception:  # MultiPartException and the parser's own errors
+        raise MalformedRequest(
+            "request body is not a valid multipart form (the fields prompt, model, seconds, "
+            "size and at most one file, input_reference)"
+        ) from None
     fields: dict[str, Any] = {}
     try:
         for key, value in form.multi_items():
@@ -237,20 +240,30 @@ def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep
             param="video_id",
         )
     video = videos[0]
+    media_type = oa.VARIANTS[variant]
     try:
         if variant == "video":
-            data = rt.storage.read(video.key)
-        elif variant == "thumbnail" and video.cover_key:
-            data = rt.storage.read(video.cover_key)
-        elif variant == "thumbnail":
-            raise FileNotFoundError(video.id)
-        else:
-            data = _spritesheet(rt, video)
+            return _stored(rt, video.key, media_type)
+        if variant == "thumbnail":
+            if not video.cover_key:
+                raise FileNotFoundError(video.id)
+            return _stored(rt, video.cover_key, media_type)
+        return Response(_spritesheet(rt, video), media_type=media_type)
     except FileNotFoundError:
         raise TaskNotFound(
             f"the {variant} of video '{video_id}' is no longer stored", param="variant"
         ) from None
-    return Response(data, media_type=oa.VARIANTS[variant])
+
+
+def _stored(rt: Runtime, key: str, media_type: str) -> Response:
+    """A stored file: streamed from disk when the storage is local, else read whole."""
+    path_of = getattr(rt.storage, "path", None)
+    if path_of is None:
+        return Response(rt.storage.read(key), media_type=media_type)
+    path = path_of(key)
+    if not path.is_file():
+        raise FileNotFoundError(key)
+    return FileResponse(path, media_type=media_type)
 
 
 def _sprite_key(video: VideoResult) -> str:
