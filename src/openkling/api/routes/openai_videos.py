@@ -287,13 +287,19 @@ async def remix(video_id: str, request: Request, rt: RuntimeDep, account: Accoun
     body = await _json_body(request, rt.settings.max_body_bytes)
     prompt = oa.parse_remix(body)
     source = await run_in_threadpool(_task, rt, account, video_id)
-    if source.status != "succeed":
+    if source.status != TaskStatus.SUCCEED:
         status = oa.STATUSES.get(source.status, source.status)
         raise InvalidParameter(
             f"video '{video_id}' is {status}; only a completed video can be remixed",
             param="video_id",
         )
     base = GenerationRequest.model_validate(source.request)
+    if rt.catalog.get(base.model_name) is None:
+        raise InvalidParameter(
+            f"video '{video_id}' was made by {base.model_name}, which this server no longer "
+            "serves; it cannot be remixed",
+            param="video_id",
+        )
     req = oa.remix_request(base, prompt, source.seed, source.id)
     task = await run_in_threadpool(_remix, rt, account, req)
     return JSONResponse(_video(rt, task))
