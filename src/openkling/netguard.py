@@ -1,5 +1,4 @@
-"""The URL guard: every URL openkling fetches or calls is checked here, then connected to at the
-address that was checked.
+"""The URL guard: every URL openkling fetches or calls is checked, then reached at that address.
 
 Two moments, one set of rules:
 
@@ -233,10 +232,6 @@ class _Target:
     literal: IPAddress | None  # when the host is an IP address
 
 
-def _refuse(message: str) -> URLRefused:
-    return URLRefused(message)
-
-
 def _shown(value: str, limit: int = 120) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
@@ -244,10 +239,10 @@ def _shown(value: str, limit: int = 120) -> str:
 def _parse(value: object) -> _Target:
     """Parse with the same parser the client connects with; refuse anything ambiguous."""
     if not isinstance(value, str):
-        raise _refuse("must be an http or https URL string")
+        raise URLRefused("must be an http or https URL string")
     if len(value) > MAX_URL:
-        raise _refuse(f"must be at most {MAX_URL} characters, got {len(value)}")
-    bad_url = _refuse(f"must be an http or https URL, got {_shown(value)}")
+        raise URLRefused(f"must be at most {MAX_URL} characters, got {len(value)}")
+    bad_url = URLRefused(f"must be an http or https URL, got {_shown(value)}")
     if any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in value):
         raise bad_url
     try:
@@ -261,23 +256,26 @@ def _parse(value: object) -> _Target:
     except httpx.InvalidURL:
         literal = _ip_literal(split_host)  # "0177.0.0.1": say where it leads, not just "bad"
         if literal is not None and blocked_reason(literal):
-            raise _refuse(_in_range(split_host, literal)) from None
+            raise URLRefused(_in_range(split_host, literal)) from None
         raise bad_url from None
     if url.scheme not in ("http", "https"):
-        raise _refuse(f"must be an http or https URL, got scheme {_shown(url.scheme)}")
+        raise URLRefused(f"must be an http or https URL, got scheme {_shown(url.scheme)}")
     if url.userinfo or "@" in split.netloc:
-        raise _refuse("must not carry a user name or password (user@host)")
+        raise URLRefused("must not carry a user name or password (user@host)")
     raw_host = url.raw_host.decode("ascii", "replace").lower()
     if not raw_host:
         raise bad_url
     if url.port is not None and not 0 < url.port < 65536:
-        raise _refuse(f"port must be between 1 and 65535, got {url.port}")
+        raise URLRefused(f"port must be between 1 and 65535, got {url.port}")
     if url.host.lower() != split_host.lower():  # two parsers disagree: refuse, do not guess
         raise bad_url
     host = raw_host.rstrip(".")
     literal = _ip_literal(host)
     if literal is None and not _NAME.fullmatch(host):
-        raise _refuse(f"host {_shown(host)} is not a valid host name")
+        raise URLRefused(
+            f"host {_shown(host)} is not a valid host name; "
+            "must be letters, digits, hyphens and dots, or an IP address"
+        )
     url = url.copy_with(raw_path=url.raw_path)  # "https://a.com" -> "https://a.com/"
     port = url.port or (443 if url.scheme == "https" else 80)
     return _Target(url=url, host=host, port=port, literal=literal)
@@ -297,9 +295,9 @@ def _judge(value: object, allow: AllowList) -> _Target:
     target = _parse(value)
     if target.literal is not None:
         if blocked_reason(target.literal) and not allow.admits_address(target.literal):
-            raise _refuse(_in_range(target.host, target.literal))
+            raise URLRefused(_in_range(target.host, target.literal))
     elif target.host in METADATA_NAMES and not allow.admits_name(target.host):
-        raise _refuse(f"{target.host} is a cloud metadata host; {ALLOWED}")
+        raise URLRefused(f"{target.host} is a cloud metadata host; {ALLOWED}")
     return target
 
 
@@ -317,13 +315,13 @@ def check_url(url: str, *, field: str, allow: AllowList) -> str:
 
 def destination(url: str) -> str:
     """The origin (``scheme://host[:port]``) a URL is sent to, the key for per-destination
-    limits; the URL itself when it does not parse."""
+    limits; the URL itself when it does not parse. A URL from ``check_url`` starts with it
+    followed by "/"."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
         return url
-    netloc = parsed.netloc.decode("ascii", "replace").lower().rstrip(".")
-    return f"{parsed.scheme}://{netloc}"
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii', 'replace')}"
 
 
 # -- resolution ---------------------------------------------------------------------------------
@@ -349,12 +347,15 @@ def _resolve(resolve: Resolver, host: str, port: int, timeout: float) -> list[IP
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise FetchFailed(f"{host} could not be resolved within {timeout:g} s")
+        raise FetchFailed(f"{host} could not be resolved in time")
     if "error" in box or not box.get("addresses"):
         raise FetchFailed(f"{host} could not be resolved")
     unique: list[IPAddress] = []
     for text in box["addresses"]:
-        address = ipaddress.ip_address(str(text).split("%")[0])
+        try:
+            address = ipaddress.ip_address(str(text).split("%")[0])
+        except ValueError:
+            raise FetchFailed(f"{host} could not be resolved") from None
         if address not in unique:
             unique.append(address)
     return unique
@@ -377,7 +378,7 @@ def _pin(value: str, allow: AllowList, resolve: Resolver, timeout: float) -> _Pi
         for address in addresses:
             reason = blocked_reason(address)
             if reason and not allow.admits_address(address):
-                raise _refuse(
+                raise URLRefused(
                     f"{target.host} resolves to {address}, in the {reason} range; {ALLOWED}"
                 )
     return _Pinned(target, tuple(addresses[:MAX_ADDRESSES]))
