@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # catalog's default model (kling-v1 if served), sora-2 in std mode and sora-2-pro in pro.
     openai_model_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     openai_poll_after_ms: int = Field(1000, ge=0)  # the `openai-poll-after-ms` header on GET
+    # true: the video has exactly the requested size; false: the size's aspect at the engine's
+    # own resolution for the mode (e.g. a diffusers model's native 832x480)
+    openai_exact_size: bool = True
     # a create's multipart body: an image of up to 10 MB and the text fields
     openai_max_upload_bytes: int = Field(11 * 1024 * 1024, gt=0)
     # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",

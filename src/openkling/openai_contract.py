@@ -257,9 +257,11 @@ def check_target(create: VideoCreate, target: ModelTarget, catalog: Catalog) -> 
 
 
 def generation_request(
-    create: VideoCreate, target: ModelTarget, image: ImageInput | None
+    create: VideoCreate, target: ModelTarget, image: ImageInput | None, *, exact_size: bool = True
 ) -> GenerationRequest:
-    """The normalised request for ``create`` served by ``target`` (see ``check_target``)."""
+    """The normalised request for ``create`` served by ``target`` (see ``check_target``):
+    exactly the requested size, or with ``exact_size`` off its aspect at the engine's own
+    resolution."""
     width, height = create.width_height
     return GenerationRequest(
         model_name=target.model_name,
@@ -268,8 +270,8 @@ def generation_request(
         aspect_ratio="16:9" if width > height else "9:16",
         mode=target.mode,
         image=image,
-        size=(width, height),
-        requested_model=create.model,
+        size=(width, height) if exact_size else None,
+        wire={"model": create.model, "size": create.size},
     )
 
 
@@ -342,8 +344,8 @@ def task_id_of(video_id: str, *, param: str = "video_id", missing=None) -> str:
 
 
 def openai_model_of(req: GenerationRequest, targets: Mapping[str, ModelTarget]) -> str:
-    if req.requested_model:
-        return req.requested_model
+    if req.wire.get("model"):
+        return req.wire["model"]
     for name, target in targets.items():  # a task stored before the name was kept
         if (target.model_name, target.mode) == (req.model_name, req.mode):
             return name
@@ -356,7 +358,7 @@ def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any
     status = STATUSES.get(task.status, "queued")
     finished = status in ("completed", "failed")
     videos = TaskResult.model_validate(task.result).videos if task.result else []
-    width, height = req.size or (0, 0)
+    width, height = req.size or SIZES.get(req.wire.get("size", ""), (0, 0))
     if status == "completed" and videos:  # what was made
         width, height = videos[0].width, videos[0].height
     error = None

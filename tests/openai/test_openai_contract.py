@@ -40,7 +40,7 @@ def test_default_map_follows_the_catalog():
 
 def task(status: str, **fields) -> SimpleNamespace:
     request = GenerationRequest(
-        model_name="kling-v1", prompt="p", duration=8, size=(1024, 1792), requested_model="sora-2"
+        model_name="kling-v1", prompt="p", duration=8, size=(1024, 1792), wire={"model": "sora-2"}
     )
     row = dict(
         id="179548461512025135",

@@ -191,3 +191,18 @@ def test_uploaded_input_reference_is_the_first_frame(server, client):
     assert psnr(first, np.asarray(picture)) >= 22
     client.videos.delete(remix.id)
     assert [p for p in media_files(server) if "inputs" in p.parts] == []
+
+
+def test_native_resolution_when_exact_size_is_off(server_factory):
+    """The size's aspect at the engine's own resolution (here FAST_ENV's 144 px short side);
+    the object reports what was made."""
+    server = server_factory(
+        env={"OPENKLING_OPENAI_EXACT_SIZE": "false", "OPENKLING_OPENAI_POLL_AFTER_MS": "200"}
+    )
+    client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=server.secret_key)
+    queued = client.videos.create(prompt="a tall tower", size="720x1280", seconds="4")
+    assert queued.size == "720x1280"
+    video = client.videos.poll(queued.id)
+    assert video.status == "completed" and video.size == "144x256"
+    width, height, seconds, _ = probe(client.videos.download_content(video.id).content)
+    assert (width, height) == (144, 256) and abs(seconds - 4.0) <= 0.1

@@ -132,7 +132,9 @@ def _create(rt: Runtime, account, body: Any):
         account,
         parsed.model,
         image,
-        lambda stored: oa.generation_request(parsed, target, stored),
+        lambda stored: oa.generation_request(
+            parsed, target, stored, exact_size=rt.settings.openai_exact_size
+        ),
     )
 
 
@@ -306,7 +308,7 @@ async def remix(video_id: str, request: Request, rt: RuntimeDep, account: Accoun
 
 
 def _remix(rt: Runtime, account, req: GenerationRequest):
-    openai_model = req.requested_model or req.model_name
+    openai_model = req.wire.get("model", req.model_name)
     if req.image is None:
         return _service_create(rt, account, req, openai_model)
     # the remix keeps its own copy of the source's image: deleting the source leaves it whole
