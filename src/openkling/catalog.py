@@ -13,6 +13,7 @@ __all__ = [
     "MODEL_NAMES",
     "Catalog",
     "ModelEntry",
+    "capability_table",
     "default_catalog",
     "format_credits",
     "milli",
@@ -110,3 +111,21 @@ def format_credits(milli_credits: int) -> str:
     if frac == 0:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{frac:03d}".rstrip("0")
+
+
+def _seconds(durations: tuple[int, ...]) -> str:
+    if len(durations) > 2 and list(durations) == list(range(durations[0], durations[-1] + 1)):
+        return f"{durations[0]}-{durations[-1]}"
+    return ", ".join(str(s) for s in durations)
+
+
+def capability_table(catalog: Catalog) -> str:
+    """The catalog as a Markdown table, one row per model (the README's capability table)."""
+    columns = ("text2video", "image2video", "end_frame", "masks", "camera", "audio", "multi_shot")
+    head = ["model", "durations (s)", "modes", *columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in catalog.models.values():
+        marks = ["yes" if entry.offers(c) else "—" for c in columns]
+        row = [f"`{entry.name}`", _seconds(entry.durations), ", ".join(entry.modes), *marks]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     # loopback, private, link-local or metadata destinations; comma-separated, default none
     url_allow: Annotated[list[str], NoDecode] = []
 
+    # watermarks (watermark_info): the visible mark on the watermarked copy of a video
+    watermark_text: str = "openkling"  # the mark's text, when no image is set
+    watermark_image: Path | None = None  # a PNG (with alpha) or JPEG used instead of the text
+    watermark_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = (
+        "bottom-right"
+    )
+
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
     maintenance: bool = False

@@ -2,13 +2,13 @@
 
 from ..request import CameraConfig, CameraControl, GenerationRequest
 from ..vocabulary import ASPECT_RATIOS, CAMERA_AXES, CAMERA_TYPES
+from .costs import CostsQuery, costs_data, parse_costs_query
 from .fields import MAX_EXTERNAL_ID, MAX_PROMPT, MAX_URL
 from .responses import (
     TaskPublic,
     TaskResultPublic,
     TaskStatus,
     VideoPublic,
-    costs_data,
     failure,
     format_duration,
     success,
@@ -29,9 +29,11 @@ __all__ = [
     "TaskResultPublic",
     "TaskStatus",
     "VideoPublic",
+    "CostsQuery",
     "costs_data",
     "failure",
     "format_duration",
+    "parse_costs_query",
     "parse_text2video",
     "success",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..catalog import Catalog, ModelEntry
 from ..errors import InvalidParameter
 from ..netguard import MAX_URL as MAX_URL  # the URL length cap lives with the guard
 from ..netguard import NOTHING_ALLOWED, AllowList, check_url
@@ -67,10 +68,21 @@ def _choice(value: str | None, field: str, allowed: tuple[str, ...] | list[str],
     return value
 
 
-def _duration(body: dict) -> int:
+def _seconds_text(seconds: tuple[int, ...]) -> str:
+    """How allowed durations read in a message: "5" or "10"; "3" to "15" for a run."""
+    if len(seconds) > 2 and list(seconds) == list(range(seconds[0], seconds[-1] + 1)):
+        return f'"{seconds[0]}" to "{seconds[-1]}"'
+    quoted = [f'"{s}"' for s in seconds]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _duration(body: dict, entry: ModelEntry | None = None, catalog: Catalog | None = None) -> int:
+    """``duration`` in whole seconds: one the model's catalog entry offers (Kling's classic
+    "5" / "10" when no entry is given), else 1201 naming the models that offer it."""
+    allowed = entry.durations if entry is not None else CLASSIC_DURATIONS
     value = body.get("duration")
     if value is None:
-        return 5
+        return 5 if 5 in allowed else allowed[0]
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
         number: object = int(value.strip())
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -78,9 +90,16 @@ def _duration(body: dict) -> int:
     elif isinstance(value, float):
         number = int(value) if value.is_integer() else value
     else:
-        raise _bad("duration", f'must be "5" or "10", got {_type_name(value)} {value!r}')
-    if number not in CLASSIC_DURATIONS:
-        raise _bad("duration", f'must be "5" or "10", got {value!r}')
+        raise _bad(
+            "duration", f"must be {_seconds_text(allowed)}, got {_type_name(value)} {value!r}"
+        )
+    if number not in allowed:
+        where = f" for {entry.name}" if entry is not None else ""
+        others = ()
+        if catalog is not None and isinstance(number, int):
+            others = catalog.with_duration(number)
+        hint = f"; models with {number}-second videos: {', '.join(others)}" if others else ""
+        raise _bad("duration", f"must be {_seconds_text(allowed)}{where}, got {value!r}{hint}")
     return int(number)  # type: ignore[arg-type]
 
 
@@ -151,6 +170,25 @@ def _bool(body: dict, field: str) -> bool:
     if not isinstance(value, bool):
         raise _bad(field, f"must be true or false, got {_type_name(value)}")
     return value
+
+
+def _watermark(body: dict) -> bool:
+    """``watermark_info: {"enabled": bool}``: whether a watermarked copy is made too."""
+    value = body.get("watermark_info")
+    if value is None:
+        return False
+    if not isinstance(value, dict):
+        raise _bad(
+            "watermark_info", f'must be an object {{"enabled": true}}, got {_type_name(value)}'
+        )
+    enabled = value.get("enabled")
+    if not isinstance(enabled, bool):
+        raise _bad(
+            "watermark_info.enabled",
+            f"must be true or false, got {_type_name(enabled)}"
+            + (" (it is required)" if enabled is None else ""),
+        )
+    return enabled
 
 
 def _sound(body: dict) -> bool:

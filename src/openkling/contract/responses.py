@@ -14,6 +14,7 @@ class VideoPublic(BaseModel):
     url: str
     duration: str  # seconds as a string, e.g. "5.1"
     cover_url: str | None = None  # beyond Kling
+    watermark_url: str | None = None  # the watermarked copy, when watermark_info asked for it
 
 
 class TaskResultPublic(BaseModel):
@@ -35,29 +36,6 @@ class TaskPublic(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
-
-
-def costs_data(*, granted: str, remaining: str, created_at: int, now: int) -> dict[str, Any]:
-    """``GET /account/costs`` data in the official shape: one resource pack for the balance,
-    plus ``balance`` (the remaining credits, an openkling extension)."""
-    return {
-        "code": 0,
-        "msg": "",
-        "balance": float(remaining),
-        "resource_pack_subscribe_infos": [
-            {
-                "resource_pack_name": "openkling credits",
-                "resource_pack_id": "openkling-credits",
-                "resource_pack_type": "decreasing_total",
-                "total_quantity": float(granted),
-                "remaining_quantity": float(remaining),
-                "purchase_time": created_at,
-                "effective_time": created_at,
-                "invalid_time": now + 100 * 365 * 24 * 3600 * 1000,
-                "status": "online",
-            }
-        ],
-    }
 
 
 def success(data: Any, request_id: str) -> dict[str, Any]:

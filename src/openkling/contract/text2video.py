@@ -22,7 +22,11 @@ from .fields import (
     _string,
     _type_name,
     _url,
+    _watermark,
 )
+from .multishot import parse_shots
+from .unoffered import TEXT2VIDEO as TEXT2VIDEO_UNOFFERED
+from .unoffered import refuse_unoffered
 
 
 def parse_text2video(
@@ -53,13 +57,26 @@ def parse_text2video(
             f"{', '.join(catalog.supporting('text2video'))}",
         )
 
+    refuse_unoffered(body, TEXT2VIDEO_UNOFFERED)
     prompt = _string(body, "prompt", max_len=MAX_PROMPT)
+    duration = _duration(body, entry, catalog)
+    shots = parse_shots(body, entry, catalog, prompt, duration)
+    customized = bool(shots) and body.get("shot_type") == "customize"
+    if customized and (prompt is None or not prompt.strip()):
+        prompt = " ".join(shot.prompt for shot in shots)  # Kling ignores `prompt` here
     if prompt is None or not prompt.strip():
         raise _bad("prompt", "is required and must not be empty (at most 2500 characters)")
 
     negative_prompt = _string(body, "negative_prompt", max_len=MAX_PROMPT) or ""
     aspect_ratio = _choice(_string(body, "aspect_ratio"), "aspect_ratio", ASPECT_RATIOS, "16:9")
     mode_raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
+    if MODE_ALIASES[mode_raw] not in entry.modes:
+        with_mode = [m.name for m in catalog.models.values() if MODE_ALIASES[mode_raw] in m.modes]
+        raise _bad(
+            "mode",
+            f"model '{model_name}' offers {', '.join(entry.modes)}, not '{mode_raw}'; models "
+            f"with it: {', '.join(with_mode) or 'none'}",
+        )
     cfg_raw = body.get("cfg_scale")
     cfg_scale = 0.5 if cfg_raw is None else _number(cfg_raw, "cfg_scale")
     if not 0.0 <= cfg_scale <= 1.0:
@@ -79,7 +96,7 @@ def parse_text2video(
         model_name=model_name,
         prompt=prompt,
         negative_prompt=negative_prompt,
-        duration=_duration(body),
+        duration=duration,
         aspect_ratio=aspect_ratio,
         mode=MODE_ALIASES[mode_raw],
         cfg_scale=cfg_scale,
@@ -87,4 +104,6 @@ def parse_text2video(
         sound=sound or motion_has_audio,
         callback_url=_url(_string(body, "callback_url"), allow=url_allow),
         external_task_id=external or None,
+        shots=shots,
+        watermark=_watermark(body),
     )

@@ -14,10 +14,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import GenerationCancelled
+from ..vocabulary import ASPECT_RATIOS
 from .base import Capabilities, RenderRequest, StepCallback, StopCheck
 from .synthetic_image import render_image
 
-ASPECTS = ("16:9", "9:16", "1:1")
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
 MOTIONS = ("orbit", "bob", "sway", "figure8")
 
@@ -121,7 +121,7 @@ class SyntheticEngine:
         sizes = {"16:9": (long, short), "9:16": (short, long), "1:1": (short, short)}
         if aspect_ratio not in sizes:
             raise ValueError(
-                f"aspect_ratio must be one of {', '.join(ASPECTS)}; got {aspect_ratio!r}"
+                f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}; got {aspect_ratio!r}"
             )
         return sizes[aspect_ratio]
 

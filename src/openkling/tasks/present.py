@@ -24,6 +24,7 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
                     url=url(video.key),
                     duration=format_duration(video.duration),
                     cover_url=url(video.cover_key) if video.cover_key else None,
+                    watermark_url=url(video.watermark_key) if video.watermark_key else None,
                 )
                 for video in stored.videos
             ]

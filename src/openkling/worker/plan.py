@@ -76,9 +76,11 @@ def plan_shots(request: GenerationRequest, engine: VideoEngine, seed: int):
         frames, fps = engine.frame_plan(request.duration)
         return (ShotPlan(request.prompt, frames, frames, 0, seed),), fps
     _, fps = engine.frame_plan(request.duration)
-    shots, start = [], 0
+    shots, start, elapsed = [], 0, 0.0
     for index, shot in enumerate(request.shots):
-        keep = max(1, round(shot.duration * fps))
+        # each shot starts on the frame nearest its start time (no drift at a fractional fps)
+        elapsed += shot.duration
+        keep = max(1, round(elapsed * fps) - start)
         render = max(keep, engine.frame_plan(shot.duration)[0])
         shot_seed = (seed + index * SEED_STRIDE) % 2**31
         shots.append(ShotPlan(shot.prompt, keep, render, start, shot_seed))

@@ -25,6 +25,7 @@ from ..storage.base import Storage
 from ..tasks.lifecycle import CANCELLED_MSG, Lifecycle
 from ..tasks.result import TaskResult, VideoResult
 from ..tasks.run import Run
+from ..watermark import Mark, make_mark, watermark_video
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
 from .plan import RenderPlan, plan_render
@@ -197,9 +198,16 @@ class Worker:
                 expected_frames=plan.num_frames,
             )
         job.checkpoint()
-        # 6. store the files; 7. the result the caller records
+        # 6. watermark: a copy with the mark, when the request asked for one
+        marked_path = None
+        if plan.watermark:
+            marked_path = job.workdir / "video.watermark.mp4"
+            with clock.stage("watermark"):
+                self._watermark(video_path, marked_path)
+            job.checkpoint()
+        # 7. store the files; 8. the result the caller records
         with clock.stage("store"):
-            return self._store(job, video_path, cover_path)
+            return self._store(job, video_path, cover_path, marked_path)
 
     def _render(self, job: _Job, inputs: RenderInputs) -> Iterator[np.ndarray]:
         """The frames of every shot in order, hard cuts between them; progress 0..95 runs
@@ -227,6 +235,11 @@ class Worker:
             )
             frames = job.engine.render(request, on_step=on_step, should_stop=job.lease.should_stop)
             yield from itertools.islice(frames, shot.num_frames)
+            # an engine's frame rule may render more than the shot keeps: its last steps
+            # are not awaited, so the shot's share is reported done here
+            job.lease.report(
+                min(95, int(95 * (shot.start_frame + shot.num_frames) / plan.num_frames))
+            )
             job.checkpoint()
 
     def _audio(self, job: _Job) -> np.ndarray | None:
@@ -237,12 +250,35 @@ class Worker:
             raise EngineError(f"model {job.request.model_name} has no audio engine configured")
         return audio_engine.render(job.plan.audio_prompt, job.plan.seconds, job.plan.seed)
 
-    def _store(self, job: _Job, video_path: Path, cover_path: Path) -> TaskResult:
+    def _watermark(self, video_path: Path, marked_path: Path) -> None:
+        settings = self.settings
+
+        def mark_for(width: int, height: int) -> Mark:
+            return make_mark(
+                width,
+                height,
+                text=settings.watermark_text,
+                image=settings.watermark_image,
+                corner=settings.watermark_corner,
+            )
+
+        try:
+            watermark_video(video_path, marked_path, mark_for, preset=settings.x264_preset)
+        except OSError as exc:  # an unreadable OPENKLING_WATERMARK_IMAGE
+            raise EngineError(f"watermark image cannot be used: {type(exc).__name__}") from None
+
+    def _store(
+        self, job: _Job, video_path: Path, cover_path: Path, marked_path: Path | None = None
+    ) -> TaskResult:
         info = probe(video_path)
         video_id = f"{job.run.task_id}-{job.run.attempt}"
         key, cover_key = f"videos/{video_id}.mp4", f"videos/{video_id}.jpg"
         self.storage.put_file(key, video_path, "video/mp4")
         self.storage.put_file(cover_key, cover_path, "image/jpeg")
+        watermark_key = None
+        if marked_path is not None:
+            watermark_key = f"videos/{video_id}.watermark.mp4"
+            self.storage.put_file(watermark_key, marked_path, "video/mp4")
         video = VideoResult(
             id=video_id,
             key=key,
@@ -255,5 +291,6 @@ class Worker:
             has_audio=info.has_audio,
             engine=job.engine.name,
             camera=job.plan.camera_type,
+            watermark_key=watermark_key,
         )
         return TaskResult(videos=[video], seed=job.plan.seed)

@@ -1,4 +1,4 @@
-"""Stage timings of a run: how long render, camera, audio, encode and store took."""
+"""Stage timings of a run: how long render, camera, audio, encode, watermark and store took."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-STAGES = ("inputs", "render", "camera", "audio", "encode", "store")
+STAGES = ("inputs", "render", "camera", "audio", "encode", "watermark", "store")
 
 
 class WorkerObserver(Protocol):
