@@ -412,3 +412,19 @@ def test_too_large_upload_is_refused_before_it_is_read(servers):
         )
     assert "larger than" in caught.value.message
     assert balance(server, account) == 100.0
+
+
+def test_features_not_offered_are_not_found(servers):
+    client = sdk(servers["quiet"])
+    calls = [
+        lambda: client.videos.edit(prompt="x", video=("v.mp4", b"\x00", "video/mp4")),
+        lambda: client.videos.extend(
+            prompt="x", seconds="4", video=("v.mp4", b"\x00", "video/mp4")
+        ),
+        lambda: client.videos.create_character(name="x", video=("v.mp4", b"\x00", "video/mp4")),
+        lambda: client.videos.get_character("char_1"),
+    ]
+    for call in calls:
+        with pytest.raises(openai.NotFoundError) as caught:
+            call()
+        assert "does not offer" in caught.value.message

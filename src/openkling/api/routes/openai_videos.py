@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from ... import openai_contract as oa
@@ -38,6 +39,29 @@ class OpenAIRoute(APIRoute):
 
 
 router = APIRouter(prefix="/v1/videos", tags=["openai"], route_class=OpenAIRoute)
+
+
+# Parts of OpenAI's video API that openkling does not offer: a clear 404 rather than a 405
+# from the routes below that share their paths.
+NOT_OFFERED = {
+    ("POST", "/edits"): "video edits",
+    ("POST", "/extensions"): "video extensions",
+    ("POST", "/characters"): "characters",
+    ("GET", "/characters/{character_id}"): "characters",
+}
+
+
+def _not_offered(what: str):
+    async def endpoint(request: Request):
+        raise StarletteHTTPException(
+            404, f"openkling does not offer {what} ({request.method} {request.url.path})"
+        )
+
+    return endpoint
+
+
+for (_method, _path), _what in NOT_OFFERED.items():
+    router.add_api_route(_path, _not_offered(_what), methods=[_method], include_in_schema=False)
 
 
 def _targets(rt) -> dict[str, oa.ModelTarget]:
