@@ -13,7 +13,7 @@ from ..runtime import Runtime, build_runtime
 from . import errors, openapi
 from .context import RequestIdMiddleware
 from .edge import EdgeGuard
-from .routes import account, health, image2video, media, text2video
+from .routes import account, health, image2video, media, openai_videos, text2video
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(RequestIdMiddleware)  # added last: runs first, so every refusal has an id
     errors.install(app)
     openapi.install(app)
-    for module in (text2video, image2video, account, media, health):
+    # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
+    for module in (text2video, image2video, openai_videos, account, media, health):
         app.include_router(module.router)
     return app
