@@ -15,7 +15,7 @@ from .context import RequestIdMiddleware
 from .edge import EdgeGuard
 from .observe import HttpMetrics
 from .observe import router as metrics_router
-from .routes import account, health, image2video, media, text2video
+from .routes import account, health, image2video, media, openai_videos, text2video
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(metrics_router)
     errors.install(app)
     openapi.install(app)
-    for module in (text2video, image2video, account, media, health):
+    # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
+    for module in (text2video, image2video, openai_videos, account, media, health):
         app.include_router(module.router)
     return app

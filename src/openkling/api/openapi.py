@@ -86,6 +86,49 @@ class Text2VideoRequest(BaseModel):
     )
 
 
+class Point(BaseModel):
+    x: float
+    y: float
+
+
+class DynamicMaskDoc(BaseModel):
+    mask: str = Field(..., description="an image, as for image")
+    trajectories: list[Point] = Field(..., min_length=2, max_length=77)
+
+
+class Image2VideoRequest(BaseModel):
+    """The body of ``POST /v1/videos/image2video``. Fields Kling does not know are ignored."""
+
+    model_name: Literal[MODEL_NAMES] = Field(  # type: ignore[valid-type]
+        "kling-v1", description="the deployment's catalog decides which are offered"
+    )
+    image: str | None = Field(
+        None, description="raw base64 (no data: prefix) or an http(s) URL; JPG or PNG"
+    )
+    image_tail: str | None = Field(None, description="the last frame; as image")
+    prompt: str = Field("", max_length=MAX_PROMPT)
+    negative_prompt: str = Field("", max_length=MAX_PROMPT)
+    duration: str | int = Field(
+        "5", description='seconds: "5" or "10" (kling-v3: "3" to "15"); numbers too'
+    )
+    mode: Literal[tuple(MODE_ALIASES)] = "std"  # type: ignore[valid-type]
+    cfg_scale: float = Field(0.5, ge=0, le=1)
+    camera_control: CameraControl | None = None
+    static_mask: str | None = Field(None, description="an image, as for image")
+    dynamic_masks: list[DynamicMaskDoc] | None = Field(None, max_length=6)
+    sound: Literal["on", "off"] = Field("off", description="models with audio only")
+    motion_has_audio: bool = Field(False, description="the same switch as sound")
+    callback_url: str | None = Field(
+        None, max_length=MAX_URL, description="http(s) URL on a public host"
+    )
+    external_task_id: str | None = Field(
+        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
+    )
+    watermark_info: WatermarkInfo | None = Field(
+        None, description="enabled: each video also gets a watermark_url"
+    )
+
+
 # ---- responses -------------------------------------------------------------------------------
 
 
@@ -204,7 +247,7 @@ _WHY = {
     503: "maintenance, shutting down, or too many open connections (5001)",
 }
 EVERY_ROUTE = (400, 408, 500, 503)
-DOC_MODELS = (Text2VideoRequest,)
+DOC_MODELS = (Text2VideoRequest, Image2VideoRequest)
 
 
 # ---- the document --------------------------------------------------------------------------
@@ -234,8 +277,8 @@ def describe(app: FastAPI) -> dict[str, Any]:
             for status in wanted:
                 responses.setdefault(str(status), _error_response(status, error_ref))
             for status, response in responses.items():
-                if status.startswith(("4", "5")) and "content" not in response:
-                    response.update(_error_response(int(status), error_ref))
+                if status.startswith(("4", "5")):  # every error is in the door's shape
+                    response["content"] = {"application/json": {"schema": error_ref}}
     app.openapi_schema = doc
     return doc
 
