@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from ... import logs
 from ...errors import InvalidParameter
 from ...tasks.present import task_object
 from ..context import ok
@@ -75,14 +76,17 @@ def add_task_reads(router: APIRouter, family: str) -> None:
     async def get_task(task_id: str, request: Request):
         # what clients poll: no dependency solving, and on SQLite no thread hand-over
         rt = request.app.state.runtime
-        account = account_of(request)
-        base_url = base_url_of(request)
         external = request.query_params.get("external_task_id")
-        if external:
-            task = await read(rt, rt.service.get, account, external_id=external, family=family)
-        else:
-            task = await read(rt, rt.service.get, account, task_id=task_id, family=family)
-        return ok(present(rt, task, base_url), request)
+
+        def lookup():  # the key check and the task read: one trip to the store's side
+            account = account_of(request)
+            if external:
+                return account, rt.service.get(account, external_id=external, family=family)
+            return account, rt.service.get(account, task_id=task_id, family=family)
+
+        account, task = await read(rt, lookup)
+        logs.account.set(account.id)  # (set in the pool's copy of the context when read there)
+        return ok(present(rt, task, base_url_of(request)), request)
 
     @router.post(
         "/{task_id}/cancel",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from ... import logs
 from ...contract import parse_text2video
 from ..body import json_body
 from ..context import ok
-from ..deps import BEARER_SECURITY, account_of, base_url_of
+from ..deps import BEARER_SECURITY, account_of, base_url_of, read
 from ..openapi import TaskEnvelope, Text2VideoRequest, errors
 from ..openapi import json_body as body_doc
 from .task_reads import add_task_reads, present
@@ -26,7 +27,8 @@ async def create(request: Request):
     # a hot route: it calls the dependencies' functions itself (solving them costs more than
     # their work) and waits for the group commit on the loop, holding no thread
     rt = request.app.state.runtime
-    account = account_of(request)
+    account = await read(rt, account_of, request)  # a key check: on the loop only on SQLite
+    logs.account.set(account.id)
     body = await json_body(request, rt.settings.max_body_bytes)
     req = parse_text2video(body, rt.catalog, url_allow=rt.settings.url_allowlist)
     task = await rt.service.create_async(account, req)
