@@ -45,6 +45,33 @@ class Catalog:
     def names(self) -> tuple[str, ...]:
         return tuple(self.models)
 
+    def public_models(self) -> list[dict]:
+        """What each model offers and costs, for ``GET /v1/models`` (the studio's form)."""
+        from .contract import ASPECT_RATIOS, CAMERA_TYPES, DURATIONS
+
+        modes = ("std", "pro")
+        return [
+            {
+                "model_name": entry.name,
+                "text2video": True,
+                "image2video": False,
+                "end_frame": False,
+                "audio": entry.audio,
+                "camera": True,
+                "camera_types": list(CAMERA_TYPES),
+                "multi_shot": False,
+                "modes": list(modes),
+                "durations": [str(d) for d in DURATIONS],
+                "aspect_ratios": list(ASPECT_RATIOS),
+                "prices": [
+                    {"mode": mode, "duration": str(d), "credits": entry.price(mode, d)}
+                    for mode in modes
+                    for d in DURATIONS
+                ],
+            }
+            for entry in self.models.values()
+        ]
+
 
 def default_catalog() -> Catalog:
     return Catalog(

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     callback_backoff_seconds: float = 2.0
     callback_backoff_max_seconds: float = 600.0
 
+    # live events (server-sent events for the studio, the SDK's wait and the CLI)
+    events_poll_seconds: float = Field(0.5, gt=0)  # how often a stream re-reads the store
+    events_streams_per_account: int = Field(8, ge=1)  # open streams one account may hold
+    events_max_seconds: float = Field(1800.0, gt=0)  # a stream ends after this; clients reopen
+    events_keepalive_seconds: float = Field(15.0, gt=0)  # comment line on a quiet stream
+
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
     maintenance: bool = False

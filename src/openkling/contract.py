@@ -55,6 +55,10 @@ class Text2VideoCreate(BaseModel):
     sound: bool = False
     callback_url: str | None = None
     external_task_id: str | None = None
+    seed: int | None = None  # openkling extension: a fixed seed (the studio's Reuse)
+
+
+MAX_SEED = 2**31 - 1
 
 
 def _bad(field: str, message: str) -> InvalidParameter:
@@ -218,6 +222,17 @@ def _sound(body: dict) -> bool:
     return value == "on"
 
 
+def _seed(body: dict) -> int | None:
+    value = body.get("seed")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad("seed", f"must be an integer between 0 and {MAX_SEED}, got {_type_name(value)}")
+    if not 0 <= value <= MAX_SEED:
+        raise _bad("seed", f"must be between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
 def parse_text2video(body: Any, catalog: Catalog) -> Text2VideoCreate:
     """Validate a text2video request body with Kling's rules; raise ``InvalidParameter``."""
     if not isinstance(body, dict):
@@ -266,6 +281,7 @@ def parse_text2video(body: Any, catalog: Catalog) -> Text2VideoCreate:
         sound=sound or motion_has_audio,
         callback_url=_url(_string(body, "callback_url")),
         external_task_id=external or None,
+        seed=_seed(body),
     )
 
 

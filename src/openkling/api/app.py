@@ -12,7 +12,7 @@ from ..config import Settings
 from ..runtime import Runtime, build_runtime
 from . import errors
 from .context import RequestIdMiddleware
-from .routes import account, health, media, text2video
+from .routes import account, events, health, media, models, studio, task_request, text2video
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (text2video, account, media, health):
+    for module in (events, task_request, text2video, models, account, media, health):
         app.include_router(module.router)
+    studio.mount(app)
     return app

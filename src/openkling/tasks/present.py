@@ -37,3 +37,25 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
         task_progress=task.progress,
         task_result=result,
     ).wire()
+
+
+def request_body(task: Task) -> dict:
+    """The Kling create body that makes this task again, with its ``seed`` (openkling
+    extension): what the studio's Reuse and its curl and Python examples start from."""
+    req = task.request or {}
+    body: dict = {
+        "model_name": task.model_name,
+        "prompt": req.get("prompt", ""),
+        "negative_prompt": req.get("negative_prompt", ""),
+        "duration": str(req.get("duration", 5)),
+        "aspect_ratio": req.get("aspect_ratio", "16:9"),
+        "mode": req.get("mode", "std"),
+        "cfg_scale": req.get("cfg_scale", 0.5),
+        "sound": "on" if req.get("sound") else "off",
+        "seed": task.seed,
+    }
+    camera = req.get("camera_control")
+    if camera:
+        config = {k: v for k, v in (camera.get("config") or {}).items() if v}
+        body["camera_control"] = {"type": camera["type"], **({"config": config} if config else {})}
+    return body

@@ -73,7 +73,7 @@ class TaskService:
             "status": TaskStatus.SUBMITTED.value,
             "status_msg": "",
             "progress": 0,
-            "seed": secrets.randbelow(2**31),
+            "seed": secrets.randbelow(2**31) if req.seed is None else req.seed,
             "cost_milli": cost,
             "result": None,
             "callback_url": req.callback_url,

@@ -1,0 +1,190 @@
+"""Server-sent events: the task object on each change, per task or for a whole account.
+
+Browsers' EventSource cannot send an Authorization header, so clients (the studio, the SDK)
+read these streams with an ordinary request. Each stream re-reads the store (the source of
+truth) every ``events_poll_seconds``; an account holds at most ``events_streams_per_account``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from ...errors import RateLimited
+from ...store.db import now_ms
+from ...tasks.present import task_object
+from ...tasks.status import TaskStatus
+from ...tasks.watch import TaskWatch
+from ..deps import AccountDep, BaseUrlDep, RuntimeDep
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["events"])
+
+RECENT_MS = 5000  # an account stream re-reads tasks changed this long before its last read
+
+
+class StreamSlots:
+    """Open streams per account, so no account can hold the server's connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, account_id: int) -> None:
+        with self._lock:
+            held = self._open.get(account_id, 0)
+            if held >= self.limit:
+                raise RateLimited(
+                    f"this account has {held} open event streams; the limit is {self.limit}. "
+                    "Close one, or poll the task instead"
+                )
+            self._open[account_id] = held + 1
+
+    def release(self, account_id: int) -> None:
+        with self._lock:
+            left = self._open.get(account_id, 1) - 1
+            if left > 0:
+                self._open[account_id] = left
+            else:
+                self._open.pop(account_id, None)
+
+
+def _slots(request: Request, limit: int) -> StreamSlots:
+    slots = getattr(request.app.state, "event_slots", None)
+    if slots is None:
+        slots = request.app.state.event_slots = StreamSlots(limit)
+    return slots
+
+
+def sse(event: str, data: dict, event_id: str) -> bytes:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return f"event: {event}\nid: {event_id}\ndata: {body}\n\n".encode()
+
+
+def family_of(row) -> str:
+    """The event's name: the Kling door the task belongs to (where to get or cancel it)."""
+    return "text2video"
+
+
+def _key(row) -> tuple:
+    return (row.status, row.progress, row.updated_at)
+
+
+def _stream_response(
+    request: Request, rt, account_id: int, reads: Callable[[], AsyncIterator[bytes]]
+) -> StreamingResponse:
+    """Hold a slot for the stream's life; end it on shutdown, after the time limit, or when
+    the store cannot be read (the client falls back to polling)."""
+    slots = _slots(request, rt.settings.events_streams_per_account)
+    slots.acquire(account_id)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 2000\n\n"
+            async for chunk in reads():
+                yield chunk
+        except Exception:  # a store hiccup ends the stream; never send exception text
+            log.exception("event stream ended by an error")
+        finally:
+            slots.release(account_id)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _ticks(request: Request, rt) -> AsyncIterator[bool]:
+    """Yields before each read: True when a keep-alive comment is due. Stops at shutdown and
+    after ``events_max_seconds``."""
+    settings = rt.settings
+    started = last_sent = time.monotonic()
+    while not getattr(request.app.state, "draining", False):
+        now = time.monotonic()
+        if now - started > settings.events_max_seconds:
+            return
+        due = now - last_sent >= settings.events_keepalive_seconds
+        if due:
+            last_sent = now
+        yield due
+        await asyncio.sleep(settings.events_poll_seconds)
+
+
+@router.get(
+    "/v1/videos/text2video/{task_id}/events",
+    summary="Live task: its object on each change, ending at succeed or failed (openkling)",
+)
+async def task_events(
+    task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
+):
+    first = await run_in_threadpool(rt.service.get, account, task_id=task_id)  # 404 up front
+
+    def present(row) -> dict:
+        return task_object(
+            row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+        )
+
+    async def reads() -> AsyncIterator[bytes]:
+        last = None
+        async for keepalive in _ticks(request, rt):
+            row = await run_in_threadpool(rt.service.get, account, task_id=first.id)
+            if _key(row) != last:
+                last = _key(row)
+                yield sse(family_of(row), present(row), f"{row.updated_at}-{row.progress}")
+                if TaskStatus(row.status).is_terminal():
+                    return
+            elif keepalive:
+                yield b": keep-alive\n\n"
+
+    return _stream_response(request, rt, account.id, reads)
+
+
+@router.get(
+    "/v1/events",
+    summary="Live account: each task's object whenever one changes (openkling)",
+)
+async def account_events(
+    request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
+):
+    watch = TaskWatch(rt.sessions)
+
+    def present(row) -> dict:
+        return task_object(
+            row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+        )
+
+    async def reads() -> AsyncIterator[bytes]:
+        seen: dict[str, tuple] = {}
+        since = now_ms()  # the first read sends every unfinished task: the queue as it is
+        async for keepalive in _ticks(request, rt):
+            read_at = now_ms()
+            watching = [i for i, k in seen.items() if not TaskStatus(k[0]).is_terminal()]
+            rows = await run_in_threadpool(
+                watch.account_changes, account.id, watching=watching, since_ms=since - RECENT_MS
+            )
+            since = read_at
+            sent = False
+            for row in rows:
+                if seen.get(row.id) != _key(row):
+                    seen[row.id] = _key(row)
+                    yield sse(family_of(row), present(row), f"{row.updated_at}-{row.progress}")
+                    sent = True
+            horizon = read_at - 2 * RECENT_MS  # forget finished tasks no read can return
+            for task_id, key in list(seen.items()):
+                if key[2] < horizon and TaskStatus(key[0]).is_terminal():
+                    del seen[task_id]
+            if keepalive and not sent:
+                yield b": keep-alive\n\n"
+
+    return _stream_response(request, rt, account.id, reads)
