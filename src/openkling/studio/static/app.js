@@ -170,7 +170,6 @@ $("compose-form").addEventListener("submit", async (event) => {
     showAlert("form-alert", null);
     state.families.set(task.task_id, family);
     state.created.add(task.task_id);
-    state.requests.set(task.task_id, { ...body });
     upsertQueue(task, family);
     refreshBalance();
   } catch (error) {
@@ -387,7 +386,10 @@ function card(task) {
   }
   const prompt = el("p", { class: "prompt" }, "…");
   const meta = el("p", { class: "meta" });
-  const when = new Date(task.created_at).toLocaleString();
+  const when = new Date(task.created_at).toLocaleString([], {
+    dateStyle: "medium",
+    timeStyle: "short",
+  });
   meta.textContent = `${when} · ${task.final_unit_deduction} credits${video ? ` · ${video.duration} s` : ""}`;
   storedRequest(id)
     .then((req) => {
@@ -416,8 +418,8 @@ function card(task) {
   };
   actions.append(
     button("Reuse", `Reuse the settings of task ${id}`, () => reuse(id)),
-    button("Copy as curl", `Copy task ${id} as curl`, () => snippet(id, "curl")),
-    button("Copy as Python", `Copy task ${id} as Python`, () => snippet(id, "python")),
+    button("Copy as curl", `Copy as curl (task ${id})`, () => snippet(id, "curl")),
+    button("Copy as Python", `Copy as Python (task ${id})`, () => snippet(id, "python")),
     button("JWT example", `JWT example for task ${id}`, () => snippet(id, "jwt")),
   );
   item.append(prompt, meta, actions);
