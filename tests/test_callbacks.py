@@ -12,6 +12,17 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from liveserver import LiveServer, free_port
+from openkling.config import Settings
+from openkling.runtime import open_store
+from openkling.store.db import now_ms
+from openkling.store.models import Account
+from openkling.tasks.callbacks import (
+    PER_ACCOUNT,
+    PER_DESTINATION,
+    SENDERS,
+    CallbackSender,
+    enqueue,
+)
 
 
 class Receiver:
@@ -217,3 +228,94 @@ def test_a_receiver_that_always_fails_is_given_up_and_later_changes_still_go(ser
     finally:
         refusing.shutdown()
         refusing.server_close()
+
+
+def test_one_tenants_hanging_receivers_only_slow_that_tenant(server_factory):
+    """Tenant A's receivers hang (bounded); tenant B's callbacks still arrive, all of them,
+    while A's are still held. A holds no more than its share of the sender's slots: at most
+    PER_DESTINATION on one receiver and PER_ACCOUNT in all."""
+    server = server_factory(env={"OPENKLING_CALLBACK_TIMEOUT_SECONDS": "60"})
+    tenant_a, tenant_b = server.new_account(name="a"), server.new_account(name="b")
+    release = threading.Event()
+    held: list[int] = []  # the port of each POST being held
+
+    class Hang(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            held.append(self.server.server_port)
+            release.wait(60)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    stuck = [ThreadingHTTPServer(("127.0.0.1", free_port()), Hang) for _ in range(3)]
+    for hanging in stuck:
+        hanging.daemon_threads = True
+        threading.Thread(target=hanging.serve_forever, daemon=True).start()
+    good = Receiver(tenant_b.webhook_secret, free_port())
+    good.start()
+    try:
+        for i in range(12):  # the oldest six all go to the first receiver
+            port = stuck[0 if i < 6 else 1 + i % 2].server_port
+            body = {"prompt": f"a kite {i}", "callback_url": f"http://127.0.0.1:{port}/hook"}
+            resp = server.request("POST", "/v1/videos/text2video", json=body, account=tenant_a)
+            task_id = resp.json()["data"]["task_id"]
+            server.request("POST", f"/v1/videos/text2video/{task_id}/cancel", account=tenant_a)
+        deadline = time.monotonic() + 30
+        while len(held) < PER_ACCOUNT and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(held) == PER_ACCOUNT, held
+
+        body = {"prompt": "a pier at dawn", "callback_url": good.url}
+        resp = server.request("POST", "/v1/videos/text2video", json=body, account=tenant_b)
+        task_id = resp.json()["data"]["task_id"]
+        got = good.wait_for(task_id, "succeed", timeout=40)  # A holds its posts for 60 s
+        assert [p["task_status"] for p in got] == ["submitted", "processing", "succeed"]
+        assert not release.is_set()  # all of that while A's receivers still hang
+        assert len(held) == PER_ACCOUNT  # A never took more slots, though 12 were due
+        assert max(held.count(h.server_port) for h in stuck) == PER_DESTINATION
+    finally:
+        release.set()
+        good.stop()
+        for hanging in stuck:
+            hanging.shutdown()
+            hanging.server_close()
+
+
+def test_rows_of_saturated_destinations_and_accounts_are_skipped_not_waited_on(tmp_path):
+    """The sender's choice, pass by pass, with no receiver at all: however many rows one
+    destination or account has queued ahead, the next pass still takes everyone else's."""
+    settings = Settings(data_dir=tmp_path)
+    sessions = open_store(settings)
+    with sessions.begin() as s:
+        a, b = (
+            Account(
+                name=n,
+                access_key=f"ak-{n}",
+                secret_key=f"sk-{n}",
+                webhook_secret="whsec_x",
+                created_at=now_ms(),
+                balance_milli=0,
+            )  # fmt: skip
+            for n in "ab"
+        )
+        s.add_all([a, b])
+        s.flush()
+        for i in range(SENDERS * 8):  # far more than one pass looks at, all ahead of B's row
+            enqueue(s, task_id=f"a{i}", account_id=a.id, url="http://a.example/hook", payload={})
+        for i in range(4):  # A's other destinations: only the account cap stops these
+            enqueue(s, task_id=f"x{i}", account_id=a.id, url=f"http://x{i}.example/", payload={})
+        enqueue(s, task_id="b", account_id=b.id, url="http://b.example/hook", payload={})
+    sender = CallbackSender(settings, sessions)
+    try:
+        taken = [r.task_id for r in sender._take()]
+        taken += [r.task_id for r in sender._take()]  # what the next pass finds
+        assert taken.count("b") == 1
+        mine = [t for t in taken if t != "b"]
+        assert len(mine) == PER_ACCOUNT
+        assert len([t for t in mine if t.startswith("a")]) == PER_DESTINATION
+        assert sender._take() == []  # nothing more until a post finishes
+    finally:
+        sender.stop()
+        sessions.engine.dispose()

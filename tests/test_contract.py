@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from openkling.catalog import MODEL_NAMES, default_catalog
-from openkling.contract import Text2VideoCreate, format_duration, parse_text2video
+from openkling.catalog import default_catalog
+from openkling.contract import GenerationRequest, format_duration, parse_text2video
 from openkling.errors import InvalidParameter
 
 CATALOG = default_catalog()
 
 
-def parse(**fields) -> Text2VideoCreate:
+def parse(**fields) -> GenerationRequest:
     return parse_text2video({"prompt": "a red fox in the snow", **fields}, CATALOG)
 
 
@@ -24,7 +24,7 @@ def refused(body: object) -> str:
 
 def test_defaults():
     req = parse()
-    assert req == Text2VideoCreate(
+    assert req == GenerationRequest(
         model_name="kling-v1",
         prompt="a red fox in the snow",
         negative_prompt="",
@@ -66,9 +66,18 @@ def test_every_field_normalised():
     assert req.external_task_id == "order-7"
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_every_catalog_model_accepted(name):
+TEXT_MODELS = CATALOG.supporting("text2video")
+
+
+@pytest.mark.parametrize("name", TEXT_MODELS)
+def test_every_text2video_model_accepted(name):
     assert parse(model_name=name).model_name == name
+
+
+def test_image_only_model_refused_naming_the_text_models():
+    message = refused({"prompt": "x", "model_name": "kling-v2-1"})
+    assert message.startswith("model_name: ") and "text2video" in message
+    assert all(name in message for name in TEXT_MODELS)
 
 
 def test_model_alias_and_precedence():
@@ -263,7 +272,7 @@ def test_bad_field(fields, field, word):
 def test_unknown_model_lists_every_valid_name():
     message = refused({"prompt": "x", "model_name": "kling-v9"})
     assert "kling-v9" in message
-    for name in MODEL_NAMES:
+    for name in TEXT_MODELS:
         assert name in message
 
 
@@ -277,9 +286,9 @@ def test_body_must_be_an_object(body, kind):
 
 
 def test_audio_only_where_the_catalog_offers_it():
-    with_audio = [name for name in MODEL_NAMES if CATALOG.get(name).audio]
-    assert with_audio == ["kling-v2-6"]
-    for name in MODEL_NAMES:
+    with_audio = [name for name in TEXT_MODELS if CATALOG.get(name).audio]
+    assert with_audio == ["kling-v2-6", "kling-v3"]
+    for name in TEXT_MODELS:
         if name in with_audio:
             assert parse(model_name=name, sound="on").sound
         else:

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODEL_NAMES = (
-    "kling-v1",
-    "kling-v1-5",
-    "kling-v1-6",
-    "kling-v2-master",
-    "kling-v2-1-master",
-    "kling-v2-5-turbo",
-    "kling-v2-6",
+from .vocabulary import (
+    ASPECT_RATIOS,
+    CAMERA_TYPES,
+    CLASSIC_DURATIONS,
+    DEFAULT_MODEL,
+    MODEL_NAMES,
+    MODES,
+    V3_DURATIONS,
 )
-DEFAULT_MODEL = "kling-v1"
 
-# The seed's price table, in credits: (mode, duration seconds) -> credits
+__all__ = [
+    "CAPABILITIES",
+    "DEFAULT_MODEL",
+    "DEFAULT_PRICES",
+    "MODEL_NAMES",
+    "Catalog",
+    "ModelEntry",
+    "capability_table",
+    "default_catalog",
+    "format_credits",
+    "milli",
+]
+
+# The seed's price table, in credits: (mode, duration seconds) -> credits. Other lengths are
+# priced pro rata by the mode's 5-second price.
 DEFAULT_PRICES: dict[tuple[str, int], float] = {
     ("std", 5): 10,
     ("pro", 5): 35,
@@ -23,15 +36,44 @@ DEFAULT_PRICES: dict[tuple[str, int], float] = {
     ("pro", 10): 70,
 }
 
+# the boolean switches of a ModelEntry, by the name used in messages and GET /v1/models
+CAPABILITIES = (
+    "text2video",
+    "image2video",
+    "end_frame",
+    "masks",
+    "audio",
+    "camera",
+    "multi_shot",
+)
+
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """What one model offers. A deployment profile narrows it to what its engine can do."""
+
     name: str
-    audio: bool = False
+    text2video: bool = True  # offered at /v1/videos/text2video
+    image2video: bool = True  # offered at /v1/videos/image2video (an image input)
+    end_frame: bool = True  # image_tail
+    masks: bool = True  # static_mask / dynamic_masks
+    audio: bool = False  # sound / motion_has_audio
+    camera: bool = True  # camera_control
+    multi_shot: bool = False  # multi_shot / multi_prompt
+    durations: tuple[int, ...] = CLASSIC_DURATIONS
+    modes: tuple[str, ...] = MODES
     prices: dict[tuple[str, int], float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
-    def price(self, mode: str, duration: int) -> float:
-        return self.prices[(mode, duration)]
+    def price(self, mode: str, duration: float) -> float:
+        """Credits for one video: the table's entry, else pro rata by the 5-second price."""
+        exact = self.prices.get((mode, int(duration))) if float(duration).is_integer() else None
+        if exact is not None:
+            return exact
+        per_second = self.prices.get((mode, 5), DEFAULT_PRICES.get((mode, 5), 10)) / 5
+        return round(per_second * duration, 3)
+
+    def offers(self, capability: str) -> bool:
+        return bool(getattr(self, capability))
 
 
 @dataclass(frozen=True)
@@ -46,37 +88,43 @@ class Catalog:
         return tuple(self.models)
 
     def public_models(self) -> list[dict]:
-        """What each model offers and costs, for ``GET /v1/models`` (the studio's form)."""
-        from .contract import ASPECT_RATIOS, CAMERA_TYPES, DURATIONS
-
-        modes = ("std", "pro")
+        """What each model offers and costs, for ``GET /v1/models`` (the studio's form): the
+        same entries the API validates requests with."""
         return [
             {
                 "model_name": entry.name,
-                "text2video": True,
-                "image2video": False,
-                "end_frame": False,
-                "audio": entry.audio,
-                "camera": True,
-                "camera_types": list(CAMERA_TYPES),
-                "multi_shot": False,
-                "modes": list(modes),
-                "durations": [str(d) for d in DURATIONS],
+                **{capability: entry.offers(capability) for capability in CAPABILITIES},
+                "camera_types": list(CAMERA_TYPES) if entry.camera else [],
+                "modes": list(entry.modes),
+                "durations": [str(d) for d in entry.durations],
                 "aspect_ratios": list(ASPECT_RATIOS),
                 "prices": [
                     {"mode": mode, "duration": str(d), "credits": entry.price(mode, d)}
-                    for mode in modes
-                    for d in DURATIONS
+                    for mode in entry.modes
+                    for d in entry.durations
                 ],
             }
             for entry in self.models.values()
         ]
 
+    def supporting(self, capability: str) -> tuple[str, ...]:
+        """The models that offer ``capability`` (one of ``CAPABILITIES``)."""
+        return tuple(name for name, entry in self.models.items() if entry.offers(capability))
+
+    def with_duration(self, seconds: int) -> tuple[str, ...]:
+        return tuple(name for name, entry in self.models.items() if seconds in entry.durations)
+
+
+def _default_entry(name: str) -> ModelEntry:
+    if name == "kling-v3":
+        return ModelEntry(name=name, audio=True, multi_shot=True, durations=V3_DURATIONS)
+    if name == "kling-v2-1":  # Kling offers kling-v2-1 for image2video only
+        return ModelEntry(name=name, text2video=False)
+    return ModelEntry(name=name, audio=(name == "kling-v2-6"))
+
 
 def default_catalog() -> Catalog:
-    return Catalog(
-        {name: ModelEntry(name=name, audio=(name == "kling-v2-6")) for name in MODEL_NAMES}
-    )
+    return Catalog({name: _default_entry(name) for name in MODEL_NAMES})
 
 
 def milli(credits: float) -> int:
@@ -91,3 +139,21 @@ def format_credits(milli_credits: int) -> str:
     if frac == 0:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{frac:03d}".rstrip("0")
+
+
+def _seconds(durations: tuple[int, ...]) -> str:
+    if len(durations) > 2 and list(durations) == list(range(durations[0], durations[-1] + 1)):
+        return f"{durations[0]}-{durations[-1]}"
+    return ", ".join(str(s) for s in durations)
+
+
+def capability_table(catalog: Catalog) -> str:
+    """The catalog as a Markdown table, one row per model (the README's capability table)."""
+    columns = ("text2video", "image2video", "end_frame", "masks", "camera", "audio", "multi_shot")
+    head = ["model", "durations (s)", "modes", *columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in catalog.models.values():
+        marks = ["yes" if entry.offers(c) else "—" for c in columns]
+        row = [f"`{entry.name}`", _seconds(entry.durations), ", ".join(entry.modes), *marks]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

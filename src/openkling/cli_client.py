@@ -36,9 +36,18 @@ from .client import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    Shot,
     Task,
     TaskFailedError,
     WaitTimeout,
+)
+from .vocabulary import (
+    ASPECT_RATIOS,
+    CAMERA_AXES,
+    CAMERA_TYPES,
+    CLASSIC_DURATIONS,
+    MODES,
+    V3_DURATIONS,
 )
 
 # Exit codes (documented in docs/sdk.md). 2 is click's own for usage errors.
@@ -54,8 +63,8 @@ EXIT_CODES: tuple[tuple[type[KlingError], int, str], ...] = (
     (WaitTimeout, 10, "timed out"),
     (APIConnectionError, 11, "cannot connect"),
 )
-CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-CAMERA_PRESETS = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
+DURATION_CHOICES = [str(s) for s in sorted(set(CLASSIC_DURATIONS) | set(V3_DURATIONS))]
+CAMERA_PRESETS = tuple(t for t in CAMERA_TYPES if t != "simple")
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -144,6 +153,20 @@ def parse_camera(values: tuple[str, ...]) -> dict[str, Any] | None:
     return {"type": "simple", "config": config}
 
 
+def parse_shots(values: tuple[str, ...]) -> list[Shot]:
+    """``--shot "3:a quiet village" --shot "4:a red car"`` -> the shots, in order."""
+    shots = []
+    for value in values:
+        seconds, sep, prompt = value.partition(":")
+        if not sep or not seconds.strip().isdecimal() or not prompt.strip():
+            raise click.BadParameter(
+                f"expected SECONDS:PROMPT such as '3:a quiet village', got {value!r}",
+                param_hint="--shot",
+            )
+        shots.append(Shot(prompt=prompt.strip(), duration=int(seconds)))
+    return shots
+
+
 class TaskProgress:
     """A rich progress bar for a task: status, task_progress and elapsed time. On a terminal
     it redraws; elsewhere (logs, pipes) it prints one line per status change."""
@@ -223,11 +246,21 @@ def _embedded_or_remote(
 
 
 @click.command()
-@click.argument("prompt")
-@click.option("--model", "model_name", default=None, help="model_name, e.g. kling-v2-6.")
-@click.option("--mode", type=click.Choice(["std", "pro"], case_sensitive=False), default=None)
-@click.option("--duration", type=click.Choice(["5", "10"]), default=None, help="Seconds.")
-@click.option("--aspect-ratio", type=click.Choice(["16:9", "9:16", "1:1"]), default=None)
+@click.argument("prompt", required=False, default="")
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    help="model_name, e.g. kling-v2-6 (kling-v3 when --shot is given).",
+)
+@click.option("--mode", type=click.Choice(MODES, case_sensitive=False), default=None)
+@click.option(
+    "--duration",
+    type=click.Choice(DURATION_CHOICES),
+    default=None,
+    help='Seconds: "5" or "10"; "3" to "15" on kling-v3 (default with --shot: their sum).',
+)
+@click.option("--aspect-ratio", type=click.Choice(ASPECT_RATIOS), default=None)
 @click.option("--negative-prompt", default=None, help="What to keep out of the video.")
 @click.option("--cfg-scale", type=float, default=None, help="Prompt adherence, 0..1.")
 @click.option(
@@ -238,6 +271,20 @@ def _embedded_or_remote(
     "zoom; -10..10) or a preset (down_back, forward_up, right_turn_forward, left_turn_forward).",
 )
 @click.option("--sound", is_flag=True, default=False, help="Generate an audio track too.")
+@click.option(
+    "--shot",
+    "shots",
+    multiple=True,
+    metavar="SECONDS:PROMPT",
+    help='One shot of a multi-shot video, e.g. --shot "3:a quiet village" (repeatable, up '
+    "to 6; kling-v3).",
+)
+@click.option(
+    "--watermark",
+    is_flag=True,
+    default=False,
+    help="Also make a watermarked copy (saved beside the video as NAME.watermark.mp4).",
+)
 @click.option("--external-task-id", default=None, help="Your own id for the task.")
 @click.option("--callback-url", default=None, help="URL notified on every status change.")
 @click.option(
@@ -267,6 +314,8 @@ def generate(
     cfg_scale,
     camera,
     sound,
+    shots,
+    watermark,
     external_task_id,
     callback_url,
     output,
@@ -284,6 +333,11 @@ def generate(
     else in this process with no server. Prints the path of the video.
     """
     camera_control = parse_camera(camera)
+    multi_prompt = parse_shots(shots)
+    if not prompt.strip() and not multi_prompt:
+        raise click.UsageError("give a PROMPT, or the shots of a multi-shot video with --shot")
+    if multi_prompt and model_name is None:
+        model_name = "kling-v3"
     with _embedded_or_remote(base_url, access_key, secret_key, api_key, data_dir) as client:
         started = time.monotonic()
         with TaskProgress() as bar:
@@ -297,6 +351,8 @@ def generate(
                 cfg_scale=cfg_scale,
                 camera_control=camera_control,
                 sound="on" if sound else None,
+                multi_prompt=multi_prompt or None,
+                watermark_info=True if watermark else None,
                 external_task_id=external_task_id,
                 callback_url=callback_url,
                 timeout=timeout,
@@ -304,6 +360,11 @@ def generate(
                 on_progress=bar.update,
             )
         path = download_with_bar(client, task, output, 0)
+        marked = None
+        if watermark and task.videos[0].watermark_url:
+            marked = client.text2video.download(
+                task.videos[0].watermark_url, path.with_name(f"{path.stem}.watermark.mp4")
+            )
     video = task.videos[0]
     click.echo(
         f"task {task.task_id}: {video.duration} s video in {time.monotonic() - started:.1f} s, "
@@ -311,6 +372,8 @@ def generate(
         err=True,
     )
     click.echo(str(path))
+    if marked is not None:
+        click.echo(str(marked))
 
 
 @click.group()

@@ -6,10 +6,13 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .netguard import AllowList
 
 DEFAULT_REFUSED_TERMS = ("child sexual abuse", "csam", "bestiality")
 
@@ -72,6 +75,18 @@ class Settings(BaseSettings):
     events_max_seconds: float = Field(1800.0, gt=0)  # a stream ends after this; clients reopen
     events_keepalive_seconds: float = Field(15.0, gt=0)  # comment line on a quiet stream
 
+    # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",
+    # "*.corp.example") and CIDRs ("10.0.0.0/8", "127.0.0.1/32") admitted although they are
+    # loopback, private, link-local or metadata destinations; comma-separated, default none
+    url_allow: Annotated[list[str], NoDecode] = []
+
+    # watermarks (watermark_info): the visible mark on the watermarked copy of a video
+    watermark_text: str = "openkling"  # the mark's text, when no image is set
+    watermark_image: Path | None = None  # a PNG (with alpha) or JPEG used instead of the text
+    watermark_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = (
+        "bottom-right"
+    )
+
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
     maintenance: bool = False
@@ -83,6 +98,34 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [t.strip() for t in value.split(",") if t.strip()]
         return value
+
+    @field_validator("url_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        from .netguard import AllowList
+
+        AllowList.parse(value)  # a bad entry stops start-up, naming the entry
+        return value
+
+    @cached_property
+    def url_allowlist(self) -> AllowList:
+        """``url_allow`` as the guard reads it."""
+        from .netguard import AllowList
+
+        return AllowList.parse(self.url_allow)
+
+    @property
+    def public_base(self) -> str:
+        """The server's public root for URLs made outside a request (callbacks): the
+        setting, else the bind address, with a wildcard bind read as this machine."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @cached_property
     def db_url(self) -> str:

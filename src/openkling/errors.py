@@ -19,6 +19,13 @@
 
 Engine-side failures (``EngineError``, ``GenerationCancelled``) are not request errors: they end
 a task as ``failed`` and never reach the HTTP edge.
+
+Outbound failures (``netguard``) are not request errors either; callers turn them into 1201 at
+create time, a failed task at run time, or a failed callback attempt:
+
+    OutboundError
+    ├── URLRefused   (the URL or an address it resolves to is not allowed)
+    └── FetchFailed  (connection, timeout, status, size or content-type)
 """
 
 from __future__ import annotations
@@ -114,3 +121,22 @@ class EngineError(Exception):
 
 class GenerationCancelled(EngineError):
     """The task was cancelled while its engine was running."""
+
+
+class OutboundError(Exception):
+    """A URL openkling was asked to fetch or call could not be used.
+
+    ``message`` is written for the user: it never carries Python exception text.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class URLRefused(OutboundError):
+    """The URL, or an address its host resolves to, is not one openkling may connect to."""
+
+
+class FetchFailed(OutboundError):
+    """The destination was allowed but the exchange failed (network, status, size, type)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -196,6 +196,107 @@ def encode_mp4(
         tmp.unlink(missing_ok=True)
     if cover_path is not None:
         write_cover(Path(cover_path), covers.pick(count))
+    return count
+
+
+def i420_patch_to_rgb(i420: np.ndarray, x: int, y: int, w: int, h: int) -> np.ndarray:
+    """The RGB pixels of the even-aligned rectangle (x, y, w, h) of a planar I420 frame."""
+    height, width = i420.shape[0] * 2 // 3, i420.shape[1]
+    planes = _i420_planes(i420, width, height)
+    ys = planes[0][y : y + h, x : x + w]
+    us = planes[1][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2]
+    vs = planes[2][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2]
+    packed = np.concatenate([ys.reshape(-1), us.reshape(-1), vs.reshape(-1)]).reshape(-1, w)
+    return cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420)
+
+
+def rgb_patch_into_i420(i420: np.ndarray, rgb: np.ndarray, x: int, y: int) -> None:
+    """Write an RGB rectangle (even size) into a planar I420 frame at the even point (x, y)."""
+    height, width = i420.shape[0] * 2 // 3, i420.shape[1]
+    h, w = rgb.shape[:2]
+    patch = _to_yuv420p(np.ascontiguousarray(rgb)).reshape(-1)
+    planes = _i420_planes(i420, width, height)
+    planes[0][y : y + h, x : x + w] = patch[: h * w].reshape(h, w)
+    quarter = (h // 2) * (w // 2)
+    u = patch[h * w : h * w + quarter].reshape(h // 2, w // 2)
+    v = patch[h * w + quarter :].reshape(h // 2, w // 2)
+    planes[1][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = u
+    planes[2][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = v
+
+
+def _i420_planes(i420: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...]:
+    """Views of the Y, U and V planes of a contiguous I420 frame shaped (h * 3 / 2, w)."""
+    flat = i420.reshape(-1)
+    quarter = (height // 2) * (width // 2)
+    luma = flat[: width * height].reshape(height, width)
+    u = flat[width * height : width * height + quarter].reshape(height // 2, width // 2)
+    v = flat[width * height + quarter :].reshape(height // 2, width // 2)
+    return luma, u, v
+
+
+def rewrite_video(
+    src: Path | str,
+    dst: Path | str,
+    edit: Callable[[np.ndarray], None],
+    *,
+    preset: str = "veryfast",
+    crf: int = 12,
+) -> int:
+    """Copy the MP4 ``src`` to ``dst`` with every video frame passed through ``edit``.
+
+    ``edit`` changes a decoded frame in place: a planar I420 array shaped (h * 3 / 2, w), as
+    ``i420_patch_to_rgb`` / ``rgb_patch_into_i420`` read and write it, so pixels it does not
+    touch keep their decoded values exactly (no colour round trip). The video is re-encoded
+    at the source's rate, size and colour tags with a low ``crf``, so the second generation
+    stays within a level or two of the first; the audio packets are copied as they are,
+    never re-encoded. The file appears only when complete. Returns the number of frames.
+    """
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_beside(dst)
+    count = 0
+    try:
+        with (
+            av.open(str(src)) as source,
+            av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+        ):
+            if not source.streams.video:
+                raise ValueError(f"{src} has no video stream")
+            vin = source.streams.video[0]
+            width, height = vin.codec_context.width, vin.codec_context.height
+            rate = _fps_fraction(float(vin.average_rate or vin.guessed_rate or 24))
+            vout = out.add_stream("libx264", rate=rate)
+            vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+            vout.options = {"preset": preset, "crf": str(crf)}
+            ctx = vout.codec_context
+            ctx.colorspace, ctx.color_range = MATRIX_BT601, RANGE_TV
+            ctx.color_primaries, ctx.color_trc = PRIMARIES_BT709, TRANSFER_BT709
+            ain = source.streams.audio[0] if source.streams.audio else None
+            aout = out.add_stream_from_template(ain) if ain is not None else None
+            streams = [vin] + ([ain] if ain is not None else [])
+            for packet in source.demux(*streams):
+                if packet.stream is ain:
+                    if packet.dts is None:  # the demuxer's end-of-stream marker
+                        continue
+                    packet.stream = aout
+                    out.mux(packet)
+                    continue
+                for decoded in packet.decode():
+                    if decoded.format.name != "yuv420p":
+                        decoded = decoded.reformat(format="yuv420p")
+                    i420 = np.ascontiguousarray(decoded.to_ndarray(format="yuv420p"))
+                    edit(i420)
+                    frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+                    frame.pts = count
+                    frame.time_base = 1 / rate
+                    out.mux(vout.encode(frame))
+                    count += 1
+            if count == 0:
+                raise ValueError(f"{src} has no video frames")
+            out.mux(vout.encode(None))
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
     return count
 
 

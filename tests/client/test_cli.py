@@ -103,7 +103,8 @@ def test_get_by_external_id(live_server, tmp_path):
         (["tasks", "list"], 3, "error: authentication failed:"),
         (["tasks", "get", "000000000000000000"], 5, "error: not found:"),
         (["generate", "x", "--cfg-scale", "5"], 4, "error: invalid request:"),
-        (["generate", "x", "--duration", "7"], 2, "Usage:"),
+        (["generate", "x", "--duration", "7"], 4, "error: invalid request: duration:"),
+        (["generate", "x", "--duration", "16"], 2, "Usage:"),
         (["generate", "x", "--camera", "zoom=3", "--camera", "down_back"], 2, "Usage:"),
     ],
 )

@@ -18,7 +18,7 @@ from .errors import (
     TaskFailedError,
     WaitTimeout,
 )
-from .types import Costs, ResourcePack, Task, TaskResult, Video
+from .types import Costs, ResourcePack, Shot, Task, TaskResult, Video
 
 __all__ = [
     "APIConnectionError",
@@ -38,6 +38,7 @@ __all__ = [
     "ResourcePack",
     "RetryPolicy",
     "ServerError",
+    "Shot",
     "Task",
     "TaskFailedError",
     "TaskResult",

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from ._download import (
     video_url,
 )
 from .errors import APIConnectionError, InvalidRequestError, KlingError
-from .types import Costs, Task
+from .types import Costs, Shot, Task
 
 
 async def _maybe_await(value: Any) -> None:
@@ -238,9 +238,18 @@ class AsyncText2Video:
         sound: str | bool | None = None,
         callback_url: str | None = None,
         external_task_id: str | None = None,
+        multi_shot: bool | None = None,
+        shot_type: str | None = None,
+        multi_prompt: Sequence[Shot | dict[str, Any]] | None = None,
+        watermark_info: bool | dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> Task:
-        """Submit a task. Only the arguments given are sent; the server applies its defaults."""
+        """Submit a task. Only the arguments given are sent; the server applies its defaults.
+
+        ``multi_prompt`` (a list of ``Shot(prompt, duration)``) asks for a multi-shot video
+        (kling-v3): ``multi_shot`` and ``shot_type="customize"`` are implied, and so is
+        ``duration`` (the shots' sum). ``watermark_info=True`` asks for a watermarked copy
+        (``Video.watermark_url``) too."""
         body = create_body(
             model_name=model_name,
             prompt=prompt,
@@ -253,6 +262,10 @@ class AsyncText2Video:
             sound=sound,
             callback_url=callback_url,
             external_task_id=external_task_id,
+            multi_shot=multi_shot,
+            shot_type=shot_type,
+            multi_prompt=multi_prompt,
+            watermark_info=watermark_info,
         )
         body.update(extra_body or {})
         return task_from_data(await self._client._request("POST", TEXT2VIDEO_PATH, json=body))

@@ -34,7 +34,7 @@ from .errors import (
     TaskFailedError,
     WaitTimeout,
 )
-from .types import Task
+from .types import Shot, Task
 
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 DEFAULT_TIMEOUT = 60.0
@@ -325,8 +325,22 @@ TRANSPORT_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
 
 
 def create_body(**fields: Any) -> dict[str, Any]:
-    """The create request: only the fields given; duration as Kling's string; sound on|off."""
+    """The create request: only the fields given; duration as Kling's string; sound on|off;
+    ``multi_prompt`` from ``Shot``s or dicts (turning on ``multi_shot`` with
+    ``shot_type: customize`` unless given, and ``duration`` to the shots' sum unless given);
+    ``watermark_info`` from a bool or a dict."""
     body = {k: v for k, v in fields.items() if v is not None}
+    shots = body.get("multi_prompt")
+    if shots is not None:
+        body["multi_prompt"] = [
+            s.to_dict(i + 1) if isinstance(s, Shot) else dict(s) for i, s in enumerate(shots)
+        ]
+        body.setdefault("multi_shot", True)
+        body.setdefault("shot_type", "customize")
+        if "duration" not in body and all(isinstance(s, Shot) for s in shots):
+            body["duration"] = sum(int(s.duration) for s in shots)
+    if isinstance(body.get("watermark_info"), bool):
+        body["watermark_info"] = {"enabled": body["watermark_info"]}
     if "duration" in body:
         duration = body["duration"]
         body["duration"] = str(int(duration)) if isinstance(duration, int | float) else duration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from ._download import (
     video_url,
 )
 from .errors import APIConnectionError, InvalidRequestError, KlingError
-from .types import Costs, Task
+from .types import Costs, Shot, Task
 
 
 class Kling:
@@ -228,9 +228,18 @@ class Text2Video:
         sound: str | bool | None = None,
         callback_url: str | None = None,
         external_task_id: str | None = None,
+        multi_shot: bool | None = None,
+        shot_type: str | None = None,
+        multi_prompt: Sequence[Shot | dict[str, Any]] | None = None,
+        watermark_info: bool | dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
     ) -> Task:
-        """Submit a task. Only the arguments given are sent; the server applies its defaults."""
+        """Submit a task. Only the arguments given are sent; the server applies its defaults.
+
+        ``multi_prompt`` (a list of ``Shot(prompt, duration)``) asks for a multi-shot video
+        (kling-v3): ``multi_shot`` and ``shot_type="customize"`` are implied, and so is
+        ``duration`` (the shots' sum). ``watermark_info=True`` asks for a watermarked copy
+        (``Video.watermark_url``) too."""
         body = create_body(
             model_name=model_name,
             prompt=prompt,
@@ -243,6 +252,10 @@ class Text2Video:
             sound=sound,
             callback_url=callback_url,
             external_task_id=external_task_id,
+            multi_shot=multi_shot,
+            shot_type=shot_type,
+            multi_prompt=multi_prompt,
+            watermark_info=watermark_info,
         )
         body.update(extra_body or {})
         return task_from_data(self._client._request("POST", TEXT2VIDEO_PATH, json=body))

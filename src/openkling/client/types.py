@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Costs", "ResourcePack", "Task", "TaskResult", "Video"]
+__all__ = ["Costs", "ResourcePack", "Shot", "Task", "TaskResult", "Video"]
 
 TERMINAL_STATUSES = ("succeed", "failed")
 
@@ -44,13 +44,26 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Shot:
+    """One shot of a multi-shot request (``multi_prompt``): its prompt and whole seconds."""
+
+    prompt: str
+    duration: int
+
+    def to_dict(self, index: int) -> dict[str, Any]:
+        return {"index": index, "prompt": self.prompt, "duration": str(int(self.duration))}
+
+
+@dataclass(frozen=True)
 class Video:
-    """One result video. ``duration`` stays the string Kling sends ("5.1")."""
+    """One result video. ``duration`` stays the string Kling sends ("5.1"). ``watermark_url``
+    is the watermarked copy, when the task asked for one (``watermark_info``)."""
 
     id: str
     url: str
     duration: str = ""
     cover_url: str | None = None
+    watermark_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -60,12 +73,13 @@ class Video:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Video:
         data = _dict(data)
-        cover = data.get("cover_url")
+        cover, marked = data.get("cover_url"), data.get("watermark_url")
         return cls(
             id=_str(data.get("id")),
             url=_str(data.get("url")),
             duration=_str(data.get("duration")),
             cover_url=None if cover is None else str(cover),
+            watermark_url=marked if isinstance(marked, str) and marked else None,
             raw=dict(data),
         )
 

@@ -13,8 +13,25 @@ StopCheck = Callable[[], bool]  # True -> stop at the next step (raise Generatio
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What an engine can honour. The worker and the catalog ask this, never engine names."""
+
+    image_input: bool = False  # a first frame (image2video)
+    end_frame: bool = False  # a last frame (image_tail)
+    masks: bool = False  # static_mask / dynamic_masks
+    audio: bool = False  # the engine makes its own soundtrack
+    own_camera: bool = False  # the engine moves the camera itself: no camera path is applied
+    camera_phrase: bool = False  # a phrase describing the camera move helps its prompt
+
+
+@dataclass(frozen=True)
 class RenderRequest:
-    """One clip to render. ``width`` x ``height`` is the canvas (output size times overscan)."""
+    """One clip to render. ``width`` x ``height`` is the canvas (output size times overscan).
+
+    Image inputs, when given, are already fitted to the canvas: ``image`` and ``image_tail``
+    HxWx3 uint8, ``static_mask`` HxW bool, each dynamic mask an HxW bool region with its
+    trajectory in canvas pixels.
+    """
 
     prompt: str
     negative_prompt: str
@@ -24,6 +41,10 @@ class RenderRequest:
     fps: float
     cfg_scale: float  # Kling's 0..1 prompt adherence; the engine maps it to its guidance range
     seed: int
+    image: np.ndarray | None = None
+    image_tail: np.ndarray | None = None
+    static_mask: np.ndarray | None = None
+    dynamic_masks: list[tuple[np.ndarray, list[tuple[float, float]]]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -31,6 +52,7 @@ class VideoEngine(Protocol):
     """Makes frames. Knows nothing of tasks, HTTP, storage or cameras."""
 
     name: str
+    capabilities: Capabilities
 
     def output_size(self, mode: str, aspect_ratio: str) -> tuple[int, int]:
         """Width, height of the delivered video for a Kling mode ("std"/"pro") and ratio."""

@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog import MODEL_NAMES
+from ..vocabulary import ASPECT_RATIOS, MODEL_NAMES, MODES
 
 ENGINES = ("synthetic", "diffusers")
 FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")
-MODES = ("std", "pro")
-ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 OFFLOADS = ("none", "model", "sequential")

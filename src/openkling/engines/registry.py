@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..catalog import Catalog, ModelEntry, default_catalog
+from ..catalog import Catalog, default_catalog
 from ..config import Settings
 from ..errors import EngineError
 from .base import AudioEngine, VideoEngine
@@ -106,7 +106,8 @@ def _catalog(profiles: Profiles | None) -> Catalog:
             continue
         audio = (profile.audio is not None) if profile.audio_set else entry.audio
         prices = {**entry.prices, **(profile.prices or {})}
-        entries[name] = ModelEntry(name=name, audio=audio, prices=prices)
+        # the profile narrows audio and prices; every other capability stays the catalog's
+        entries[name] = replace(entry, audio=audio, prices=prices)
     return Catalog(entries)
 
 

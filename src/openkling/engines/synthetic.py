@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import GenerationCancelled
-from .base import RenderRequest, StepCallback, StopCheck
+from ..vocabulary import ASPECT_RATIOS
+from .base import Capabilities, RenderRequest, StepCallback, StopCheck
 
-ASPECTS = ("16:9", "9:16", "1:1")
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
 MOTIONS = ("orbit", "bob", "sway", "figure8")
 
@@ -103,6 +103,7 @@ class SyntheticEngine:
     """Deterministic, prompt-shaped animation: textured backdrop, moving shapes, the prompt."""
 
     name = "synthetic"
+    capabilities = Capabilities()
 
     def __init__(self, fps: int = 24, std_short_side: int = 720, pro_short_side: int = 1080):
         if fps <= 0:
@@ -118,7 +119,7 @@ class SyntheticEngine:
         sizes = {"16:9": (long, short), "9:16": (short, long), "1:1": (short, short)}
         if aspect_ratio not in sizes:
             raise ValueError(
-                f"aspect_ratio must be one of {', '.join(ASPECTS)}; got {aspect_ratio!r}"
+                f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}; got {aspect_ratio!r}"
             )
         return sizes[aspect_ratio]
 

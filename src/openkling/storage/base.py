@@ -1,4 +1,4 @@
-"""The storage interface: put a file under a key, make an expiring URL for it."""
+"""The storage interface: put, read and delete files by key, make expiring URLs for them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,18 @@ class Storage(Protocol):
 
     def put_file(self, key: str, src: Path, content_type: str) -> None:
         """Store ``src`` under ``key`` (overwrites; idempotent)."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` under ``key`` (overwrites; idempotent)."""
+        ...
+
+    def read(self, key: str) -> bytes:
+        """The bytes stored under ``key``; ``FileNotFoundError`` if there are none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; no error if it is already gone."""
         ...
 
     def url(self, key: str, *, base_url: str, expires_in: int) -> str:

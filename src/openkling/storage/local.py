@@ -31,6 +31,19 @@ class LocalStorage:
         shutil.copyfile(src, tmp)
         os.replace(tmp, dest)
 
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+
+    def read(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
     def signature(self, key: str, expires: int) -> str:
         return hmac.new(self._key, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()
 

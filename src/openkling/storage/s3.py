@@ -82,6 +82,20 @@ class S3Storage:
     def put_file(self, key: str, src: Path, content_type: str) -> None:
         self.client.upload_file(str(src), self.bucket, key, ExtraArgs={"ContentType": content_type})
 
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if _status(exc) == 404:
+                raise FileNotFoundError(key) from None
+            raise
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
     def url(self, key: str, *, base_url: str, expires_in: int) -> str:
         if expires_in > MAX_URL_SECONDS:
             if not self._clamp_logged:

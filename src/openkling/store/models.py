@@ -38,6 +38,7 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "external_task_id", name="uq_tasks_account_external"),
         Index("ix_tasks_account_created", "account_id", "created_at"),
+        Index("ix_tasks_account_family_created", "account_id", "family", "created_at"),
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
         Index("ix_tasks_account_status", "account_id", "status"),
     )
@@ -46,7 +47,8 @@ class Task(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     external_task_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     model_name: Mapped[str] = mapped_column(String(64))
-    request: Mapped[dict] = mapped_column(JSON)  # contract.Text2VideoCreate, normalised
+    family: Mapped[str] = mapped_column(String(16), default="text2video")  # the door it came by
+    request: Mapped[dict] = mapped_column(JSON)  # request.GenerationRequest, normalised
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     status_msg: Mapped[str] = mapped_column(Text, default="")
     progress: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,20 +7,28 @@ import logging
 import random
 import threading
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
+from .. import netguard
 from ..config import Settings
+from ..errors import OutboundError, URLRefused
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Callback
 from . import webhooks
 
 log = logging.getLogger(__name__)
 
-SENDERS = 8  # callbacks in flight at once per sender
+# Fairness: a slow or dead receiver may only slow its own callbacks. Each sender has SENDERS
+# posts in flight at most; one destination (scheme://host:port) holds at most PER_DESTINATION
+# of them and one account at most PER_ACCOUNT, so the others always find free slots. A row
+# whose destination or account is saturated is skipped (it stays due), never waited on.
+SENDERS = 16
+PER_DESTINATION = 2
+PER_ACCOUNT = 4
 
 
 def enqueue(session: Session, *, task_id: str, account_id: int, url: str, payload: dict) -> None:
@@ -52,14 +60,13 @@ class CallbackSender:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client = httpx.Client(
-            timeout=settings.callback_timeout_seconds,
-            limits=httpx.Limits(max_connections=SENDERS * 2),
-        )
-        # one slow receiver must not hold up everyone else's callbacks: up to SENDERS posts
-        # are in flight, and a new one starts as soon as any finishes
+        self.allow = settings.url_allowlist
+        self.resolve: netguard.Resolver = netguard.system_resolve
+        # up to SENDERS posts are in flight, and a new one starts as soon as any finishes
         self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="callback")
         self._in_flight = 0
+        self._by_destination: Counter[str] = Counter()
+        self._by_account: Counter[int] = Counter()
         self._count_lock = threading.Lock()
 
     def start(self) -> None:
@@ -72,7 +79,6 @@ class CallbackSender:
         if self._thread:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=False, cancel_futures=True)  # rows in flight are retried
-        self._client.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -81,14 +87,9 @@ class CallbackSender:
         while not self._stop.is_set():
             taken = 0
             try:
-                with self._count_lock:
-                    free = SENDERS - self._in_flight
-                if free > 0:
-                    for row in self._take(limit=free):
-                        with self._count_lock:
-                            self._in_flight += 1
-                        self._pool.submit(self._send, row)
-                        taken += 1
+                for row in self._take():
+                    self._pool.submit(self._send, row)
+                    taken += 1
             except Exception:  # keep delivering after a database hiccup
                 log.exception("callback sender pass failed")
             if not taken:
@@ -101,11 +102,32 @@ class CallbackSender:
         except Exception:  # the row's lock runs out and it is tried again
             log.exception("callback %s: delivery bookkeeping failed", row.message_id)
         finally:
-            with self._count_lock:
-                self._in_flight -= 1
+            self._count(row, -1)
             self._wake.set()
 
-    def _take(self, limit: int = 20) -> list[Callback]:
+    def _count(self, row: Callback, step: int) -> None:
+        """Count a row in (+1) or out (-1) of the in-flight totals."""
+        with self._count_lock:
+            self._in_flight += step
+            for counter, key in (
+                (self._by_destination, netguard.destination(row.url)),
+                (self._by_account, row.account_id),
+            ):
+                counter[key] += step
+                if counter[key] <= 0:
+                    del counter[key]
+
+    def _take(self) -> list[Callback]:
+        """Claim due rows for the free slots, leaving out saturated destinations and accounts;
+        the claimed rows are counted in flight."""
+        with self._count_lock:
+            free = SENDERS - self._in_flight
+            by_destination = Counter(self._by_destination)
+            by_account = Counter(self._by_account)
+        if free <= 0:
+            return []
+        full_destinations = [d for d, n in by_destination.items() if n >= PER_DESTINATION]
+        full_accounts = [a for a, n in by_account.items() if n >= PER_ACCOUNT]
         now = now_ms()
         earlier = aliased(Callback)
         older_pending = exists().where(
@@ -115,25 +137,29 @@ class CallbackSender:
                 earlier.id < Callback.id,
             )
         )
+        query = select(Callback).where(
+            Callback.state == "pending",
+            Callback.next_attempt_at <= now,
+            Callback.locked_until < now,
+            ~older_pending,
+        )
+        if full_accounts:
+            query = query.where(Callback.account_id.notin_(full_accounts))
+        for full in full_destinations:  # stored URLs are normalised: scheme://netloc/...
+            query = query.where(~Callback.url.startswith(full + "/", autoescape=True))
+        # a post may wait on the resolver, two connects, the write and the read
+        lock_until = now + int(5 * self.settings.callback_timeout_seconds * 1000) + 5000
+        taken = []
         with self.sessions.begin() as s:
-            rows = (
-                s.execute(
-                    select(Callback)
-                    .where(
-                        Callback.state == "pending",
-                        Callback.next_attempt_at <= now,
-                        Callback.locked_until < now,
-                        ~older_pending,
-                    )
-                    .order_by(Callback.id)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
-            taken = []
-            lock_until = now + int(self.settings.callback_timeout_seconds * 1000) + 5000
+            rows = s.execute(query.order_by(Callback.id).limit(free * 4)).scalars().all()
             for row in rows:
+                if len(taken) == free:
+                    break
+                where = netguard.destination(row.url)
+                if by_destination[where] >= PER_DESTINATION:
+                    continue
+                if by_account[row.account_id] >= PER_ACCOUNT:
+                    continue
                 claimed = s.execute(
                     update(Callback)
                     .where(Callback.id == row.id, Callback.locked_until == row.locked_until)
@@ -141,7 +167,11 @@ class CallbackSender:
                 )
                 if claimed.rowcount == 1:
                     taken.append(row)
-            return taken
+                    by_destination[where] += 1
+                    by_account[row.account_id] += 1
+        for row in taken:
+            self._count(row, +1)
+        return taken
 
     def _deliver(self, row: Callback) -> None:
         with self.sessions() as s:
@@ -149,16 +179,26 @@ class CallbackSender:
                 select(Account.webhook_secret).where(Account.id == row.account_id)
             ).scalar_one()
         body = json.dumps(row.payload, separators=(",", ":")).encode()
-        try:
-            resp = self._client.post(
-                row.url, content=body, headers=webhooks.headers(secret, row.message_id, body)
+        try:  # checked and pinned by the guard: never a connection into our own network
+            status = netguard.post(
+                row.url,
+                content=body,
+                headers=webhooks.headers(secret, row.message_id, body),
+                timeout=self.settings.callback_timeout_seconds,
+                allow=self.allow,
+                resolve=self.resolve,
             )
-            if 200 <= resp.status_code < 300:
+            if 200 <= status < 300:
                 self._record(row, state="delivered", attempts=row.attempts + 1, last_error="")
                 return
-            error = f"HTTP {resp.status_code}"
-        except Exception as exc:  # any failure to deliver is retried, never fatal
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"HTTP {status}"
+        except URLRefused as exc:  # a failed attempt like any other; no connection was made
+            error = f"refused: {exc.message}"
+        except OutboundError as exc:
+            error = exc.message
+        except Exception:  # any failure to deliver is retried, never fatal
+            log.exception("callback %s: unexpected failure while sending", row.message_id)
+            error = "internal error while sending (see the server log)"
         attempts = row.attempts + 1
         if attempts >= self.settings.callback_max_attempts:
             log.warning(

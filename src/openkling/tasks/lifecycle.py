@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import or_, select, update
@@ -14,6 +15,7 @@ from ..store.db import Sessions, now_ms
 from ..store.models import Task
 from . import callbacks, credits
 from .present import task_object
+from .run import Run
 from .status import TaskStatus, check_transition
 
 log = logging.getLogger(__name__)
@@ -72,9 +74,11 @@ class Lifecycle:
     def queue_callback(self, session: Session, task: Task) -> None:
         if not task.callback_url:
             return
-        base = self.settings.public_base_url or f"http://{self.settings.host}:{self.settings.port}"
         payload = task_object(
-            task, self.storage, base_url=base, expires_in=self.settings.url_expiry_seconds
+            task,
+            self.storage,
+            base_url=self.settings.public_base,
+            expires_in=self.settings.url_expiry_seconds,
         )
         callbacks.enqueue(
             session,
@@ -85,8 +89,17 @@ class Lifecycle:
         )
 
     # -- worker side -------------------------------------------------------------------------
-    def claim(self, task_id: str, owner: str) -> Task | None:
-        """Take a submitted task, or one whose lease ran out, for ``owner``. None if not ours."""
+    def claim(self, task_id: str) -> Run | None:
+        """Take a submitted task, or one whose lease ran out, as a new run. None if not ours."""
+        token = uuid.uuid4().hex
+        task = self._take(task_id, token)
+        if task is None:
+            return None
+        if task.callback_url and self.on_callback:
+            self.on_callback()
+        return Run(self, task, token)
+
+    def _take(self, task_id: str, owner: str) -> Task | None:
         now = now_ms()
         with self.sessions.begin() as s:
             task = s.get(Task, task_id)
@@ -105,13 +118,14 @@ class Lifecycle:
                 log.warning(
                     "task %s: lease of %s expired, running it again", task.id, task.lease_owner
                 )
+                previous = (
+                    Task.lease_owner.is_(None)
+                    if task.lease_owner is None
+                    else Task.lease_owner == task.lease_owner
+                )
                 taken = s.execute(
                     update(Task)
-                    .where(
-                        Task.id == task.id,
-                        Task.status == "processing",
-                        Task.lease_owner == task.lease_owner,
-                    )
+                    .where(Task.id == task.id, Task.status == "processing", previous)
                     .values(
                         lease_owner=owner,
                         lease_expires_at=now + int(self.settings.lease_seconds * 1000),
@@ -164,13 +178,13 @@ class Lifecycle:
 
     def release(self, task_id: str, owner: str) -> bool:
         """Give a running task back (graceful shutdown): its lease ends now and this run does
-        not count as an attempt. The owner changes too, so a late renewal cannot revive it."""
+        not count as an attempt. It is held by no run, so a late renewal cannot revive it."""
         with self.sessions.begin() as s:
             released = s.execute(
                 update(Task)
                 .where(Task.id == task_id, Task.lease_owner == owner, Task.status == "processing")
                 .values(
-                    lease_owner=f"{owner}-released",
+                    lease_owner=None,
                     lease_expires_at=0,
                     attempts=Task.attempts - 1,
                 )
@@ -186,8 +200,15 @@ class Lifecycle:
             if task is None or task.status != "processing" or task.lease_owner != owner:
                 return False
             if error:
-                return self.transition(s, task, TaskStatus.FAILED, msg=error, guard_owner=owner)
-            return self.transition(s, task, TaskStatus.SUCCEED, result=result, guard_owner=owner)
+                done = self.transition(s, task, TaskStatus.FAILED, msg=error, guard_owner=owner)
+            else:
+                done = self.transition(
+                    s, task, TaskStatus.SUCCEED, result=result, guard_owner=owner
+                )
+            notify = done and bool(task.callback_url)
+        if notify and self.on_callback:  # the sender posts it now, not at its next poll
+            self.on_callback()
+        return done
 
     # -- API side ------------------------------------------------------------------------------
     def request_cancel(self, session: Session, task: Task) -> None:

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from ..catalog import format_credits
 from ..contract import TaskPublic, TaskResultPublic, VideoPublic, format_duration
+from ..request import GenerationRequest
 from ..storage.base import Storage
 from ..store.models import Task
+from .result import TaskResult
 
 
 def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int) -> dict:
     result = None
     if task.status == "succeed" and task.result:
-        videos = []
-        for video in task.result.get("videos", []):
-            cover = video.get("cover_key")
-            videos.append(
+        stored = TaskResult.model_validate(task.result)
+
+        def url(key: str) -> str:
+            return storage.url(key, base_url=base_url, expires_in=expires_in)
+
+        result = TaskResultPublic(
+            videos=[
                 VideoPublic(
-                    id=video["id"],
-                    url=storage.url(video["key"], base_url=base_url, expires_in=expires_in),
-                    duration=format_duration(video["duration"]),
-                    cover_url=storage.url(cover, base_url=base_url, expires_in=expires_in)
-                    if cover
-                    else None,
+                    id=video.id,
+                    url=url(video.key),
+                    duration=format_duration(video.duration),
+                    cover_url=url(video.cover_key) if video.cover_key else None,
+                    watermark_url=url(video.watermark_key) if video.watermark_key else None,
                 )
-            )
-        result = TaskResultPublic(videos=videos)
+                for video in stored.videos
+            ]
+        )
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
     return TaskPublic(
         task_id=task.id,
@@ -41,21 +46,33 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
 
 def request_body(task: Task) -> dict:
     """The Kling create body that makes this task again, with its ``seed`` (openkling
-    extension): what the studio's Reuse and its curl and Python examples start from."""
-    req = task.request or {}
+    extension): what the studio's Reuse and its curl and Python examples start from. Input
+    images are not sent back; an image2video task's images are given again by the caller."""
+    req = GenerationRequest.model_validate(task.request or {})
     body: dict = {
         "model_name": task.model_name,
-        "prompt": req.get("prompt", ""),
-        "negative_prompt": req.get("negative_prompt", ""),
-        "duration": str(req.get("duration", 5)),
-        "aspect_ratio": req.get("aspect_ratio", "16:9"),
-        "mode": req.get("mode", "std"),
-        "cfg_scale": req.get("cfg_scale", 0.5),
-        "sound": "on" if req.get("sound") else "off",
+        "prompt": req.prompt,
+        "negative_prompt": req.negative_prompt,
+        "duration": str(req.duration),
+        "mode": req.mode,
+        "cfg_scale": req.cfg_scale,
+        "sound": "on" if req.sound else "off",
         "seed": task.seed,
     }
-    camera = req.get("camera_control")
-    if camera:
-        config = {k: v for k, v in (camera.get("config") or {}).items() if v}
-        body["camera_control"] = {"type": camera["type"], **({"config": config} if config else {})}
+    if req.aspect_ratio is not None:  # None: image2video takes the image's aspect
+        body["aspect_ratio"] = req.aspect_ratio
+    if req.camera_control is not None:
+        camera = req.camera_control
+        axes = camera.config.model_dump() if camera.config else {}
+        config = {axis: value for axis, value in axes.items() if value}
+        body["camera_control"] = {"type": camera.type, **({"config": config} if config else {})}
+    if req.shots:
+        body["multi_shot"] = True
+        body["shot_type"] = "customize"
+        body["multi_prompt"] = [
+            {"index": i, "prompt": shot.prompt, "duration": str(int(shot.duration))}
+            for i, shot in enumerate(req.shots, start=1)
+        ]
+    if req.watermark:
+        body["watermark_info"] = {"enabled": True}
     return body

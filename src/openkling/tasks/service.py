@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from ..catalog import Catalog, milli
 from ..config import Settings
-from ..contract import Text2VideoCreate
 from ..dispatch.base import Dispatcher
 from ..errors import (
     InvalidParameter,
@@ -20,6 +19,7 @@ from ..errors import (
     TaskNotFound,
     TooManyConcurrentTasks,
 )
+from ..request import GenerationRequest
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Task
 from . import credits
@@ -53,14 +53,19 @@ class TaskService:
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
 
-    def create(self, account: Principal, req: Text2VideoCreate) -> Task:
-        """Validate limits and policy, charge, store and dispatch. Any error changes nothing."""
+    def create(
+        self, account: Principal, req: GenerationRequest, *, family: str = "text2video"
+    ) -> Task:
+        """Check permission, policy and limits, charge, store and dispatch. Any error changes
+        nothing. ``family`` is the door the task came through: it is found and listed there."""
         if account.allowed_models and req.model_name not in account.allowed_models:
             raise ModelPermissionDenied(
                 f"model_name: this key may not use '{req.model_name}'; it may use "
                 f"{', '.join(account.allowed_models)}"
             )
         self.policy.check(req.prompt)
+        for shot in req.shots:
+            self.policy.check(shot.prompt)
         self.rate.hit(account.id)
         cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
         now = now_ms()
@@ -69,11 +74,12 @@ class TaskService:
             "account_id": account.id,
             "external_task_id": req.external_task_id,
             "model_name": req.model_name,
+            "family": family,
             "request": req.model_dump(mode="json"),
             "status": TaskStatus.SUBMITTED.value,
             "status_msg": "",
             "progress": 0,
-            "seed": secrets.randbelow(2**31) if req.seed is None else req.seed,
+            "seed": req.seed if req.seed is not None else secrets.randbelow(2**31),
             "cost_milli": cost,
             "result": None,
             "callback_url": req.callback_url,
@@ -131,10 +137,16 @@ class TaskService:
     _TASKS = Task.__table__
 
     def get(
-        self, account: Principal, *, task_id: str | None = None, external_id: str | None = None
+        self,
+        account: Principal,
+        *,
+        task_id: str | None = None,
+        external_id: str | None = None,
+        family: str = "text2video",
     ):
+        """One task of this account made through ``family``'s door; others do not exist."""
         t = self._TASKS
-        mine = t.c.account_id == account.id
+        mine = (t.c.account_id == account.id) & (t.c.family == family)
         with self.sessions() as s:
             row = None
             if task_id:
@@ -147,19 +159,19 @@ class TaskService:
                 raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
             return row
 
-    def list(self, account: Principal, *, page: int, size: int) -> list:
+    def list(self, account: Principal, *, page: int, size: int, family: str = "text2video") -> list:
         t = self._TASKS
         with self.sessions() as s:
             return s.execute(
                 select(t)
-                .where(t.c.account_id == account.id)
+                .where(t.c.account_id == account.id, t.c.family == family)
                 .order_by(t.c.created_at.desc(), t.c.id.desc())
                 .offset((page - 1) * size)
                 .limit(size)
             ).all()
 
-    def cancel(self, account: Principal, task_id: str) -> Task:
-        task = self.get(account, task_id=task_id)
+    def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> Task:
+        task = self.get(account, task_id=task_id, family=family)
         if TaskStatus(task.status).is_terminal():
             raise InvalidParameter(
                 f"task_id: task '{task.id}' has already finished ({task.status}); only submitted "

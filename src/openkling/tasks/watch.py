@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 
 from ..store.db import Sessions
 from ..store.models import Task
+from ..vocabulary import FAMILIES
 from .status import TaskStatus
 
 UNFINISHED = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
@@ -21,8 +22,9 @@ class TaskWatch:
         self.sessions = sessions
 
     def account_changes(self, account_id: int, *, watching: list[str], since_ms: int) -> list:
-        """The account's unfinished tasks, the ones a stream was watching (they may have just
-        finished) and any updated since ``since_ms``; oldest first."""
+        """The account's Kling tasks (both doors) that are unfinished, that a stream was
+        watching (they may have just finished) or that changed since ``since_ms``; oldest
+        first."""
         t = self._TASKS
         recent = [t.c.status.in_(UNFINISHED), t.c.updated_at >= since_ms]
         if watching:
@@ -30,7 +32,7 @@ class TaskWatch:
         with self.sessions() as s:
             return s.execute(
                 select(t)
-                .where(t.c.account_id == account_id, or_(*recent))
+                .where(t.c.account_id == account_id, t.c.family.in_(FAMILIES), or_(*recent))
                 .order_by(t.c.created_at, t.c.id)
                 .limit(MAX_ROWS)
             ).all()

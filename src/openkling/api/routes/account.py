@@ -1,12 +1,11 @@
-"""/account/costs: the account's credit balance, in the official response shape."""
+"""/account/costs: the account's credit pack, filtered by the official query parameters."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
 from ...catalog import format_credits
-from ...contract import costs_data
-from ...store.db import now_ms
+from ...contract import costs_data, parse_costs_query
 from ..context import ok
 from ..deps import AccountDep, RuntimeDep
 
@@ -15,11 +14,14 @@ router = APIRouter(tags=["account"])
 
 @router.get("/account/costs", summary="Credit balance")
 def costs(request: Request, rt: RuntimeDep, account: AccountDep):
+    """``start_time`` / ``end_time`` (ms) keep the packs in force in that window;
+    ``resource_pack_name`` keeps those whose name contains it."""
+    query = parse_costs_query(request.query_params)
     granted, remaining = rt.service.balance(account)
     data = costs_data(
         granted=format_credits(granted),
         remaining=format_credits(remaining),
         created_at=account.created_at,
-        now=now_ms(),
+        query=query,
     )
     return ok(data, request)

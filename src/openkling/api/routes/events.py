@@ -23,6 +23,7 @@ from ...store.db import now_ms
 from ...tasks.present import task_object
 from ...tasks.status import TaskStatus
 from ...tasks.watch import TaskWatch
+from ...vocabulary import FAMILIES
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 
 log = logging.getLogger(__name__)
@@ -71,11 +72,6 @@ def sse(event: str, data: dict, event_id: str) -> bytes:
     return f"event: {event}\nid: {event_id}\ndata: {body}\n\n".encode()
 
 
-def family_of(row) -> str:
-    """The event's name: the Kling door the task belongs to (where to get or cancel it)."""
-    return "text2video"
-
-
 def _key(row) -> tuple:
     return (row.status, row.progress, row.updated_at)
 
@@ -121,33 +117,44 @@ async def _ticks(request: Request, rt) -> AsyncIterator[bool]:
         await asyncio.sleep(settings.events_poll_seconds)
 
 
-@router.get(
-    "/v1/videos/text2video/{task_id}/events",
-    summary="Live task: its object on each change, ending at succeed or failed (openkling)",
-)
-async def task_events(
-    task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
-):
-    first = await run_in_threadpool(rt.service.get, account, task_id=task_id)  # 404 up front
+def _task_events(family: str):
+    async def task_events(
+        task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
+    ):
+        first = await run_in_threadpool(rt.service.get, account, task_id=task_id, family=family)
 
-    def present(row) -> dict:
-        return task_object(
-            row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
-        )
+        def present(row) -> dict:
+            return task_object(
+                row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+            )
 
-    async def reads() -> AsyncIterator[bytes]:
-        last = None
-        async for keepalive in _ticks(request, rt):
-            row = await run_in_threadpool(rt.service.get, account, task_id=first.id)
-            if _key(row) != last:
-                last = _key(row)
-                yield sse(family_of(row), present(row), f"{row.updated_at}-{row.progress}")
-                if TaskStatus(row.status).is_terminal():
-                    return
-            elif keepalive:
-                yield b": keep-alive\n\n"
+        async def reads() -> AsyncIterator[bytes]:
+            last = None
+            async for keepalive in _ticks(request, rt):
+                row = await run_in_threadpool(
+                    rt.service.get, account, task_id=first.id, family=family
+                )
+                if _key(row) != last:
+                    last = _key(row)
+                    yield sse(family, present(row), f"{row.updated_at}-{row.progress}")
+                    if TaskStatus(row.status).is_terminal():
+                        return
+                elif keepalive:
+                    yield b": keep-alive\n\n"
 
-    return _stream_response(request, rt, account.id, reads)
+        return _stream_response(request, rt, account.id, reads)
+
+    return task_events
+
+
+for _family in FAMILIES:  # a task is found only at the door it came through
+    router.add_api_route(
+        f"/v1/videos/{_family}/{{task_id}}/events",
+        _task_events(_family),
+        methods=["GET"],
+        tags=[_family],
+        summary="Live task: its object on each change, ending at succeed or failed (openkling)",
+    )
 
 
 @router.get(
@@ -178,7 +185,7 @@ async def account_events(
             for row in rows:
                 if seen.get(row.id) != _key(row):
                     seen[row.id] = _key(row)
-                    yield sse(family_of(row), present(row), f"{row.updated_at}-{row.progress}")
+                    yield sse(row.family, present(row), f"{row.updated_at}-{row.progress}")
                     sent = True
             horizon = read_at - 2 * RECENT_MS  # forget finished tasks no read can return
             for task_id, key in list(seen.items()):

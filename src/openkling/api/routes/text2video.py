@@ -46,7 +46,7 @@ async def _json_body(request: Request, limit: int) -> object:
 @router.post("", summary="Create a text-to-video task")
 async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
     body = await _json_body(request, rt.settings.max_body_bytes)
-    req = parse_text2video(body, rt.catalog)
+    req = parse_text2video(body, rt.catalog, url_allow=rt.settings.url_allowlist)
     task = await run_in_threadpool(rt.service.create, account, req)
     return ok(_present(rt, task, base_url), request)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import EngineError, GenerationCancelled
-from ..base import RenderRequest, StepCallback, StopCheck
+from ..base import Capabilities, RenderRequest, StepCallback, StopCheck
 from ..profiles import ModelProfile
 from .common import (
     Family,
@@ -73,6 +73,7 @@ class DiffusersEngine:
     def __init__(self, profile: ModelProfile, family: Family, layout: Layout, pool: PipelinePool):
         assert profile.weights is not None
         self.name = f"diffusers-{family.name}"
+        self.capabilities = Capabilities(camera_phrase=True)
         self.profile = profile
         self.family = family
         self.layout = layout

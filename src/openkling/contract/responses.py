@@ -1,0 +1,52 @@
+"""Kling's response side: the task object, the envelopes and the costs report."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+TaskStatus = Literal["submitted", "processing", "succeed", "failed"]
+
+
+class VideoPublic(BaseModel):
+    id: str
+    url: str
+    duration: str  # seconds as a string, e.g. "5.1"
+    cover_url: str | None = None  # beyond Kling
+    watermark_url: str | None = None  # the watermarked copy, when watermark_info asked for it
+
+
+class TaskResultPublic(BaseModel):
+    videos: list[VideoPublic] = Field(default_factory=list)
+
+
+class TaskPublic(BaseModel):
+    """The task object (``data``), as Kling sends it, plus ``task_progress`` (beyond Kling)."""
+
+    task_id: str
+    task_status: TaskStatus
+    task_status_msg: str = ""
+    task_info: dict[str, Any] = Field(default_factory=dict)
+    created_at: int
+    updated_at: int
+    final_unit_deduction: str = "0"
+    task_progress: int = 0
+    task_result: TaskResultPublic | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+def success(data: Any, request_id: str) -> dict[str, Any]:
+    return {"code": 0, "message": "SUCCEED", "request_id": request_id, "data": data}
+
+
+def failure(code: int, message: str, request_id: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "request_id": request_id}
+
+
+def format_duration(seconds: float) -> str:
+    """Kling writes a video's length as a decimal string: 5.0 -> "5.0", 5.0417 -> "5.042"."""
+    text = f"{seconds:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text

@@ -1,0 +1,89 @@
+"""The normalised generation request stored on every task, whichever door it came through."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .vocabulary import DEFAULT_MODEL
+
+
+class CameraConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    horizontal: float = 0.0
+    vertical: float = 0.0
+    pan: float = 0.0
+    tilt: float = 0.0
+    roll: float = 0.0
+    zoom: float = 0.0
+
+
+class CameraControl(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
+    config: CameraConfig | None = None
+
+
+class ImageInput(BaseModel):
+    """An input image, decoded, checked and stored with the task under ``key``."""
+
+    model_config = ConfigDict(frozen=True)
+    key: str
+    width: int
+    height: int
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    x: float
+    y: float
+
+
+class DynamicMask(BaseModel):
+    """A region (``mask``) that travels along ``trajectory``, in input-image pixels."""
+
+    model_config = ConfigDict(frozen=True)
+    mask: ImageInput
+    trajectory: list[Point]
+
+
+class Shot(BaseModel):
+    """One shot of a multi-shot video: its own prompt and length in seconds."""
+
+    model_config = ConfigDict(frozen=True)
+    prompt: str
+    duration: float
+
+
+class GenerationRequest(BaseModel):
+    """A validated request in openkling's own terms. Wire formats parse into it; the worker
+    plans a render from it. Older tasks stored fewer fields: every new field has a default."""
+
+    model_config = ConfigDict(frozen=True)
+    model_name: str = DEFAULT_MODEL
+    prompt: str = ""
+    negative_prompt: str = ""
+    duration: int = 5  # seconds
+    aspect_ratio: str | None = "16:9"  # None: the aspect of the input image
+    mode: Literal["std", "pro"] = "std"
+    cfg_scale: float = 0.5
+    camera_control: CameraControl | None = None
+    sound: bool = False
+    callback_url: str | None = None
+    external_task_id: str | None = None
+    image: ImageInput | None = None
+    image_tail: ImageInput | None = None
+    static_mask: ImageInput | None = None
+    dynamic_masks: list[DynamicMask] = Field(default_factory=list)
+    shots: list[Shot] = Field(default_factory=list)  # [] is one shot of `prompt`
+    watermark: bool = False
+    size: tuple[int, int] | None = None  # exact output width x height; None: the engine's
+    seed: int | None = None  # a fixed seed (a remix); None: a random one at create
+    remix_of: str | None = None  # the task this one remixes (presentation only)
+
+    def input_keys(self) -> list[str]:
+        """Storage keys of every input file stored with the task."""
+        images = [self.image, self.image_tail, self.static_mask]
+        images += [m.mask for m in self.dynamic_masks]
+        return [image.key for image in images if image is not None]

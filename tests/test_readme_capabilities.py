@@ -1,0 +1,25 @@
+"""The README's per-model capability table is the catalog's, and its settings are real."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from openkling.catalog import capability_table, default_catalog
+from openkling.config import Settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_capability_table_matches_the_catalog():
+    text = README.read_text()
+    found = re.search(r"<!-- capabilities:start -->\n(.*?)\n<!-- capabilities:end -->", text, re.S)
+    assert found, "README lacks the capability table markers"
+    assert found.group(1).strip() == capability_table(default_catalog())
+
+
+def test_kling3_settings_in_the_readme_exist():
+    text = README.read_text()
+    for name in ("watermark_text", "watermark_image", "watermark_corner"):
+        assert f"`OPENKLING_{name.upper()}`" in text
+        assert name in Settings.model_fields
