@@ -76,7 +76,7 @@ class Registry:
         self.engine = engine
         self.audio_calls: list[float] = []
 
-    def video(self, model_name: str) -> ScriptedEngine:
+    def video(self, model_name: str, *, image: bool = False) -> ScriptedEngine:
         return self.engine
 
     def audio(self, model_name: str):

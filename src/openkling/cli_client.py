@@ -206,7 +206,9 @@ class TaskProgress:
             click.echo(f"task {task.task_id}: {task.task_status} {done}%", err=True)
 
 
-def download_with_bar(client: Kling, task: Task | str, output: Path | None, index: int) -> Path:
+def download_with_bar(
+    client: Kling, task: Task | str, output: Path | None, index: int, family: str = "text2video"
+) -> Path:
     progress = Progress(
         TextColumn("[bold]download"),
         BarColumn(),
@@ -221,7 +223,8 @@ def download_with_bar(client: Kling, task: Task | str, output: Path | None, inde
         def on_chunk(received: int, total: int | None) -> None:
             progress.update(bar, completed=received, total=total)
 
-        return client.text2video.download(task, output, index=index, on_progress=on_chunk)
+        tasks = getattr(client, family)
+        return tasks.download(task, output, index=index, on_progress=on_chunk)
 
 
 @contextlib.contextmanager
@@ -247,6 +250,18 @@ def _embedded_or_remote(
 
 @click.command()
 @click.argument("prompt", required=False, default="")
+@click.option(
+    "--image",
+    default=None,
+    metavar="PATH|URL",
+    help="Animate this picture (JPG or PNG; a file is sent as base64): image2video.",
+)
+@click.option(
+    "--image-tail",
+    default=None,
+    metavar="PATH|URL",
+    help="End the video on this picture (image2video).",
+)
 @click.option(
     "--model",
     "model_name",
@@ -306,6 +321,8 @@ def _embedded_or_remote(
 @handle_errors
 def generate(
     prompt,
+    image,
+    image_tail,
     model_name,
     mode,
     duration,
@@ -327,42 +344,54 @@ def generate(
     secret_key,
     api_key,
 ) -> None:
-    """Make one video from PROMPT and save it as an MP4.
+    """Make one video from PROMPT (and/or --image) and save it as an MP4.
 
     Against --base-url / KLING_BASE_URL when given (openkling or the official service),
     else in this process with no server. Prints the path of the video.
     """
     camera_control = parse_camera(camera)
     multi_prompt = parse_shots(shots)
-    if not prompt.strip() and not multi_prompt:
-        raise click.UsageError("give a PROMPT, or the shots of a multi-shot video with --shot")
+    family = "image2video" if image or image_tail else "text2video"
+    if family == "text2video" and not prompt.strip() and not multi_prompt:
+        raise click.UsageError(
+            "give a PROMPT, the shots of a multi-shot video with --shot, or --image / "
+            "--image-tail to animate a picture"
+        )
+    if family == "image2video" and (aspect_ratio or multi_prompt):
+        raise click.UsageError(
+            "--aspect-ratio and --shot do not apply with --image: the video takes the "
+            "picture's aspect"
+        )
     if multi_prompt and model_name is None:
         model_name = "kling-v3"
+    params: dict[str, Any] = {
+        "prompt": prompt or None,
+        "model_name": model_name,
+        "mode": mode.lower() if mode else None,
+        "duration": duration,
+        "negative_prompt": negative_prompt,
+        "cfg_scale": cfg_scale,
+        "camera_control": camera_control,
+        "sound": "on" if sound else None,
+        "watermark_info": True if watermark else None,
+        "external_task_id": external_task_id,
+        "callback_url": callback_url,
+    }
+    if family == "image2video":
+        params.update(image=_picture_arg(image), image_tail=_picture_arg(image_tail))
+    else:
+        params.update(prompt=prompt, aspect_ratio=aspect_ratio, multi_prompt=multi_prompt or None)
     with _embedded_or_remote(base_url, access_key, secret_key, api_key, data_dir) as client:
         started = time.monotonic()
+        tasks = getattr(client, family)
         with TaskProgress() as bar:
-            task = client.text2video.create_and_wait(
-                prompt=prompt,
-                model_name=model_name,
-                mode=mode.lower() if mode else None,
-                duration=duration,
-                aspect_ratio=aspect_ratio,
-                negative_prompt=negative_prompt,
-                cfg_scale=cfg_scale,
-                camera_control=camera_control,
-                sound="on" if sound else None,
-                multi_prompt=multi_prompt or None,
-                watermark_info=True if watermark else None,
-                external_task_id=external_task_id,
-                callback_url=callback_url,
-                timeout=timeout,
-                poll_interval=poll_interval,
-                on_progress=bar.update,
+            task = tasks.create_and_wait(
+                **params, timeout=timeout, poll_interval=poll_interval, on_progress=bar.update
             )
-        path = download_with_bar(client, task, output, 0)
+        path = download_with_bar(client, task, output, 0, family)
         marked = None
         if watermark and task.videos[0].watermark_url:
-            marked = client.text2video.download(
+            marked = tasks.download(
                 task.videos[0].watermark_url, path.with_name(f"{path.stem}.watermark.mp4")
             )
     video = task.videos[0]
@@ -376,9 +405,33 @@ def generate(
         click.echo(str(marked))
 
 
+def _picture_arg(value: str | None) -> str | Path | None:
+    """--image / --image-tail: a URL as is, else a file that must exist."""
+    if value is None or value.startswith(("http://", "https://")):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise click.BadParameter(f"no such file: {value}", param_hint="--image")
+    return path
+
+
 @click.group()
 def tasks() -> None:
-    """Text-to-video tasks on a server (--base-url / KLING_BASE_URL and KLING_* keys)."""
+    """Tasks on a server (--base-url / KLING_BASE_URL and KLING_* keys): text2video ones, or
+    image2video ones with --image2video."""
+
+
+def family_option(fn: Callable) -> Callable:
+    return click.option(
+        "--image2video",
+        "image2video",
+        is_flag=True,
+        help="The task is an image2video one (Kling keeps the two kinds apart).",
+    )(fn)
+
+
+def _family(client: Kling, image2video: bool):
+    return client.image2video if image2video else client.text2video
 
 
 def _created(task: Task) -> str:
@@ -391,12 +444,15 @@ def _created(task: Task) -> str:
 @click.option("--page", type=click.IntRange(1, 1000), default=1, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 500), default=30, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the task objects as JSON.")
+@family_option
 @connection_options
 @handle_errors
-def tasks_list(page, page_size, as_json, base_url, access_key, secret_key, api_key) -> None:
+def tasks_list(
+    page, page_size, as_json, image2video, base_url, access_key, secret_key, api_key
+) -> None:
     """One page of tasks, newest first."""
     with make_client(base_url, access_key, secret_key, api_key) as client:
-        items = client.text2video.list(page=page, page_size=page_size)
+        items = _family(client, image2video).list(page=page, page_size=page_size)
     if as_json:
         click.echo(json.dumps([t.raw for t in items], indent=2))
         return
@@ -419,15 +475,17 @@ def tasks_list(page, page_size, as_json, base_url, access_key, secret_key, api_k
 @tasks.command("get")
 @click.argument("task_id")
 @click.option("--external", is_flag=True, help="TASK_ID is your external_task_id.")
+@family_option
 @connection_options
 @handle_errors
-def tasks_get(task_id, external, base_url, access_key, secret_key, api_key) -> None:
+def tasks_get(task_id, external, image2video, base_url, access_key, secret_key, api_key) -> None:
     """Print one task as JSON."""
     with make_client(base_url, access_key, secret_key, api_key) as client:
+        family = _family(client, image2video)
         if external:
-            task = client.text2video.get(external_task_id=task_id)
+            task = family.get(external_task_id=task_id)
         else:
-            task = client.text2video.get(task_id)
+            task = family.get(task_id)
     click.echo(json.dumps(task.raw, indent=2))
 
 
@@ -442,19 +500,21 @@ def tasks_get(task_id, external, base_url, access_key, secret_key, api_key) -> N
     default=None,
     help="Also download the video here when the task succeeds.",
 )
+@family_option
 @connection_options
 @handle_errors
 def tasks_wait(
-    task_id, timeout, poll_interval, output, base_url, access_key, secret_key, api_key
+    task_id, timeout, poll_interval, output, image2video, base_url, access_key, secret_key, api_key
 ) -> None:
     """Wait for a task to finish, with a progress bar; exit 9 if it fails."""
     with make_client(base_url, access_key, secret_key, api_key) as client:
         with TaskProgress() as bar:
-            task = client.text2video.wait(
+            task = _family(client, image2video).wait(
                 task_id, timeout=timeout, poll_interval=poll_interval, on_progress=bar.update
             )
         if output is not None:
-            click.echo(str(download_with_bar(client, task, output, 0)))
+            family = "image2video" if image2video else "text2video"
+            click.echo(str(download_with_bar(client, task, output, 0, family)))
             return
     click.echo(f"{task.task_id} {task.task_status} {task.videos[0].url if task.videos else ''}")
 
@@ -463,20 +523,25 @@ def tasks_wait(
 @click.argument("task_id")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None)
 @click.option("--index", type=int, default=0, show_default=True, help="Which video of the task.")
+@family_option
 @connection_options
 @handle_errors
-def tasks_download(task_id, output, index, base_url, access_key, secret_key, api_key) -> None:
+def tasks_download(
+    task_id, output, index, image2video, base_url, access_key, secret_key, api_key
+) -> None:
     """Download a finished task's video (resumes a partial download); print its path."""
+    family = "image2video" if image2video else "text2video"
     with make_client(base_url, access_key, secret_key, api_key) as client:
-        click.echo(str(download_with_bar(client, task_id, output, index)))
+        click.echo(str(download_with_bar(client, task_id, output, index, family)))
 
 
 @tasks.command("cancel")
 @click.argument("task_id")
+@family_option
 @connection_options
 @handle_errors
-def tasks_cancel(task_id, base_url, access_key, secret_key, api_key) -> None:
+def tasks_cancel(task_id, image2video, base_url, access_key, secret_key, api_key) -> None:
     """Cancel an unfinished task (openkling servers only)."""
     with make_client(base_url, access_key, secret_key, api_key) as client:
-        task = client.text2video.cancel(task_id)
+        task = _family(client, image2video).cancel(task_id)
     click.echo(f"{task.task_id} {task.task_status} {task.task_status_msg}".rstrip())

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = 5
     max_body_bytes: int = 64 * 1024
 
+    # image2video inputs (images and masks: base64 in the body, or http(s) URLs)
+    image_body_bytes: int = Field(64 * 1024 * 1024, gt=0)  # request body limit at image2video
+    image_fetch_timeout_seconds: float = Field(15.0, gt=0)  # per image URL, redirects included
+
     # callbacks
     callback_timeout_seconds: float = 10.0
     callback_max_attempts: int = 12

@@ -82,6 +82,11 @@ class GenerationRequest(BaseModel):
     seed: int | None = None  # a fixed seed (a remix); None: a random one at create
     remix_of: str | None = None  # the task this one remixes (presentation only)
 
+    @property
+    def has_image(self) -> bool:
+        """Whether the video starts from (or ends at) an input image."""
+        return self.image is not None or self.image_tail is not None
+
     def input_keys(self) -> list[str]:
         """Storage keys of every input file stored with the task."""
         images = [self.image, self.image_tail, self.static_mask]

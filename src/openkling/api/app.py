@@ -12,7 +12,17 @@ from ..config import Settings
 from ..runtime import Runtime, build_runtime
 from . import errors
 from .context import RequestIdMiddleware
-from .routes import account, events, health, media, models, studio, task_request, text2video
+from .routes import (
+    account,
+    events,
+    health,
+    image2video,
+    media,
+    models,
+    studio,
+    task_request,
+    text2video,
+)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -40,7 +50,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
-    for module in (events, task_request, text2video, models, account, media, health):
+    for module in (events, task_request, text2video, image2video, models, account, media, health):
         app.include_router(module.router)
     studio.mount(app)
     return app

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import os
 import random
+import re
 import threading
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,6 +47,7 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_WAIT_TIMEOUT = 1800.0
 DEFAULT_POLL_INTERVAL = 2.0
 TEXT2VIDEO_PATH = "/v1/videos/text2video"
+IMAGE2VIDEO_PATH = "/v1/videos/image2video"
 COSTS_PATH = "/account/costs"
 USER_AGENT = f"openkling-python/{__version__}"
 
@@ -349,10 +355,64 @@ def create_body(**fields: Any) -> dict[str, Any]:
     return body
 
 
-def task_path(task_id: str) -> str:
+def task_path(task_id: str, base: str = TEXT2VIDEO_PATH) -> str:
     if not isinstance(task_id, str) or not task_id:
         raise InvalidRequestError(f"task_id must be a non-empty string, got {task_id!r}")
-    return f"{TEXT2VIDEO_PATH}/{quote(task_id, safe='')}"
+    return f"{base}/{quote(task_id, safe='')}"
+
+
+_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}$")
+
+
+def image_value(image: Any, field: str = "image") -> str:
+    """An image argument as Kling takes it: an http(s) URL as is; a path, bytes or a PIL image
+    as raw base64 (no ``data:`` prefix); a base64 string as is (a ``data:`` prefix removed)."""
+    if hasattr(image, "save") and hasattr(image, "mode"):  # a PIL image: sent as PNG
+        out = io.BytesIO()
+        picture = image if image.mode in ("RGB", "RGBA", "L", "LA") else image.convert("RGBA")
+        picture.save(out, format="PNG")
+        image = out.getvalue()
+    if isinstance(image, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(image)).decode("ascii")
+    if isinstance(image, os.PathLike):
+        return _file_base64(Path(image), field)
+    if not isinstance(image, str) or not image:
+        raise InvalidRequestError(
+            f"{field}: give a path, bytes, a PIL image or an http(s) URL, "
+            f"got {type(image).__name__}"
+        )
+    if image.startswith(("http://", "https://")):
+        return image
+    if image.startswith("data:") and ";base64," in image[:100]:
+        return image.split(",", 1)[1]
+    if len(image) < 1024 and Path(image).expanduser().is_file():
+        return _file_base64(Path(image).expanduser(), field)
+    if len(image) >= 1024 and _BASE64.match(image[:4096]):
+        return image  # already base64
+    raise InvalidRequestError(
+        f"{field}: {image[:80]!r} is neither an existing file, an http(s) URL nor base64"
+    )
+
+
+def _file_base64(path: Path, field: str) -> str:
+    try:
+        return base64.b64encode(path.read_bytes()).decode("ascii")
+    except OSError as exc:
+        raise InvalidRequestError(f"{field}: cannot read {path}: {exc.strerror}") from None
+
+
+def image2video_body(**fields: Any) -> dict[str, Any]:
+    """The image2video create request: images encoded, masks' images too."""
+    for name in ("image", "image_tail", "static_mask"):
+        if fields.get(name) is not None:
+            fields[name] = image_value(fields[name], name)
+    masks = fields.get("dynamic_masks")
+    if masks is not None:
+        fields["dynamic_masks"] = [
+            {**m, "mask": image_value(m.get("mask"), f"dynamic_masks[{i}].mask")}
+            for i, m in enumerate(masks)
+        ]
+    return create_body(**fields)
 
 
 def costs_params(
@@ -397,8 +457,8 @@ def pick_external(data: Any, external_task_id: str) -> Task:
 EVENTS_READ_TIMEOUT = 45.0  # openkling sends a keep-alive line every 15 s on a quiet stream
 
 
-def events_path(task_id: str) -> str:
-    return task_path(task_id) + "/events"
+def events_path(task_id: str, base: str = TEXT2VIDEO_PATH) -> str:
+    return task_path(task_id, base) + "/events"
 
 
 def offers_events(base_url: str) -> bool:

@@ -16,6 +16,7 @@ from ._base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
+    IMAGE2VIDEO_PATH,
     TEXT2VIDEO_PATH,
     TRANSPORT_ERRORS,
     ClientConfig,
@@ -29,6 +30,7 @@ from ._base import (
     event_task,
     events_path,
     events_timeout,
+    image2video_body,
     json_or_none,
     offers_events,
     parse_envelope,
@@ -50,7 +52,7 @@ from ._download import (
     video_url,
 )
 from .errors import APIConnectionError, InvalidRequestError, KlingError
-from .types import Costs, Shot, Task
+from .types import Costs, ImageLike, Shot, Task
 
 
 class Kling:
@@ -86,6 +88,7 @@ class Kling:
         self._events = offers_events(self._config.base_url)  # False once a server has none
         self._http = http_client or httpx.Client(timeout=timeout)
         self.text2video = Text2Video(self)
+        self.image2video = Image2Video(self)
         self.account = Account(self)
 
     @property
@@ -208,11 +211,120 @@ class Kling:
         return None
 
 
-class Text2Video:
-    """``/v1/videos/text2video``: create, get, list, cancel, wait, download."""
+class _VideoTasks:
+    """One family's task endpoints: get, list, cancel, wait, download."""
+
+    _path = TEXT2VIDEO_PATH
 
     def __init__(self, client: Kling) -> None:
         self._client = client
+
+    def get(self, task_id: str | None = None, *, external_task_id: str | None = None) -> Task:
+        """One task, by ``task_id`` or by your ``external_task_id``."""
+        if (task_id is None) == (external_task_id is None):
+            raise InvalidRequestError("give exactly one of task_id and external_task_id")
+        if external_task_id is not None:
+            data = self._client._request(
+                "GET", self._path, params={"external_task_id": external_task_id}
+            )
+            return pick_external(data, external_task_id)
+        return task_from_data(self._client._request("GET", task_path(task_id, self._path)))
+
+    def list(self, page: int = 1, page_size: int = 30) -> list[Task]:
+        """One page of tasks, newest first."""
+        data = self._client._request(
+            "GET", self._path, params={"pageNum": page, "pageSize": page_size}
+        )
+        return tasks_from_data(data)
+
+    def iter_all(self, *, page_size: int = 100) -> Iterator[Task]:
+        """Every task, newest first, fetching pages as needed."""
+        page = 1
+        while True:
+            tasks = self.list(page=page, page_size=page_size)
+            yield from tasks
+            if len(tasks) < page_size or page >= 1000:
+                return
+            page += 1
+
+    def cancel(self, task_id: str) -> Task:
+        """Cancel an unfinished task (an openkling extension; the official service has none)."""
+        return task_from_data(
+            self._client._request("POST", task_path(task_id, self._path) + "/cancel")
+        )
+
+    def wait(
+        self,
+        task_id: str | Task,
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        on_progress: ProgressCallback | None = None,
+        stream: bool = True,
+    ) -> Task:
+        """Wait until the task succeeds (returned) or fails (``TaskFailedError``); past
+        ``timeout`` seconds raise ``WaitTimeout``. ``on_progress(task)`` sees every change.
+
+        Live from the task's event stream where the server offers one (openkling), else (or
+        with ``stream=False``) by polling every ``poll_interval`` seconds."""
+        if isinstance(task_id, Task):
+            task_id = task_id.task_id
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if stream and self._client._events:
+            task = self._client._follow(
+                events_path(task_id, self._path),
+                deadline=deadline,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
+            if task is not None:
+                return task
+        while True:
+            task = self.get(task_id)
+            if on_progress is not None:
+                on_progress(task)
+            delay = poll_step(task, deadline=deadline, timeout=timeout, poll_interval=poll_interval)
+            if delay is None:
+                return task
+            time.sleep(delay)
+
+    def create_and_wait(
+        self,
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        on_progress: ProgressCallback | None = None,
+        **params: Any,
+    ) -> Task:
+        """``create(**params)``, then ``wait()`` for it."""
+        task = self.create(**params)
+        if on_progress is not None:
+            on_progress(task)
+        return self.wait(
+            task.task_id, timeout=timeout, poll_interval=poll_interval, on_progress=on_progress
+        )
+
+    def download(
+        self,
+        task_or_url: Task | str,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        index: int = 0,
+        on_progress: DownloadProgress | None = None,
+    ) -> Path:
+        """Save a result video (a Task, a task id or a URL) to ``path`` (default
+        ``<task_id>.mp4``), resuming an interrupted download. Returns the path written."""
+        url, name, task_id = download_source(task_or_url, index)
+        if url is None:
+            task = self.get(task_id)
+            url, name = video_url(task, index), download_source(task, index)[1]
+        return self._client._download(url, target_path(path, name), on_progress)
+
+
+class Text2Video(_VideoTasks):
+    """``/v1/videos/text2video``: create, get, list, cancel, wait, download."""
+
+    _path = TEXT2VIDEO_PATH
 
     def create(
         self,
@@ -258,103 +370,59 @@ class Text2Video:
             watermark_info=watermark_info,
         )
         body.update(extra_body or {})
-        return task_from_data(self._client._request("POST", TEXT2VIDEO_PATH, json=body))
+        return task_from_data(self._client._request("POST", self._path, json=body))
 
-    def get(self, task_id: str | None = None, *, external_task_id: str | None = None) -> Task:
-        """One task, by ``task_id`` or by your ``external_task_id``."""
-        if (task_id is None) == (external_task_id is None):
-            raise InvalidRequestError("give exactly one of task_id and external_task_id")
-        if external_task_id is not None:
-            data = self._client._request(
-                "GET", TEXT2VIDEO_PATH, params={"external_task_id": external_task_id}
-            )
-            return pick_external(data, external_task_id)
-        return task_from_data(self._client._request("GET", task_path(task_id)))
 
-    def list(self, page: int = 1, page_size: int = 30) -> list[Task]:
-        """One page of tasks, newest first."""
-        data = self._client._request(
-            "GET", TEXT2VIDEO_PATH, params={"pageNum": page, "pageSize": page_size}
-        )
-        return tasks_from_data(data)
+class Image2Video(_VideoTasks):
+    """``/v1/videos/image2video``: create from an image, get, list, cancel, wait, download."""
 
-    def iter_all(self, *, page_size: int = 100) -> Iterator[Task]:
-        """Every task, newest first, fetching pages as needed."""
-        page = 1
-        while True:
-            tasks = self.list(page=page, page_size=page_size)
-            yield from tasks
-            if len(tasks) < page_size or page >= 1000:
-                return
-            page += 1
+    _path = IMAGE2VIDEO_PATH
 
-    def cancel(self, task_id: str) -> Task:
-        """Cancel an unfinished task (an openkling extension; the official service has none)."""
-        return task_from_data(self._client._request("POST", task_path(task_id) + "/cancel"))
-
-    def wait(
+    def create(
         self,
-        task_id: str | Task,
         *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        on_progress: ProgressCallback | None = None,
-        stream: bool = True,
+        image: ImageLike | None = None,
+        image_tail: ImageLike | None = None,
+        prompt: str | None = None,
+        model_name: str | None = None,
+        negative_prompt: str | None = None,
+        duration: str | int | None = None,
+        mode: str | None = None,
+        cfg_scale: float | None = None,
+        camera_control: dict[str, Any] | None = None,
+        static_mask: ImageLike | None = None,
+        dynamic_masks: list[dict[str, Any]] | None = None,
+        sound: str | bool | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        watermark_info: bool | dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> Task:
-        """Wait until the task succeeds (returned) or fails (``TaskFailedError``); past
-        ``timeout`` seconds raise ``WaitTimeout``. ``on_progress(task)`` sees every change.
+        """Submit a task that animates ``image`` (and/or ends at ``image_tail``).
 
-        Live from the task's event stream where the server offers one (openkling), else (or
-        with ``stream=False``) by polling every ``poll_interval`` seconds."""
-        if isinstance(task_id, Task):
-            task_id = task_id.task_id
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if stream and self._client._events:
-            task = self._client._follow(
-                events_path(task_id), deadline=deadline, timeout=timeout, on_progress=on_progress
-            )
-            if task is not None:
-                return task
-        while True:
-            task = self.get(task_id)
-            if on_progress is not None:
-                on_progress(task)
-            delay = poll_step(task, deadline=deadline, timeout=timeout, poll_interval=poll_interval)
-            if delay is None:
-                return task
-            time.sleep(delay)
-
-    def create_and_wait(
-        self,
-        *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        on_progress: ProgressCallback | None = None,
-        **params: Any,
-    ) -> Task:
-        """``create(**params)``, then ``wait()`` for it."""
-        task = self.create(**params)
-        if on_progress is not None:
-            on_progress(task)
-        return self.wait(
-            task.task_id, timeout=timeout, poll_interval=poll_interval, on_progress=on_progress
+        An image is a path, bytes, a PIL image or an http(s) URL; files and pictures are sent
+        as base64. A dynamic mask is ``{"mask": <image>, "trajectories": [{"x": .., "y": ..}]}``
+        with points in image pixels from the bottom-left corner, as on Kling.
+        """
+        body = image2video_body(
+            model_name=model_name,
+            image=image,
+            image_tail=image_tail,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            duration=duration,
+            mode=mode,
+            cfg_scale=cfg_scale,
+            camera_control=camera_control,
+            static_mask=static_mask,
+            dynamic_masks=dynamic_masks,
+            sound=sound,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+            watermark_info=watermark_info,
         )
-
-    def download(
-        self,
-        task_or_url: Task | str,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        index: int = 0,
-        on_progress: DownloadProgress | None = None,
-    ) -> Path:
-        """Save a result video (a Task, a task id or a URL) to ``path`` (default
-        ``<task_id>.mp4``), resuming an interrupted download. Returns the path written."""
-        url, name, task_id = download_source(task_or_url, index)
-        if url is None:
-            task = self.get(task_id)
-            url, name = video_url(task, index), download_source(task, index)[1]
-        return self._client._download(url, target_path(path, name), on_progress)
+        body.update(extra_body or {})
+        return task_from_data(self._client._request("POST", self._path, json=body))
 
 
 class Account:

@@ -212,3 +212,7 @@ class Costs:
             msg=_str(data.get("msg")),
             raw=dict(data),
         )
+
+
+# an image argument: a file path, the file's bytes, a PIL image, or an http(s) URL
+ImageLike = Any

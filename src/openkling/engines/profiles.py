@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,19 @@ _DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
     "cache",
     "compile",
     "pipeline_args",
+    "i2v",
+}
+# an [models."<name>".i2v] table: the image-to-video pipeline of a model, with its own weights
+I2V_FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox")
+_I2V_KEYS = {
+    "family",
+    "weights",
+    "resolution",
+    "steps",
+    "guidance",
+    "fps",
+    "end_frame",
+    "pipeline_args",
 }
 # pipeline call arguments the engine fills in itself
 _SET_BY_OPENKLING = {
@@ -57,6 +70,8 @@ _SET_BY_OPENKLING = {
     "output_type",
     "callback_on_step_end",
     "return_dict",
+    "image",
+    "last_image",
 }
 _AUDIO_KEYS = {"engine", "weights", "steps", "guidance", "device", "dtype"}
 
@@ -85,6 +100,20 @@ class AudioProfile:
 
 
 @dataclass(frozen=True)
+class ImageProfile:
+    """One ``[models."<name>".i2v]`` table: the model's image-to-video pipeline."""
+
+    family: str
+    weights: Path
+    resolution: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    steps: int | None = None
+    guidance: tuple[float, float] | None = None
+    fps: float | None = None
+    end_frame: bool = False  # the weights take a last frame too (Wan FLF2V, Wan 2.2 A14B I2V)
+    pipeline_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelProfile:
     """One ``[models."<kling model name>"]`` table, validated and with defaults filled in."""
 
@@ -109,6 +138,28 @@ class ModelProfile:
     audio: AudioProfile | None = None
     audio_set: bool = False  # False: the catalog's default audio capability stands
     prices: dict[tuple[str, int], float] | None = None
+    i2v: ImageProfile | None = None  # None: this model takes no image input
+
+    @property
+    def text2video(self) -> bool:
+        """Whether the model renders from text: a synthetic engine, or diffusers weights."""
+        return self.engine == "synthetic" or self.weights is not None
+
+    def for_images(self) -> ModelProfile:
+        """This profile with the i2v table's family, weights and knobs in place of its own."""
+        assert self.i2v is not None
+        i = self.i2v
+        return replace(
+            self,
+            family=i.family,
+            weights=i.weights,
+            resolution=i.resolution,
+            steps=i.steps,
+            guidance=i.guidance,
+            guidance_2=None,
+            fps=i.fps,
+            pipeline_args=i.pipeline_args,
+        )
 
     @property
     def where(self) -> str:
@@ -174,8 +225,14 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
     family = _choice(t, "family", FAMILIES, where, default=None)
     if family is None:
         raise ProfileError(f'{where}: "family" is required: one of {", ".join(FAMILIES)}')
-    if "weights" not in t or not isinstance(t["weights"], str) or not t["weights"]:
-        raise ProfileError(f'{where}: "weights" is required: the directory of a diffusers pipeline')
+    i2v = _i2v(t["i2v"], family, source, f"{where}.i2v") if "i2v" in t else None
+    if "weights" in t and (not isinstance(t["weights"], str) or not t["weights"]):
+        raise ProfileError(f'{where}: "weights" must be the directory of a diffusers pipeline')
+    if "weights" not in t and i2v is None:
+        raise ProfileError(
+            f'{where}: "weights" is required: the directory of a diffusers pipeline (it may be '
+            "left out only when an [i2v] table gives image-to-video weights)"
+        )
     guidance_2 = _range(t, "guidance_2", where)
     if guidance_2 is not None and family != "wan2.2":
         raise ProfileError(
@@ -201,8 +258,9 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
     return ModelProfile(
         **common,
         family=family,
-        weights=_path(t["weights"], source),
+        weights=_path(t["weights"], source) if "weights" in t else None,
         resolution=_resolution(t.get("resolution", {}), where),
+        i2v=i2v,
         steps=_int(t, "steps", where, minimum=1),
         guidance=_range(t, "guidance", where),
         guidance_2=guidance_2,
@@ -214,6 +272,49 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
         vae_slicing=_bool(t, "vae_slicing", where),
         cache=_cache(t.get("cache", "none"), where),
         compile=_bool(t, "compile", where),
+        pipeline_args=dict(args),
+    )
+
+
+def _i2v(value: Any, model_family: str, source: Path, where: str) -> ImageProfile:
+    if not isinstance(value, dict):
+        raise ProfileError(
+            f'{where} must be a table like {{ weights = "...", family = "wan" }}: the '
+            "image-to-video pipeline's weights and knobs"
+        )
+    _no_unknown(value, _I2V_KEYS, where)
+    default = model_family if model_family in I2V_FAMILIES else None
+    family = _choice(value, "family", I2V_FAMILIES, where, default=default)
+    if family is None:
+        raise ProfileError(
+            f'{where}: "family" is required (the model\'s family {model_family!r} has no '
+            f"image-to-video pipeline): one of {', '.join(I2V_FAMILIES)}"
+        )
+    if not isinstance(value.get("weights"), str) or not value["weights"]:
+        raise ProfileError(
+            f'{where}: "weights" is required: the directory of a diffusers image-to-video '
+            "pipeline (WanImageToVideoPipeline, LTXPipeline, CogVideoXImageToVideoPipeline)"
+        )
+    args = value.get("pipeline_args", {})
+    if not isinstance(args, dict):
+        raise ProfileError(f'{where}: "pipeline_args" must be a table of keyword arguments')
+    taken = sorted(set(args) & _SET_BY_OPENKLING)
+    if taken:
+        raise ProfileError(f"{where}: pipeline_args {', '.join(taken)} are set by openkling")
+    end_frame = _bool(value, "end_frame", where)
+    if end_frame and family not in ("wan", "wan2.2"):
+        raise ProfileError(
+            f"{where}: end_frame = true needs a Wan first-last-frame pipeline (family wan or "
+            f"wan2.2); {family} takes a first frame only"
+        )
+    return ImageProfile(
+        family=family,
+        weights=_path(value["weights"], source),
+        resolution=_resolution(value.get("resolution", {}), where),
+        steps=_int(value, "steps", where, minimum=1),
+        guidance=_range(value, "guidance", where),
+        fps=_number(value, "fps", where, positive=True),
+        end_frame=end_frame,
         pipeline_args=dict(args),
     )
 

@@ -20,11 +20,17 @@ class EngineRegistry:
     videos: dict[str, VideoEngine] = field(default_factory=dict)
     audios: dict[str, AudioEngine] = field(default_factory=dict)
     profiles: Profiles | None = None
+    images: dict[str, VideoEngine] = field(default_factory=dict)  # own image-to-video engines
 
-    def video(self, model_name: str) -> VideoEngine:
-        engine = self.videos.get(model_name)
+    def video(self, model_name: str, *, image: bool = False) -> VideoEngine:
+        """The engine for a model; ``image``: for a request with an image input, which a model
+        may serve with its own image-to-video engine."""
+        engine = self.images.get(model_name) if image else None
+        engine = engine or self.videos.get(model_name)
         if engine is None:
             raise EngineError(f"model {model_name} is not served by this worker")
+        if image and not engine.capabilities.image_input:
+            raise EngineError(f"model {model_name} takes no image input on this worker")
         return engine
 
     def audio(self, model_name: str) -> AudioEngine | None:
@@ -36,7 +42,8 @@ class EngineRegistry:
         For worker processes: the API server builds the registry too and should not load weights.
         """
         names = model_names if model_names is not None else list(self.catalog.names)
-        for engine in [self.videos.get(n) for n in names] + [self.audios.get(n) for n in names]:
+        engines = [self.videos.get(n) for n in names] + [self.images.get(n) for n in names]
+        for engine in engines + [self.audios.get(n) for n in names]:
             preload = getattr(engine, "preload", None)
             if preload is not None:
                 preload()
@@ -78,17 +85,22 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
         profile = profiles.models.get(name) if profiles else None
         registry.videos[name] = synthetic
         if profile is not None and profile.engine == "diffusers":
-            from .diffusers import build_engine
+            from .diffusers import build_engine, build_image_engine
 
-            registry.videos[name] = build_engine(profile, pools.video())
+            if profile.weights is not None:
+                registry.videos[name] = build_engine(profile, pools.video())
+            if profile.i2v is not None:
+                registry.images[name] = build_image_engine(profile, pools.video())
         if entry.audio:
             registry.audios[name] = _audio_engine(profile, procedural, pools)
         if profile is not None:
             audio = registry.audios.get(name)
+            image = registry.images.get(name)
             log.info(
-                "engines: %s -> %s%s",
+                "engines: %s -> %s%s%s",
                 name,
                 registry.videos[name].name,
+                f" + {image.name} for images" if image is not None else "",
                 f" + {audio.name} audio" if audio is not None else "",
             )
     return registry
@@ -106,8 +118,19 @@ def _catalog(profiles: Profiles | None) -> Catalog:
             continue
         audio = (profile.audio is not None) if profile.audio_set else entry.audio
         prices = {**entry.prices, **(profile.prices or {})}
-        # the profile narrows audio and prices; every other capability stays the catalog's
-        entries[name] = replace(entry, audio=audio, prices=prices)
+        # the profile narrows audio and prices, and a diffusers model to what its pipelines
+        # can honour; every other capability stays the catalog's
+        entry = replace(entry, audio=audio, prices=prices)
+        if profile.engine == "diffusers":
+            i2v = profile.i2v
+            entry = replace(
+                entry,
+                text2video=entry.text2video and profile.weights is not None,
+                image2video=entry.image2video and i2v is not None,
+                end_frame=entry.end_frame and i2v is not None and i2v.end_frame,
+                masks=False,
+            )
+        entries[name] = entry
     return Catalog(entries)
 
 

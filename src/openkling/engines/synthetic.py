@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..errors import GenerationCancelled
 from ..vocabulary import ASPECT_RATIOS
 from .base import Capabilities, RenderRequest, StepCallback, StopCheck
+from .synthetic_image import render_image
 
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
 MOTIONS = ("orbit", "bob", "sway", "figure8")
@@ -103,7 +104,8 @@ class SyntheticEngine:
     """Deterministic, prompt-shaped animation: textured backdrop, moving shapes, the prompt."""
 
     name = "synthetic"
-    capabilities = Capabilities()
+    # the image path (synthetic_image) honours a first and last frame and both mask kinds
+    capabilities = Capabilities(image_input=True, end_frame=True, masks=True)
 
     def __init__(self, fps: int = 24, std_short_side: int = 720, pro_short_side: int = 1080):
         if fps <= 0:
@@ -140,6 +142,8 @@ class SyntheticEngine:
             raise ValueError(f"canvas must be at least 16x16, got {request.width}x{request.height}")
         if request.num_frames < 1:
             raise ValueError(f"num_frames must be at least 1, got {request.num_frames}")
+        if request.image is not None or request.image_tail is not None:
+            return render_image(request, on_step, should_stop)
         return self._frames(request, on_step, should_stop)
 
     def _frames(

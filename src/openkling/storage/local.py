@@ -42,7 +42,13 @@ class LocalStorage:
         return self.path(key).read_bytes()
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        path = self.path(key)
+        path.unlink(missing_ok=True)
+        if path.parent.name and path.parent != self.root.resolve():
+            try:  # an input folder goes with its last file
+                path.parent.rmdir()
+            except OSError:
+                pass
 
     def signature(self, key: str, expires: int) -> str:
         return hmac.new(self._key, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()

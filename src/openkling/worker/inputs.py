@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
 
 from ..errors import EngineError
+from ..images import fit, to_mask, to_rgb
 from ..request import GenerationRequest, ImageInput
 from ..storage.base import Storage
 
@@ -27,23 +26,20 @@ def _fit_box(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[float, flo
     return scale, (src_w * scale - dst_w) / 2, (src_h * scale - dst_h) / 2
 
 
-def _open(storage: Storage, image: ImageInput) -> Image.Image:
+def _read(storage: Storage, image: ImageInput) -> bytes:
     try:
-        return Image.open(io.BytesIO(storage.read(image.key)))
+        return storage.read(image.key)
     except FileNotFoundError:
         raise EngineError("an input image of this task is no longer in storage") from None
 
 
-def fit(picture: Image.Image, width: int, height: int, *, mask: bool = False) -> np.ndarray:
-    """``picture`` resized to cover ``width`` x ``height`` and centre-cropped to it."""
-    scale, dx, dy = _fit_box(picture.width, picture.height, width, height)
-    size = (max(width, round(picture.width * scale)), max(height, round(picture.height * scale)))
-    mode = "L" if mask else "RGB"
-    resample = Image.Resampling.NEAREST if mask else Image.Resampling.LANCZOS
-    resized = picture.convert(mode).resize(size, resample)
-    left, top = round(dx), round(dy)
-    array = np.asarray(resized.crop((left, top, left + width, top + height)))
-    return array > 127 if mask else np.ascontiguousarray(array, dtype=np.uint8)
+def _picture(storage: Storage, image: ImageInput, width: int, height: int) -> np.ndarray:
+    """An input image decoded as the API checked it (EXIF applied), fitted to the canvas."""
+    return fit(to_rgb(_read(storage, image)), width, height)
+
+
+def _mask(storage: Storage, image: ImageInput, width: int, height: int) -> np.ndarray:
+    return fit(to_mask(_read(storage, image)), width, height)
 
 
 def load_inputs(
@@ -52,14 +48,14 @@ def load_inputs(
     """The request's images from storage, fitted to a ``width`` x ``height`` canvas."""
     inputs = RenderInputs()
     if request.image is not None:
-        inputs.image = fit(_open(storage, request.image), width, height)
+        inputs.image = _picture(storage, request.image, width, height)
     if request.image_tail is not None:
-        inputs.image_tail = fit(_open(storage, request.image_tail), width, height)
+        inputs.image_tail = _picture(storage, request.image_tail, width, height)
     if request.static_mask is not None:
-        inputs.static_mask = fit(_open(storage, request.static_mask), width, height, mask=True)
+        inputs.static_mask = _mask(storage, request.static_mask, width, height)
     for dynamic in request.dynamic_masks:
         scale, dx, dy = _fit_box(dynamic.mask.width, dynamic.mask.height, width, height)
-        region = fit(_open(storage, dynamic.mask), width, height, mask=True)
+        region = _mask(storage, dynamic.mask, width, height)
         path = [(p.x * scale - dx, p.y * scale - dy) for p in dynamic.trajectory]
         inputs.dynamic_masks.append((region, path))
     return inputs

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from ..camera import CameraPath, plan_camera
 from ..engines.base import VideoEngine
+from ..errors import EngineError
 from ..request import GenerationRequest
 from ..vocabulary import ASPECT_RATIOS
 
@@ -86,6 +87,23 @@ def plan_shots(request: GenerationRequest, engine: VideoEngine, seed: int):
         shots.append(ShotPlan(shot.prompt, keep, render, start, shot_seed))
         start += keep
     return tuple(shots), fps
+
+
+def check_inputs(request: GenerationRequest, engine: VideoEngine) -> None:
+    """Refuse (``EngineError``) image inputs the engine cannot honour, rather than ignore them:
+    the API checks the catalog at create, but a profile may change before the task runs."""
+    caps = engine.capabilities
+    wanted = [
+        ("an input image", request.has_image, caps.image_input),
+        ("an end frame", request.image is not None and request.image_tail is not None,
+         caps.end_frame),
+        ("masks", request.static_mask is not None or bool(request.dynamic_masks), caps.masks),
+    ]  # fmt: skip
+    for what, asked, honoured in wanted:
+        if asked and not honoured:
+            raise EngineError(
+                f"the {engine.name} engine of {request.model_name} cannot honour {what}"
+            )
 
 
 def plan_render(request: GenerationRequest, engine: VideoEngine, *, seed: int) -> RenderPlan:

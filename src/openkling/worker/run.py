@@ -28,7 +28,7 @@ from ..tasks.run import Run
 from ..watermark import Mark, make_mark, watermark_video
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
-from .plan import RenderPlan, plan_render
+from .plan import RenderPlan, check_inputs, plan_render
 from .stages import NullObserver, StageClock, WorkerObserver
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,9 @@ class Worker:
             log.warning("task %s: result not recorded (task no longer ours)", run.task_id)
 
     def _generate(self, run: Run, lease: Lease) -> TaskResult:
-        engine = self.registry.video(run.request.model_name)
+        request = run.request
+        engine = self.registry.video(request.model_name, image=request.has_image)
+        check_inputs(request, engine)
         plan = plan_render(run.request, engine, seed=run.seed)
         log.info(
             "task %s: %s engine, %dx%d (canvas %dx%d), %d frames at %s fps in %d shot(s), seed %d",

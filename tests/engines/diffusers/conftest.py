@@ -21,13 +21,15 @@ def tiny_weights(tmp_path_factory):
         "wan": tiny.build_wan,
         "wan2.2": lambda path: tiny.build_wan(path, two_stage=True),
         "ltx": tiny.build_ltx,
+        "wan-i2v": tiny.build_wan_i2v,
+        "wan-flf2v": lambda path: tiny.build_wan_i2v(path, first_last=True),
         "stable-audio": tiny.build_stable_audio,
     }
     built: dict[str, Path] = {}
 
     def get(kind: str) -> Path:
         if kind not in built:
-            built[kind] = builders[kind](root / kind.replace(".", "_"))
+            built[kind] = builders[kind](root / kind.replace(".", "_").replace("-", "_"))
         return built[kind]
 
     return get

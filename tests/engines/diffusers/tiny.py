@@ -25,14 +25,18 @@ def _t5(umt5: bool = False):
     return T5EncoderModel(T5Config(**kwargs))
 
 
-def _wan_transformer(layers: int = 2, heads: int = 2, head_dim: int = 12, ffn_dim: int = 32):
+def _wan_transformer(
+    layers: int = 2, heads: int = 2, head_dim: int = 12, ffn_dim: int = 32, **image
+):
     from diffusers import WanTransformer3DModel
 
+    in_channels = image.pop("in_channels", 16)  # 36 for image-to-video: noise, image, mask
     return WanTransformer3DModel(
+        **image,
         patch_size=(1, 2, 2),
         num_attention_heads=heads,
         attention_head_dim=head_dim,
-        in_channels=16,
+        in_channels=in_channels,
         out_channels=16,
         text_dim=32,
         freq_dim=256,
@@ -67,6 +71,54 @@ def build_wan(path: Path, *, two_stage: bool = False, seed: int = 0, **transform
         transformer=_wan_transformer(**transformer),
         transformer_2=_wan_transformer(**transformer) if two_stage else None,
         boundary_ratio=0.875 if two_stage else None,
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def _wan_vae():
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+
+
+def build_wan_i2v(path: Path, *, first_last: bool = False, seed: int = 0) -> Path:
+    """Wan 2.1 image-to-video layout: a tiny CLIP vision encoder and its image processor, a
+    transformer taking 16 noise + 16 condition + 4 mask channels and the image embeddings.
+    ``first_last`` makes the first-last-frame (FLF2V) layout: two images' embeddings."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    torch.manual_seed(seed)
+    vision = CLIPVisionConfig(
+        hidden_size=4,
+        projection_dim=4,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=32,
+        intermediate_size=16,
+        patch_size=4,
+    )
+    tokens = (32 // 4) ** 2 + 1  # patches and the class token
+    image = {"in_channels": 36, "image_dim": 4}
+    if first_last:
+        image["pos_embed_seq_len"] = 2 * tokens
+    pipe = WanImageToVideoPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(umt5=True),
+        vae=_wan_vae(),
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+        ),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=CLIPVisionModel(vision),
+        transformer=_wan_transformer(**image),
     )
     pipe.save_pretrained(path)
     return path

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ..base import Capabilities
 from ..profiles import ModelProfile
 from .cogvideox import COGVIDEOX
 from .common import Family, Layout, LoadSpec
 from .engine import DiffusersEngine, PipelinePool
 from .hunyuan import HUNYUAN
+from .image import IMAGE_FAMILIES
 from .ltx import LTX
 from .wan import WAN, WAN_2_2
 
@@ -19,6 +21,18 @@ def build_engine(profile: ModelProfile, pool: PipelinePool) -> DiffusersEngine:
     return DiffusersEngine.from_profile(profile, FAMILIES[profile.family], pool)
 
 
+def build_image_engine(profile: ModelProfile, pool: PipelinePool) -> DiffusersEngine:
+    """The image-to-video engine of a profile with an ``[i2v]`` table; ProfileError on bad
+    weights."""
+    assert profile.i2v is not None
+    images = profile.for_images()
+    engine = DiffusersEngine.from_profile(images, IMAGE_FAMILIES[profile.i2v.family], pool)
+    engine.capabilities = Capabilities(
+        image_input=True, end_frame=profile.i2v.end_frame, camera_phrase=True
+    )
+    return engine
+
+
 __all__ = [
     "FAMILIES",
     "DiffusersEngine",
@@ -27,4 +41,5 @@ __all__ = [
     "LoadSpec",
     "PipelinePool",
     "build_engine",
+    "build_image_engine",
 ]
