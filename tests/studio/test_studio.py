@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from liveserver import LiveServer
+from pictures import encode, gradient
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -260,6 +261,60 @@ def test_reuse_fills_the_form_and_examples_make_the_task_again(studio, server, t
         "GET", f"/v1/videos/text2video/{made.stem}/request", account=account
     ).json()["data"]
     assert again == stored
+
+
+def test_an_image_makes_an_image2video_task_that_plays(studio, server, tmp_path):
+    page, account = studio
+    picture = tmp_path / "portrait.png"
+    picture.write_bytes(encode(gradient(360, 640, seed=3)))
+    page.get_by_label("Model").select_option("kling-v1-6")
+    page.get_by_label("Image", exact=True).set_input_files(str(picture))
+    playwright_api.expect(page.get_by_role("img", name="Image: portrait.png")).to_be_visible()
+    playwright_api.expect(page.get_by_label("Aspect ratio")).to_be_hidden()  # the image's
+    generate(page, "the picture comes alive")
+    tile = page.locator("#gallery li[data-status=succeed]").first
+    playwright_api.expect(tile).to_contain_text("the picture comes alive", timeout=60_000)
+    video = tile.locator("video")
+    assert abs(video.evaluate(METADATA_DURATION) - 5.0) < 0.2
+    assert video.evaluate("(v) => v.videoHeight > v.videoWidth")  # portrait, as the image
+    task_id = tile.get_attribute("data-task-id")
+    made = server.request("GET", f"/v1/videos/image2video/{task_id}", account=account).json()
+    assert made["data"]["task_status"] == "succeed"
+    page.get_by_role("button", name="Remove image").click()
+    playwright_api.expect(page.get_by_label("Aspect ratio")).to_be_visible()
+
+
+def test_the_shot_editor_makes_a_multi_shot_task_and_reuse_brings_it_back(studio, server):
+    page, account = studio
+    page.get_by_label("Model").select_option("kling-v3")
+    page.get_by_label("Duration").select_option("5")
+    page.get_by_label("Multi-shot").check()
+    page.get_by_label("Shot 1 prompt").fill("a quiet village at dawn")
+    page.get_by_label("Shot 1 seconds").fill("2")
+    page.get_by_label("Shot 2 prompt").fill("a red car drives through it")
+    page.get_by_label("Shot 2 seconds").fill("3")
+    playwright_api.expect(page.locator("#shots-total")).to_have_text("Shots add up to 5 s of 5 s")
+    page.get_by_role("button", name="Generate").click()
+    tile = page.locator("#gallery li[data-status=succeed]").first
+    playwright_api.expect(tile).to_contain_text("kling-v3", timeout=60_000)
+    task_id = tile.get_attribute("data-task-id")
+    stored = server.request(
+        "GET", f"/v1/videos/text2video/{task_id}/request", account=account
+    ).json()["data"]
+    assert stored["multi_shot"] is True and stored["shot_type"] == "customize"
+    assert [(s["prompt"], s["duration"]) for s in stored["multi_prompt"]] == [
+        ("a quiet village at dawn", "2"),
+        ("a red car drives through it", "3"),
+    ]
+    page.get_by_label("Multi-shot").uncheck()
+    page.get_by_label("Model").select_option("kling-v1")
+    tile.get_by_role("button", name="Reuse").click()
+    playwright_api.expect(page.get_by_label("Model")).to_have_value("kling-v3")
+    playwright_api.expect(page.get_by_label("Shot 2 prompt")).to_have_value(
+        "a red car drives through it"
+    )
+    page.get_by_label("Multi-shot").uncheck()
+    page.get_by_label("Model").select_option("kling-v1")
 
 
 def test_screenshot_then_forget_the_key(studio, server, size):

@@ -321,7 +321,7 @@ function startPolling() {
   clearInterval(state.poller);
   state.poller = setInterval(async () => {
     try {
-      const tasks = await state.api.request("GET", `/v1/videos/text2video?pageNum=1&pageSize=50`);
+      const { tasks } = await listPage(1, 50);
       for (const task of tasks.reverse()) {
         if (!TERMINAL.has(task.task_status) || state.queue.has(task.task_id)) upsertQueue(task);
       }
@@ -333,21 +333,38 @@ function startPolling() {
 
 // ---- gallery ----------------------------------------------------------------------------
 
+// One page of each door's tasks (text2video and, where offered, image2video), newest first.
+async function listPage(page, size) {
+  const families = ["text2video"];
+  if (compose.models.some((m) => m.image2video)) families.push("image2video");
+  const pages = await Promise.all(
+    families.map((family) =>
+      state.api
+        .request("GET", `/v1/videos/${family}?pageNum=${page}&pageSize=${size}`)
+        .then((tasks) => {
+          for (const task of tasks) state.families.set(task.task_id, family);
+          return tasks;
+        }),
+    ),
+  );
+  const full = pages.some((tasks) => tasks.length >= size);
+  const tasks = pages.flat().sort((a, b) => b.created_at - a.created_at);
+  return { tasks, full };
+}
+
 async function loadGallery(page) {
-  let tasks;
+  let listed;
   try {
-    tasks = await state.api.request(
-      "GET",
-      `/v1/videos/text2video?pageNum=${page}&pageSize=${PAGE_SIZE}`,
-    );
+    listed = await listPage(page, PAGE_SIZE);
   } catch (error) {
     showAlert("queue-alert", error);
     return;
   }
+  const { tasks, full } = listed;
   state.page = page;
   $("page-label").textContent = `Page ${page}`;
   $("newer").disabled = page <= 1;
-  $("older").disabled = tasks.length < PAGE_SIZE;
+  $("older").disabled = !full;
   const cards = tasks.filter((t) => TERMINAL.has(t.task_status)).map(card);
   $("gallery").replaceChildren(...cards);
   $("gallery-empty").hidden = cards.length > 0;
@@ -430,7 +447,7 @@ async function reuse(taskId) {
   try {
     compose.fill(await storedRequest(taskId));
     showAlert("form-alert", null);
-    $("compose-title").scrollIntoView({ behavior: "smooth", block: "start" });
+    $("compose-title").scrollIntoView({ block: "start" });
     $("prompt").focus({ preventScroll: true });
   } catch (error) {
     showAlert("form-alert", error);

@@ -57,7 +57,11 @@ export class Compose {
     fillSelect(
       $("model"),
       this.models.map((m) => {
-        const extras = [m.audio && "sound", m.image2video && "image", m.multi_shot && "multi-shot"];
+        const extras = [
+          !m.text2video && "image only",
+          m.audio && "sound",
+          m.multi_shot && "multi-shot",
+        ];
         const note = extras.filter(Boolean).join(", ");
         return [m.model_name, note ? `${m.model_name} (${note})` : m.model_name];
       }),
@@ -99,8 +103,10 @@ export class Compose {
     $("multi-shot").addEventListener("change", () => {
       $("shots").hidden = !$("multi-shot").checked;
       if ($("multi-shot").checked && !$("shot-list").children.length) {
-        this.addShot();
-        this.addShot();
+        const total = Number($("duration").value || 5);
+        const first = Math.floor(total / 2);
+        this.addShot({ prompt: $("prompt").value, duration: first });
+        this.addShot({ prompt: "", duration: total - first });
       }
       this._shotsTotal();
     });
@@ -208,7 +214,7 @@ export class Compose {
     label.htmlFor = promptId;
     secondsLabel.htmlFor = secondsId;
     text.value = shot.prompt || "";
-    seconds.value = shot.duration ?? Math.max(1, Math.floor(Number($("duration").value || 5) / 2));
+    seconds.value = String(shot.duration ?? 1);
     seconds.addEventListener("input", () => this._shotsTotal());
     li.querySelector(".remove-shot").addEventListener("click", () => {
       li.remove();
