@@ -296,7 +296,10 @@ def test_the_shot_editor_makes_a_multi_shot_task_and_reuse_brings_it_back(studio
     playwright_api.expect(page.locator("#shots-total")).to_have_text("Shots add up to 5 s of 5 s")
     page.get_by_role("button", name="Generate").click()
     tile = page.locator("#gallery li[data-status=succeed]").first
-    playwright_api.expect(tile).to_contain_text("kling-v3", timeout=60_000)
+    playwright_api.expect(tile).to_contain_text(
+        "a quiet village at dawn / a red car drives through it", timeout=60_000
+    )
+    playwright_api.expect(tile).to_contain_text("kling-v3")
     task_id = tile.get_attribute("data-task-id")
     stored = server.request(
         "GET", f"/v1/videos/text2video/{task_id}/request", account=account

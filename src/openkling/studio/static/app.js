@@ -62,6 +62,14 @@ function familyOf(taskId) {
   return state.families.get(taskId) || "text2video";
 }
 
+// What a task shows as its title: its prompt, or its shots' prompts for a multi-shot task.
+function promptOf(req) {
+  if (req.multi_prompt && req.multi_prompt.length) {
+    return req.multi_prompt.map((shot) => shot.prompt).join(" / ");
+  }
+  return req.prompt || "(image only)";
+}
+
 async function storedRequest(taskId) {
   if (!state.requests.has(taskId)) {
     const path = `/v1/videos/${familyOf(taskId)}/${encodeURIComponent(taskId)}/request`;
@@ -209,7 +217,7 @@ function queueItem(taskId) {
   item.append(title, el("div", { class: "queue-meta" }, status, time, cancel), bar);
   storedRequest(taskId)
     .then((req) => {
-      title.firstChild.textContent = req.prompt || "(image only)";
+      title.firstChild.textContent = promptOf(req);
     })
     .catch(() => {
       title.firstChild.textContent = `Task ${taskId}`;
@@ -410,7 +418,7 @@ function card(task) {
   meta.textContent = `${when} · ${task.final_unit_deduction} credits${video ? ` · ${video.duration} s` : ""}`;
   storedRequest(id)
     .then((req) => {
-      prompt.textContent = req.prompt || "(image only)";
+      prompt.textContent = promptOf(req);
       meta.textContent = `${req.model_name} · ${req.mode} · ${meta.textContent}`;
     })
     .catch(() => {
