@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from liveserver import LiveServer
+from pictures import png_b64
 
 ORDER = {"submitted": 0, "processing": 1, "succeed": 2, "failed": 2}
 
@@ -184,3 +185,14 @@ def test_unknown_task_and_missing_key_are_refused_before_any_stream(idle_server)
     assert resp.status_code == 404 and resp.json()["code"] == 1203
     resp = idle_server.request("GET", "/v1/events", headers={})
     assert resp.status_code == 401 and resp.json()["code"] == 1001
+
+
+def test_image2video_tasks_stream_at_their_own_door(busy_server):
+    made = busy_server.request(
+        "POST", "/v1/videos/image2video", json={"image": png_b64(400, 300), "prompt": "waves"}
+    ).json()["data"]
+    events = read_events(busy_server, f"/v1/videos/image2video/{made['task_id']}/events")
+    assert {name for name, _ in events} == {"image2video"}
+    assert events[-1][1]["task_status"] == "succeed"
+    wrong = busy_server.request("GET", f"/v1/videos/text2video/{made['task_id']}/events")
+    assert wrong.status_code == 404 and wrong.json()["code"] == 1203

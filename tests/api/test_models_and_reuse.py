@@ -7,6 +7,7 @@ import json
 import pytest
 
 from liveserver import Account, cli
+from pictures import png_b64
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +119,49 @@ def test_a_bad_seed_is_refused_and_nothing_is_charged(live_server, seed, expecte
     assert balance(live_server, account) == 50
     listed = live_server.request("GET", "/v1/videos/text2video", account=account)
     assert listed.json()["data"] == []
+
+
+def test_models_show_each_models_own_choices(models):
+    by_name = {m["model_name"]: m for m in models}
+    v3 = by_name["kling-v3"]
+    assert v3["multi_shot"] is True and v3["audio"] is True
+    assert v3["durations"] == [str(s) for s in range(3, 16)]
+    assert {(p["mode"], p["duration"]) for p in v3["prices"]} == {
+        (mode, str(s)) for mode in ("std", "pro") for s in range(3, 16)
+    }
+    assert by_name["kling-v2-1"]["text2video"] is False  # image2video only, as on Kling
+    assert by_name["kling-v1"]["multi_shot"] is False
+
+
+def test_multi_shot_and_image2video_tasks_give_back_their_request(live_server):
+    body = {
+        "model_name": "kling-v3",
+        "prompt": "a village, then a car",
+        "duration": "5",
+        "multi_shot": True,
+        "shot_type": "customize",
+        "multi_prompt": [
+            {"index": 1, "prompt": "a quiet village", "duration": "2"},
+            {"index": 2, "prompt": "a red car", "duration": "3"},
+        ],
+        "watermark_info": {"enabled": True},
+        "seed": 77,
+    }
+    task = live_server.request("POST", "/v1/videos/text2video", json=body).json()["data"]
+    stored = live_server.request("GET", f"/v1/videos/text2video/{task['task_id']}/request").json()[
+        "data"
+    ]
+    assert {k: stored[k] for k in body} == body
+
+    made = live_server.request(
+        "POST",
+        "/v1/videos/image2video",
+        json={"image": png_b64(400, 300), "prompt": "it moves", "seed": 5},
+    ).json()["data"]
+    path = f"/v1/videos/image2video/{made['task_id']}/request"
+    stored = live_server.request("GET", path).json()["data"]
+    assert stored["seed"] == 5 and stored["prompt"] == "it moves"
+    assert "aspect_ratio" not in stored and "image" not in stored
+    # each door finds only its own tasks
+    other_door = f"/v1/videos/text2video/{made['task_id']}/request"
+    assert live_server.request("GET", other_door).status_code == 404
