@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from openkling.cli import main
 from openkling.client import AsyncKling, Kling
+from pictures import encode, gradient
 
 from .conftest import OFFICIAL
 
@@ -109,3 +110,18 @@ def test_a_server_without_events_is_polled_and_not_asked_again(official):
         f"{T2V}/{TASK}",
         f"{T2V}/{TASK}",  # the second wait goes straight to polling
     ]
+
+
+def test_image2video_wait_follows_its_own_doors_stream(live_server):
+    paths, hooks = recorder()
+    with Kling(
+        base_url=live_server.base_url,
+        api_key=live_server.secret_key,
+        http_client=httpx.Client(event_hooks=hooks),
+    ) as client:
+        task = client.image2video.create_and_wait(
+            image=encode(gradient(400, 300)), prompt="waves", timeout=120, poll_interval=NEVER
+        )
+    assert task.succeeded
+    i2v = "/v1/videos/image2video"
+    assert paths == [i2v, f"{i2v}/{task.task_id}/events"]
