@@ -66,15 +66,25 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
     runtime = build_runtime(settings)
     _first_start(runtime, ssl=bool(ssl_certfile))
     app = create_app(settings, runtime=runtime)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
     )
+    handle_exit = server.handle_exit
+
+    def exiting(sig, frame) -> None:  # open live event streams end now: shutdown waits on none
+        app.state.draining = True
+        handle_exit(sig, frame)
+
+    server.handle_exit = exiting
+    server.run()
 
 
 def _first_start(runtime, *, ssl: bool) -> None:

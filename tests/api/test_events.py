@@ -196,3 +196,16 @@ def test_image2video_tasks_stream_at_their_own_door(busy_server):
     assert events[-1][1]["task_status"] == "succeed"
     wrong = busy_server.request("GET", f"/v1/videos/text2video/{made['task_id']}/events")
     assert wrong.status_code == 404 and wrong.json()["code"] == 1203
+
+
+def test_an_open_stream_ends_cleanly_when_the_server_stops(server_factory):
+    server = server_factory(env={"OPENKLING_WORKERS": "0"})
+    reader = Reader(server, "/v1/events")
+    try:
+        with pytest.raises(queue.Empty):
+            reader.next(timeout=1)  # open and quiet
+        server.stop()
+        assert reader.next(timeout=20) is None  # ended by the server, not cut off
+        assert "graceful shutdown exceeded" not in server.log()
+    finally:
+        reader.close()
