@@ -6,16 +6,19 @@ import ast
 import io
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
 import httpx
 import pytest
 
-from liveserver import LiveServer
+from liveserver import FAST_ENV, LiveServer, free_port
 from pictures import encode, gradient
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -109,6 +112,47 @@ def generate(page, prompt: str, *, mode: str = "std", duration: str = "5") -> No
     page.get_by_label("Mode", exact=True).select_option(mode)
     page.get_by_label("Duration").select_option(duration)
     page.get_by_role("button", name="Generate").click()
+
+
+def test_a_new_user_opens_the_printed_address_pastes_the_printed_key_and_watches(browser, tmp_path):
+    """`openkling serve` on an empty data dir, exactly as the first start prints it."""
+    log = tmp_path / "serve.log"
+    env = {**os.environ, **FAST_ENV, "OPENKLING_DATA_DIR": str(tmp_path / "data")}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "openkling", "serve", "--port", str(free_port())],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not re.search(r"Uvicorn running", log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        printed = log.read_text()
+        address = re.search(r"Studio: (http://\S+/)", printed).group(1)
+        key = re.search(r"KLING_SECRET_KEY=(\S+)", printed).group(1)
+
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(address)
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_label("Prompt", exact=True).fill("a lighthouse in a storm")
+        page.get_by_role("button", name="Generate").click()
+        video = page.locator("#gallery video").first
+        video.wait_for(timeout=60_000)
+        assert abs(video.evaluate(METADATA_DURATION) - 5.0) < 0.2
+        # it plays: time moves forward
+        video.evaluate("(v) => { v.muted = true; return v.play(); }")
+        page.wait_for_function(
+            "(v) => v.currentTime > 0.2", arg=video.element_handle(), timeout=30_000
+        )
+        page.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def test_a_wrong_key_and_a_poor_account_show_the_servers_message(browser, server, size):
