@@ -155,6 +155,33 @@ def test_a_new_user_opens_the_printed_address_pastes_the_printed_key_and_watches
         proc.wait(timeout=30)
 
 
+def test_the_gallery_pages_through_the_accounts_tasks(browser, server):
+    account = server.new_account(credits=500)
+    ids = [
+        server.request(
+            "POST", "/v1/videos/text2video", json={"prompt": f"clip {n}"}, account=account
+        ).json()["data"]["task_id"]
+        for n in range(13)
+    ]
+    for task_id in ids:
+        assert server.wait_task(task_id, account=account)["task_status"] == "succeed"
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(server.base_url + "/")
+    page.get_by_label("API key").fill(account.secret_key)
+    page.get_by_role("button", name="Sign in").click()
+    tiles = page.locator("#gallery > li")
+    playwright_api.expect(tiles).to_have_count(12)
+    playwright_api.expect(tiles.first).to_contain_text("clip 12")  # newest first
+    playwright_api.expect(page.get_by_role("button", name="Newer")).to_be_disabled()
+    page.get_by_role("button", name="Older").click()
+    playwright_api.expect(tiles).to_have_count(1)
+    playwright_api.expect(tiles.first).to_contain_text("clip 0")
+    playwright_api.expect(page.get_by_role("button", name="Older")).to_be_disabled()
+    page.get_by_role("button", name="Newer").click()
+    playwright_api.expect(tiles).to_have_count(12)
+    page.close()
+
+
 def test_a_wrong_key_and_a_poor_account_show_the_servers_message(browser, server, size):
     context = browser.new_context(**SIZES[size])
     page = context.new_page()
