@@ -77,7 +77,8 @@ def idle_server(tmp_path_factory):
 def busy_server(tmp_path_factory):
     """A worker with pro videos large enough that progress shows between start and end."""
     server = LiveServer(
-        data_dir=tmp_path_factory.mktemp("events-busy"), env={"OPENKLING_PRO_SHORT_SIDE": "720"}
+        data_dir=tmp_path_factory.mktemp("events-busy"),
+        env={"OPENKLING_PRO_SHORT_SIDE": "1080", "OPENKLING_EVENTS_POLL_SECONDS": "0.2"},
     )
     server.start()
     yield server

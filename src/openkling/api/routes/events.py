@@ -76,6 +76,25 @@ def _key(row) -> tuple:
     return (row.status, row.progress, row.updated_at)
 
 
+class _EventStream(StreamingResponse):
+    """A stream that gives its account's slot back however it ends: done, dropped by the
+    client, or never started."""
+
+    def __init__(self, body, release: Callable[[], None]) -> None:
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self._release = release
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 def _stream_response(
     request: Request, rt, account_id: int, reads: Callable[[], AsyncIterator[bytes]]
 ) -> StreamingResponse:
@@ -85,20 +104,14 @@ def _stream_response(
     slots.acquire(account_id)
 
     async def body() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n\n"
         try:
-            yield b"retry: 2000\n\n"
             async for chunk in reads():
                 yield chunk
         except Exception:  # a store hiccup ends the stream; never send exception text
             log.exception("event stream ended by an error")
-        finally:
-            slots.release(account_id)
 
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return _EventStream(body(), lambda: slots.release(account_id))
 
 
 async def _ticks(request: Request, rt) -> AsyncIterator[bool]:
