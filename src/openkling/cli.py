@@ -1,4 +1,4 @@
-"""The `openkling` command line: serve, worker, db, keys, credits, generate, tasks."""
+"""The `openkling` command line: serve, worker, db, keys, credits, sweep, generate, tasks."""
 
 from __future__ import annotations
 
@@ -56,35 +56,21 @@ def main() -> None:
 @click.option("--no-worker", is_flag=True, help="API only: run no engine in this process.")
 def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
     """Run the API server with its embedded worker."""
-    import uvicorn
-
     from .api.app import create_app
+    from .api.server import run
+    from .errors import DataDirInUse
     from .runtime import build_runtime
 
     settings = _settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
     configure_logging(settings.log_level)
-    runtime = build_runtime(settings)
+    try:
+        runtime = build_runtime(settings)
+    except DataDirInUse as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
     _first_start(runtime, ssl=bool(ssl_certfile))
     app = create_app(settings, runtime=runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-            log_config=None,
-            timeout_graceful_shutdown=10,
-        )
-    )
-    handle_exit = server.handle_exit
-
-    def exiting(sig, frame) -> None:  # open live event streams end now: shutdown waits on none
-        app.state.draining = True
-        handle_exit(sig, frame)
-
-    server.handle_exit = exiting
-    server.run()
+    run(app, settings, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 def _first_start(runtime, *, ssl: bool) -> None:
@@ -182,9 +168,70 @@ def keys_create(name, amount, models, as_json, data_dir) -> None:
             click.echo(f"{k}: {v}")
 
 
+@keys.command("revoke")
+@click.argument("access_key")
+@data_dir_option
+def keys_revoke(access_key, data_dir) -> None:
+    """Revoke the keys of ACCESS_KEY: every API host refuses them (401) from now on.
+
+    The account's tasks, results and credits stay; running tasks finish.
+    """
+    from .runtime import open_store
+    from .tasks.accounts import KeyNotFound, KeyRevoked, revoke_keys
+
+    sessions = open_store(_settings(data_dir))
+    try:
+        with sessions.begin() as s:
+            revoke_keys(s, access_key)
+    except KeyNotFound:
+        _no_account(access_key)
+    except KeyRevoked:
+        click.echo(f"access key {access_key} was already revoked")
+        return
+    click.echo(f"revoked access key {access_key}")
+
+
+@keys.command("rotate")
+@click.argument("access_key")
+@click.option("--json", "as_json", is_flag=True, help="Print the new keys as JSON.")
+@data_dir_option
+def keys_rotate(access_key, as_json, data_dir) -> None:
+    """Give ACCESS_KEY a new secret key; the old secret is refused (401) from now on.
+
+    The access key, webhook secret, credits and tasks stay.
+    """
+    from .runtime import open_store
+    from .tasks.accounts import KeyNotFound, KeyRevoked, rotate_secret_key
+
+    sessions = open_store(_settings(data_dir))
+    try:
+        with sessions.begin() as s:
+            account = rotate_secret_key(s, access_key)
+            out = {
+                "access_key": account.access_key,
+                "secret_key": account.secret_key,
+                "webhook_secret": account.webhook_secret,
+            }
+    except KeyNotFound:
+        _no_account(access_key)
+    except KeyRevoked:
+        click.echo(f"error: access key {access_key} is revoked; create a new key", err=True)
+        sys.exit(5)
+    if as_json:
+        click.echo(json.dumps(out))
+    else:
+        for k, v in out.items():
+            click.echo(f"{k}: {v}")
+
+
 @main.group()
 def credits() -> None:
     """Account credits."""
+
+
+def _no_account(access_key: str) -> None:
+    click.echo(f"error: no account with access key {access_key}", err=True)
+    sys.exit(5)
 
 
 def _account_or_exit(s, access_key: str):
@@ -192,8 +239,7 @@ def _account_or_exit(s, access_key: str):
 
     account = by_access_key(s, access_key)
     if account is None:
-        click.echo(f"error: no account with access key {access_key}", err=True)
-        sys.exit(5)
+        _no_account(access_key)
     return account
 
 
@@ -229,6 +275,19 @@ def credits_show(access_key, data_dir) -> None:
     with sessions() as s:
         account = _account_or_exit(s, access_key)
         click.echo(f"balance: {format_credits(account.balance_milli)}")
+
+
+@main.command()
+@data_dir_option
+def sweep(data_dir) -> None:
+    """Delete result files past OPENKLING_RETENTION_SECONDS now (servers also do it in the
+    background) and mark their tasks expired."""
+    from .runtime import build_storage, open_store
+    from .tasks.retention import sweep as sweep_results
+
+    settings = _settings(data_dir)
+    expired = sweep_results(settings, open_store(settings), build_storage(settings))
+    click.echo(f"expired {len(expired)} task(s) older than {settings.retention} s")
 
 
 def _attach_commands() -> None:

@@ -237,15 +237,21 @@ def _embedded_or_remote(
             yield client
         return
     from .embedded import run_embedded
+    from .errors import DataDirInUse
 
     click.echo("openkling: no --base-url given; starting an in-process server", err=True)
-    with (
-        run_embedded(data_dir=data_dir) as server,
-        Kling(
-            base_url=server.base_url, access_key=server.access_key, secret_key=server.secret_key
-        ) as client,
-    ):
-        yield client
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(run_embedded(data_dir=data_dir))
+        except DataDirInUse as exc:  # a server runs on this data dir: say where it is
+            raise click.ClickException(str(exc)) from None
+        yield stack.enter_context(
+            Kling(
+                base_url=server.base_url,
+                access_key=server.access_key,
+                secret_key=server.secret_key,
+            )
+        )
 
 
 @click.command()

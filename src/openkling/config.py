@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: sqlite in data_dir
     host: str = "127.0.0.1"
     port: int = 8000
-    public_base_url: str | None = None  # used for URLs in callbacks; requests use their own host
+    public_base_url: str | None = None  # root of result URLs in responses and callbacks
 
     # dispatch and workers
     dispatcher: Literal["inprocess", "celery"] = "inprocess"
@@ -84,12 +84,25 @@ class Settings(BaseSettings):
     # loopback, private, link-local or metadata destinations; comma-separated, default none
     url_allow: Annotated[list[str], NoDecode] = []
 
+    # retention: a succeeded task's result files are deleted this long after it finished
+    # (default: the URL expiry, 30 days as Kling's); servers sweep every retention_sweep_seconds
+    retention_seconds: int | None = Field(None, gt=0)
+    retention_sweep_seconds: float = Field(300.0, gt=0)
+
     # watermarks (watermark_info): the visible mark on the watermarked copy of a video
     watermark_text: str = "openkling"  # the mark's text, when no image is set
     watermark_image: Path | None = None  # a PNG (with alpha) or JPEG used instead of the text
     watermark_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = (
         "bottom-right"
     )
+
+    # the HTTP edge: who may connect, and how slowly (see docs/deploy.md, "Internet-facing")
+    # extra host names the API answers for; by default only loopback names, the address a
+    # connection arrived on, OPENKLING_HOST and the host of OPENKLING_PUBLIC_BASE_URL
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    header_timeout_seconds: float = Field(10.0, gt=0)  # a request's headers must arrive by then
+    body_timeout_seconds: float = Field(20.0, gt=0)  # its body, counted from the headers' end
+    max_connections: int = Field(1000, ge=0)  # open connections; more get 503 / 5001; 0 = off
 
     # operations
     api_threads: int = Field(6, ge=1)  # threads running request handlers
@@ -101,6 +114,18 @@ class Settings(BaseSettings):
     def _split_terms(cls, value: object) -> object:
         if isinstance(value, str):
             return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        from .hosts import entry_name
+
+        for entry in value if isinstance(value, list) else []:
+            if entry_name(str(entry)) is None:  # a bad entry stops start-up, naming the entry
+                raise ValueError(f"{entry!r} is not a host name (example: api.example.com)")
         return value
 
     @field_validator("url_allow", mode="before")
@@ -130,6 +155,11 @@ class Settings(BaseSettings):
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def retention(self) -> int:
+        """Seconds a result's files are kept after its task finished."""
+        return self.retention_seconds or self.url_expiry_seconds
 
     @cached_property
     def db_url(self) -> str:

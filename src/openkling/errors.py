@@ -8,17 +8,25 @@
     │   └── TokenExpired (1004)
     ├── InsufficientCredits (1102)
     ├── ModelPermissionDenied (1103)
+    ├── MediaLinkInvalid (1000)
     ├── MalformedRequest (1200)
+    │   ├── BodyTooLarge (1200)
+    │   ├── HostNotAllowed (1200)
+    │   └── RequestTimeout (1200)
     ├── InvalidParameter (1201)
+    ├── EndpointNotFound (1202)
+    │   └── MethodNotAllowed (1202)
     ├── TaskNotFound (1203)
+    │   └── MediaNotFound (1203)
     ├── PolicyRefused (1301)
     ├── RateLimited (1302)
     ├── TooManyConcurrentTasks (1303)
     ├── InternalError (5000)
     └── ServiceUnavailable (5001)
+        └── ServerBusy (5001)
 
 Engine-side failures (``EngineError``, ``GenerationCancelled``) are not request errors: they end
-a task as ``failed`` and never reach the HTTP edge.
+a task as ``failed`` and never reach the HTTP edge. ``DataDirInUse`` stops a server at start-up.
 
 Outbound failures (``netguard``) are not request errors either; callers turn them into 1201 at
 create time, a failed task at run time, or a failed callback attempt:
@@ -80,14 +88,48 @@ class MalformedRequest(OpenklingError):
     default_message = "request body is not valid JSON"
 
 
+class BodyTooLarge(MalformedRequest):
+    default_message = "request body is too large"
+
+
+class HostNotAllowed(MalformedRequest):
+    default_message = "the Host header names a host this server does not answer for"
+
+
+class RequestTimeout(MalformedRequest):
+    default_message = "the request did not arrive in time"
+
+
 class InvalidParameter(OpenklingError):
     code = 1201
     default_message = "invalid parameter"
 
 
+class EndpointNotFound(OpenklingError):
+    code = 1202
+    default_message = "no such endpoint"
+
+
+class MethodNotAllowed(EndpointNotFound):
+    default_message = "method not allowed on this endpoint"
+
+    def __init__(self, message: str | None = None, *, allow: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
 class TaskNotFound(OpenklingError):
     code = 1203
     default_message = "task does not exist"
+
+
+class MediaLinkInvalid(OpenklingError):
+    code = 1000
+    default_message = "media URL is invalid or has expired"
+
+
+class MediaNotFound(TaskNotFound):
+    default_message = "file does not exist"
 
 
 class PolicyRefused(OpenklingError):
@@ -115,12 +157,20 @@ class ServiceUnavailable(OpenklingError):
     default_message = "service is not accepting requests right now"
 
 
+class ServerBusy(ServiceUnavailable):
+    default_message = "the server has too many open connections; try again shortly"
+
+
 class EngineError(Exception):
     """A generation failed; the message becomes the task's ``task_status_msg``."""
 
 
 class GenerationCancelled(EngineError):
     """The task was cancelled while its engine was running."""
+
+
+class DataDirInUse(Exception):
+    """Another live openkling server holds this data dir's lock (a start-up error)."""
 
 
 class OutboundError(Exception):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .vocabulary import DEFAULT_MODEL
+from .vocabulary import CAMERA_TYPES, DEFAULT_MODEL, MODES
 
 
 class CameraConfig(BaseModel):
@@ -21,7 +21,7 @@ class CameraConfig(BaseModel):
 
 class CameraControl(BaseModel):
     model_config = ConfigDict(frozen=True)
-    type: Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
+    type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
     config: CameraConfig | None = None
 
 
@@ -66,7 +66,7 @@ class GenerationRequest(BaseModel):
     negative_prompt: str = ""
     duration: int = 5  # seconds
     aspect_ratio: str | None = "16:9"  # None: the aspect of the input image
-    mode: Literal["std", "pro"] = "std"
+    mode: Literal[MODES] = "std"  # type: ignore[valid-type]
     cfg_scale: float = 0.5
     camera_control: CameraControl | None = None
     sound: bool = False

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 from .catalog import Catalog
 from .config import Settings
+from .datadir import DataDirLock
 from .dispatch.base import Dispatcher
 from .storage.base import Storage
 from .store.db import Sessions, make_engine, upgrade
-from .tasks.accounts import AccountCache
+from .tasks.accounts import Credentials
 from .tasks.callbacks import CallbackSender
 from .tasks.lifecycle import Lifecycle
+from .tasks.retention import RetentionSweeper
 from .tasks.service import TaskService
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,11 @@ class Runtime:
     lifecycle: Lifecycle
     dispatcher: Dispatcher
     service: TaskService
-    accounts: AccountCache | None = None
+    accounts: Credentials | None = None
     sender: CallbackSender | None = None
+    retention: RetentionSweeper | None = None
     worker: object | None = None
+    datadir_lock: DataDirLock | None = None  # held while in-process workers run here
     _started: list = field(default_factory=list)
 
     def start(self) -> None:
@@ -57,6 +61,9 @@ class Runtime:
         if self.sender is not None:
             self.sender.start()
             self._started.append(self.sender)
+        if self.retention is not None:
+            self.retention.start()
+            self._started.append(self.retention)
 
     def stop(self) -> None:
         for part in reversed(self._started):
@@ -65,30 +72,47 @@ class Runtime:
         if self.worker is not None:
             self.worker.release_all()
         self.sessions.engine.dispose()
+        if self.datadir_lock is not None:
+            self.datadir_lock.release()
+            self.datadir_lock = None
 
 
 def build_runtime(
     settings: Settings, *, run_engines: bool = True, callbacks: bool = True
 ) -> Runtime:
-    """The embedded layout by default: in-process workers, local files, SQLite."""
+    """The embedded layout by default: in-process workers, local files, SQLite.
+
+    A process that runs in-process workers takes the data dir's lock (``DataDirInUse`` if a
+    live server holds it); the tasks its dead predecessor was running are taken at once.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sessions = open_store(settings)
-    storage = build_storage(settings)
-    lifecycle = Lifecycle(settings, sessions, storage)
-    worker = None
     run_here = run_engines and settings.workers > 0 and settings.dispatcher == "inprocess"
+    lock = None
     if run_here:
-        from .engines.registry import build_registry
-        from .worker import Worker
+        url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+        lock = DataDirLock.acquire(settings.data_dir, url=url)
+    try:
+        sessions = open_store(settings)
+        storage = build_storage(settings)
+        lifecycle = Lifecycle(settings, sessions, storage)
+        worker = None
+        if run_here:
+            from .engines.registry import build_registry
+            from .worker import Worker
 
-        registry = build_registry(settings)
-        catalog = registry.catalog
-        worker = Worker(settings, lifecycle, registry, storage)
-    else:
-        from .engines.registry import build_catalog
+            registry = build_registry(settings)
+            catalog = registry.catalog
+            worker = Worker(settings, lifecycle, registry, storage, owner=lock.owner)
+            _take_over(lifecycle, lock)
+        else:
+            from .engines.registry import build_catalog
 
-        catalog = build_catalog(settings)
-    dispatcher = build_dispatcher(settings, lifecycle, worker)
+            catalog = build_catalog(settings)
+        dispatcher = build_dispatcher(settings, lifecycle, worker)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     service = TaskService(settings, sessions, catalog, lifecycle, dispatcher)
     sender = CallbackSender(settings, sessions) if callbacks else None
     if sender is not None:
@@ -102,16 +126,39 @@ def build_runtime(
         dispatcher=dispatcher,
         service=service,
         sender=sender,
+        retention=RetentionSweeper(settings, sessions, storage),
         worker=worker,
-        accounts=AccountCache(sessions),
+        accounts=Credentials(sessions),
+        datadir_lock=lock,
     )
+
+
+def _take_over(lifecycle: Lifecycle, lock: DataDirLock) -> None:
+    """The lock was free, so its last holder is dead: its running tasks are ours now."""
+    if not lock.previous_owner:
+        return
+    taken = lifecycle.take_over(lock.previous_owner)
+    if taken:
+        log.warning(
+            "the last server on this data dir (pid %s) stopped without handing back %d "
+            "running task(s); taking them now: %s",
+            (lock.previous or {}).get("pid"),
+            len(taken),
+            ", ".join(taken),
+        )
 
 
 def build_dispatcher(settings: Settings, lifecycle: Lifecycle, worker) -> Dispatcher:
     sweep = max(min(settings.lease_seconds / 2, 10.0), 0.5)
 
+    first_sweep = [settings.dispatcher == "inprocess"]
+
     def stale():
-        return lifecycle.stale_task_ids(submitted_older_than_ms=int(sweep * 2000))
+        # A new in-process dispatcher starts with an empty queue: its first sweep takes every
+        # submitted task (a claim is atomic, so a task another process queued runs once).
+        older_than = 0 if first_sweep[0] else int(sweep * 2000)
+        first_sweep[0] = False
+        return lifecycle.stale_task_ids(submitted_older_than_ms=older_than)
 
     if settings.dispatcher == "celery":
         from .dispatch.celery import CeleryDispatcher

@@ -98,3 +98,21 @@ def test_static_mask_holds_and_a_dynamic_region_follows_its_trajectory(server):
     y0, y1, x0, x1 = round(250 * k) + 2, round(330 * k) - 2, round(20 * k) + 2, round(100 * k) - 2
     first, last = frames[0][y0:y1, x0:x1].astype(int), frames[-1][y0:y1, x0:x1].astype(int)
     assert np.abs(first - last).mean() < 3  # the still region barely changes
+
+
+def test_with_a_camera_the_first_frame_is_still_the_image_and_the_camera_moves_it(server):
+    image = gradient(640, 360, seed=7)
+    body = {
+        "image": b64(encode(image)),
+        "camera_control": {"type": "simple", "config": {"horizontal": 8}},
+    }
+    frames = finish(server, create(server, body))
+    h, w = frames[0].shape[:2]
+    assert psnr(frames[0], resize(image, w, h)) >= 25
+    # the camera moves right: the picture slides left, so the last frame's left part is the
+    # first frame's content from further right
+    first, last = frames[0].astype(float), frames[-1].astype(float)
+    shifts = range(0, w // 2)
+    errors = [np.abs(last[:, : w - s] - first[:, s:]).mean() for s in shifts]
+    best = int(np.argmin(errors))
+    assert best > w * 0.1, best  # it moved, to the right, by a clear amount

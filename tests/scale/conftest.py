@@ -241,3 +241,33 @@ def check_mp4(data: bytes) -> dict:
             "frames": frames,
             "audio": len(container.streams.audio) > 0,
         }
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request, tmp_path):
+    """Each test twice: on a fresh PostgreSQL database and on a SQLite file."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'shared.db'}"
+
+
+def count(database_url: str, query: str, *params) -> int:
+    """One number from either database (``?`` placeholders)."""
+    if database_url.startswith("postgresql"):
+        return sql(database_url, query.replace("?", "%s"), *params)[0][0]
+    import sqlite3
+
+    with sqlite3.connect(database_url.split("///", 1)[1]) as db:
+        return db.execute(query, params).fetchone()[0]
+
+
+def api_hosts(tmp_path, env: dict) -> list[ApiServer]:
+    """Two API hosts on one database, both signing as the same account."""
+    first = ApiServer(data_dir=tmp_path / "api-0", env=env).start()
+    second = ApiServer(data_dir=tmp_path / "api-1", env=env, account=first.account)
+    try:
+        second.start()
+    except Exception:
+        first.stop()
+        raise
+    return [first, second]

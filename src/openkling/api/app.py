@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..runtime import Runtime, build_runtime
-from . import errors
+from . import errors, openapi
 from .context import RequestIdMiddleware
 from .routes import (
     account,
@@ -23,6 +23,7 @@ from .routes import (
     task_request,
     text2video,
 )
+from .edge import EdgeGuard
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -48,8 +49,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="A self-hosted text-to-video service that speaks the Kling video API.",
         lifespan=lifespan,
     )
-    app.add_middleware(RequestIdMiddleware)
+    edge_settings = settings or (runtime.settings if runtime else Settings())
+    app.add_middleware(EdgeGuard, settings=edge_settings)
+    app.add_middleware(RequestIdMiddleware)  # added last: runs first, so every refusal has an id
     errors.install(app)
+    openapi.install(app)
     for module in (events, task_request, text2video, image2video, models, account, media, health):
         app.include_router(module.router)
     studio.mount(app)

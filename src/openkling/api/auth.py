@@ -10,7 +10,7 @@ from ..errors import (
     TokenInvalid,
     TokenNotYetValid,
 )
-from ..tasks.accounts import AccountCache, Principal
+from ..tasks.accounts import Credentials, Principal
 
 
 def bearer_token(header: str | None) -> str:
@@ -22,7 +22,7 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def authenticate(accounts: AccountCache, header: str | None, leeway: int) -> Principal:
+def authenticate(accounts: Credentials, header: str | None, leeway: int) -> Principal:
     token = bearer_token(header)
     if token.count(".") != 2:  # not a JWT: a plain API key
         account = accounts.by_secret_key(token)
@@ -32,10 +32,13 @@ def authenticate(accounts: AccountCache, header: str | None, leeway: int) -> Pri
     try:
         head = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise TokenInvalid(f"authorization token is malformed: {exc}") from exc
+    except jwt.PyJWTError as exc:  # its text names decoder internals: say what is wrong instead
+        raise TokenInvalid(
+            "authorization token is malformed: expected a JWT of three base64url parts "
+            "holding JSON objects"
+        ) from exc
     if head.get("alg") != "HS256":
-        raise TokenInvalid(f"token algorithm must be HS256, got {head.get('alg')!r}")
+        raise TokenInvalid(f"token algorithm must be HS256, got {_shown(head.get('alg'))}")
     issuer = claims.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise TokenInvalid("token has no 'iss' claim (the access key)")
@@ -55,9 +58,17 @@ def authenticate(accounts: AccountCache, header: str | None, leeway: int) -> Pri
     except jwt.ImmatureSignatureError as exc:
         raise TokenNotYetValid() from exc
     except jwt.MissingRequiredClaimError as exc:
-        raise TokenInvalid(f"token is missing a required claim: {exc.claim}") from exc
+        raise TokenInvalid("token has no 'exp' claim (its expiry time)") from exc
     except jwt.InvalidSignatureError as exc:
         raise TokenInvalid("token signature does not match the secret key") from exc
-    except jwt.PyJWTError as exc:
-        raise TokenInvalid(f"authorization token is invalid: {exc}") from exc
+    except jwt.PyJWTError as exc:  # exp / nbf / iat that are not numbers, and the like
+        raise TokenInvalid(
+            "authorization token is invalid: 'exp', 'nbf' and 'iat' must be integer seconds"
+        ) from exc
     return account
+
+
+def _shown(value: object) -> str:
+    """A client-sent value, short, for a message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

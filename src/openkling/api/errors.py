@@ -1,13 +1,21 @@
-"""The one table from error class to HTTP status, and the handlers that write the envelope."""
+"""The one table from error class to HTTP status, the one place error responses are rendered,
+and the handlers that route every failure there (no exception text ever reaches a client)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from .. import errors as e
 from ..contract import failure
@@ -19,8 +27,12 @@ HTTP_STATUS: dict[type[e.OpenklingError], int] = {
     e.AuthError: 401,
     e.InsufficientCredits: 402,
     e.ModelPermissionDenied: 403,
+    e.MediaLinkInvalid: 403,
     e.MalformedRequest: 400,
+    e.RequestTimeout: 408,
     e.InvalidParameter: 400,
+    e.EndpointNotFound: 404,
+    e.MethodNotAllowed: 405,
     e.TaskNotFound: 404,
     e.PolicyRefused: 400,
     e.RateLimited: 429,
@@ -28,6 +40,34 @@ HTTP_STATUS: dict[type[e.OpenklingError], int] = {
     e.InternalError: 500,
     e.ServiceUnavailable: 503,
 }
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+ErrorBody = Callable[[e.OpenklingError, str], dict[str, Any]]
+
+
+def kling_body(exc: e.OpenklingError, request_id: str) -> dict[str, Any]:
+    """Kling's error envelope: ``{"code", "message", "request_id"}``, no ``data``."""
+    return failure(exc.code, exc.message, request_id)
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """How one door writes its errors: the paths it serves, the body for an error (given the
+    request id), and the pydantic model of that body for the OpenAPI document."""
+
+    matches: Callable[[str], bool]
+    body: ErrorBody
+    model: type[BaseModel]
+
+
+# Kling's envelope is the default; a door with its own error format (OpenAI's /v1/videos)
+# appends its shape here. The first match wins.
+ERROR_SHAPES: list[ErrorShape] = []
+
+
+def shape_for(path: str) -> ErrorShape | None:
+    return next((shape for shape in ERROR_SHAPES if shape.matches(path)), None)
 
 
 def status_of(exc: e.OpenklingError) -> int:
@@ -37,12 +77,78 @@ def status_of(exc: e.OpenklingError) -> int:
     return 500
 
 
-def error_response(request: Request, exc: e.OpenklingError) -> JSONResponse:
+def render(
+    path: str, exc: e.OpenklingError, request_id: str, *, close: bool = False
+) -> JSONResponse:
+    """The response for ``exc`` on ``path``: status from the table, body in the door's shape.
+
+    ``close`` asks the server to close the connection after it (the client misbehaved).
+    """
     status = status_of(exc)
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
-    return JSONResponse(
-        failure(exc.code, exc.message, request_id_of(request)), status_code=status, headers=headers
-    )
+    headers: dict[str, str] = {}
+    if status in (429, 503):
+        headers["Retry-After"] = "1"
+    if isinstance(exc, e.MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.allow)
+    if close:
+        headers["Connection"] = "close"
+    shape = shape_for(path)
+    body = shape.body(exc, request_id) if shape else kling_body(exc, request_id)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(request: Request, exc: e.OpenklingError) -> JSONResponse:
+    return render(request.url.path, exc, request_id_of(request))
+
+
+def raw_response(path: str, exc: e.OpenklingError, request_id: str) -> bytes:
+    """The same response as bytes on the wire, for the server to write itself (a request
+    that never reached the app), always closing the connection."""
+    response = render(path, exc, request_id, close=True)
+    status = response.status_code
+    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()]
+    headers = [*response.raw_headers, (b"x-request-id", request_id.encode())]
+    head += [name + b": " + value + b"\r\n" for name, value in headers]
+    return b"".join(head) + b"\r\n" + response.body
+
+
+def allowed_methods(request: Request) -> tuple[str, ...]:
+    """Every method some route serves at this path (Starlette's own 405 names only the
+    methods of the first route whose path matched)."""
+    allowed = []
+    for method in HTTP_METHODS:
+        scope = dict(request.scope, method=method)
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return tuple(allowed)
+
+
+_FIELD_RULES = {
+    "missing": "is required",
+    "int_parsing": "must be an integer",
+    "int_type": "must be an integer",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "string_too_long": "is too long",
+    "string_too_short": "is too short",
+    "greater_than_equal": "is too small",
+    "less_than_equal": "is too large",
+    "literal_error": "is not one of the allowed values",
+    "enum": "is not one of the allowed values",
+    "json_invalid": "is not valid JSON",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a list",
+}
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """Name the field and the rule in our own words (pydantic's text is not the API's)."""
+    first = exc.errors()[0] if exc.errors() else {}
+    field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+    return f"{field}: {_FIELD_RULES.get(first.get('type', ''), 'is not valid')}"
 
 
 def install(app: FastAPI) -> None:
@@ -52,24 +158,32 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
-        return error_response(
-            request, e.InvalidParameter(f"{field}: {first.get('msg', 'invalid')}")
-        )
+        return error_response(request, e.InvalidParameter(validation_message(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        where = f"{request.method} {request.url.path}"
         if exc.status_code == 404:
-            message = f"no such endpoint: {request.method} {request.url.path}"
+            err: e.OpenklingError = e.EndpointNotFound(f"no such endpoint: {where}")
         elif exc.status_code == 405:
-            message = f"method {request.method} is not allowed on {request.url.path}"
+            allow = allowed_methods(request)
+            err = e.MethodNotAllowed(
+                f"method {request.method} is not allowed on {request.url.path}; "
+                f"allowed: {', '.join(allow)}",
+                allow=allow,
+            )
+        elif exc.status_code < 500:  # a route's own HTTPException: its detail is its text
+            err = e.MalformedRequest(str(exc.detail))
         else:
-            message = str(exc.detail)
-        return JSONResponse(
-            failure(1200 if exc.status_code < 500 else 5000, message, request_id_of(request)),
-            status_code=exc.status_code,
-        )
+            err = e.InternalError()
+        response = error_response(request, err)
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect):
+        log.info("client went away before its request body arrived")
+        return Response(status_code=400)  # nobody reads it
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):

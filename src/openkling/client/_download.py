@@ -35,7 +35,10 @@ def video_url(task: Task, index: int) -> str:
         raise NotFoundError(
             f"task {task.task_id} has {len(task.videos)} video(s); no video at index {index}"
         )
-    return task.videos[index].url
+    url = task.videos[index].url
+    if not url:  # an openkling server past its retention period deleted the file
+        raise NotFoundError(f"task {task.task_id}: video {index} has expired; it was deleted")
+    return url
 
 
 def target_path(path: str | Path | None, default_name: str) -> Path:

@@ -14,6 +14,7 @@ class VideoPublic(BaseModel):
     url: str
     duration: str  # seconds as a string, e.g. "5.1"
     cover_url: str | None = None  # beyond Kling
+    expired: bool | None = None  # beyond Kling: files deleted after retention (url is "")
     watermark_url: str | None = None  # the watermarked copy, when watermark_info asked for it
 
 

@@ -1,7 +1,8 @@
 """The synthetic engine's image path: the input image set in motion, on the CPU, no weights.
 
 Frame 0 is the image. The picture then drifts in gently (a slow push-in with a slight sideways
-glide), unless the worker moves a camera over it. With ``image_tail`` the clip eases into the
+glide), unless the worker moves a camera over it (``extra["camera_moves"]``): then it holds
+still and the camera path is the motion. With ``image_tail`` the clip eases into the
 tail image, which is the last frame exactly. Pixels under ``static_mask`` keep their first
 value; each dynamic mask's region is lifted off and carried along its trajectory.
 """
@@ -32,6 +33,10 @@ def _motion(t: float, width: int, height: int) -> np.ndarray:
     cx, cy = (width - 1) / 2, (height - 1) / 2
     dx = GLIDE * width * smoothstep(t)
     return np.array([[s, 0.0, cx - s * cx + dx], [0.0, s, cy - s * cy]], np.float64)
+
+
+def _still(t: float, width: int, height: int) -> np.ndarray:
+    return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 def _compose_inverse(m: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -145,7 +150,8 @@ def render_image(
     tail = request.image_tail if request.image is not None else None
     alone_tail = request.image is None  # only an end frame: the clip arrives at it
     total = request.num_frames
-    end = _motion(1.0, w, h)
+    motion = _still if request.extra.get("camera_moves") else _motion
+    end = motion(1.0, w, h)
     regions = [_Region(first, m, path) for m, path in request.dynamic_masks]
     lifted = np.zeros((h, w), bool)
     for mask, _ in request.dynamic_masks:
@@ -156,7 +162,7 @@ def render_image(
         if should_stop is not None and should_stop():
             raise GenerationCancelled(f"cancelled at frame {index} of {total}")
         t = index / max(total - 1, 1)
-        move = _motion(t, w, h)
+        move = motion(t, w, h)
         if alone_tail:
             frame = _warp(base, _compose_inverse(move, end))
         else:

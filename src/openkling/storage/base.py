@@ -1,4 +1,5 @@
-"""The storage interface: put, read and delete files by key, make expiring URLs for them."""
+"""The storage interface: put, read and delete files by key, make expiring URLs for them and
+check the URLs it serves itself."""
 
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ class Storage(Protocol):
         ``base_url`` is the server's public root (``http://host:port``); storages that serve
         from elsewhere (S3) ignore it.
         """
+        ...
+
+    def verify(self, key: str, expires: str, signature: str) -> bool:
+        """True when ``expires`` and ``signature`` (the query parameters of a URL made by
+        ``url``, as sent) are a valid, unexpired signature of ``key``. Anything malformed is
+        False, never an exception. Storages whose URLs are served elsewhere (S3) say False:
+        the API's /media route serves nothing for them."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding ``key`` when the API serves it (/media), or None when there is
+        none (no such file, a key outside the storage, a storage served elsewhere)."""
         ...
 
     def check(self) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 from urllib.parse import quote
+
+_EXPIRES = re.compile(r"[0-9]{1,12}")  # ASCII digits, seconds since 1970: good to year 33658
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
 class LocalStorage:
@@ -60,10 +64,19 @@ class LocalStorage:
             f"?expires={expires}&signature={self.signature(key, expires)}"
         )
 
-    def verify(self, key: str, expires: int, signature: str) -> bool:
-        if expires < time.time():
+    def verify(self, key: str, expires: str, signature: str) -> bool:
+        if not _EXPIRES.fullmatch(expires) or not _SIGNATURE.fullmatch(signature):
             return False
-        return hmac.compare_digest(self.signature(key, expires), signature)
+        if int(expires) < time.time():
+            return False
+        return hmac.compare_digest(self.signature(key, int(expires)), signature)
+
+    def local_path(self, key: str) -> Path | None:
+        try:
+            path = self.path(key)
+        except ValueError:  # escapes the root, or holds a NUL byte
+            return None
+        return path if path.is_file() else None
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

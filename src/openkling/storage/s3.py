@@ -111,6 +111,12 @@ class S3Storage:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
 
+    def verify(self, key: str, expires: str, signature: str) -> bool:
+        return False  # presigned URLs point at the bucket; the API serves no S3 object
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
     def check(self) -> None:
         try:
             self._probe.head_bucket(Bucket=self.bucket)

@@ -30,6 +30,7 @@ class Account(Base):
     webhook_secret: Mapped[str] = mapped_column(String(128))
     balance_milli: Mapped[int] = mapped_column(BigInteger, default=0)
     allowed_models: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None: all
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # keys revoke
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -41,6 +42,7 @@ class Task(Base):
         Index("ix_tasks_account_family_created", "account_id", "family", "created_at"),
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
         Index("ix_tasks_account_status", "account_id", "status"),
+        Index("ix_tasks_retention", "status", "expired_at", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -62,6 +64,7 @@ class Task(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    expired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # files removed
 
 
 class LedgerEntry(Base):

@@ -1,4 +1,4 @@
-"""Accounts and their keys: create, look up, grant credits."""
+"""Accounts and their keys: create, look up, revoke, rotate; credentials for each request."""
 
 from __future__ import annotations
 
@@ -74,40 +74,128 @@ class Principal:
     created_at: int
 
 
-class AccountCache:
-    """Credentials by key, cached for ``ttl`` seconds: auth costs no database read per request.
-    Unknown keys are never cached, so a new account works at once."""
+class KeyNotFound(LookupError):
+    """No account has this access key."""
+
+
+class KeyRevoked(ValueError):
+    """The account's keys were revoked."""
+
+
+def _live_account(session: Session, access_key: str) -> Account:
+    account = session.execute(
+        select(Account).where(Account.access_key == access_key).with_for_update()
+    ).scalar_one_or_none()
+    if account is None:
+        raise KeyNotFound(access_key)
+    if account.revoked_at is not None:
+        raise KeyRevoked(access_key)
+    return account
+
+
+def revoke_keys(session: Session, access_key: str) -> Account:
+    """Revoke an account's keys for good: every request made with them gets 401 from now on.
+    Its tasks, results and credits stay; running tasks finish and their callbacks are sent."""
+    account = _live_account(session, access_key)
+    account.revoked_at = now_ms()
+    session.flush()
+    return account
+
+
+def rotate_secret_key(session: Session, access_key: str) -> Account:
+    """Give the account a new secret key; the old one gets 401 from now on. The access key,
+    webhook secret, credits and tasks stay."""
+    account = _live_account(session, access_key)
+    account.secret_key = "sk" + _token(40)
+    session.flush()
+    return account
+
+
+_ACCOUNTS = Account.__table__
+_CREDENTIAL_COLUMNS = (
+    _ACCOUNTS.c.id,
+    _ACCOUNTS.c.access_key,
+    _ACCOUNTS.c.secret_key,
+    _ACCOUNTS.c.allowed_models,
+    _ACCOUNTS.c.created_at,
+)
+
+
+class Credentials:
+    """Credentials by key for each request. A key revoked or rotated away is refused at once
+    on every API host: each request re-reads its account's current secret (and whether it is
+    revoked) with one indexed query on a connection kept for the calling thread, a few
+    microseconds on SQLite. The rest of a principal (allowed models) is cached for ``ttl``
+    seconds."""
 
     def __init__(self, sessions: Sessions, ttl: float = 5.0) -> None:
-        self.sessions = sessions
+        self.engine = sessions.engine
         self.ttl = ttl
         self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._check_sql = (
+            f"SELECT secret_key FROM accounts WHERE id = {mark} AND revoked_at IS NULL"
+        )
 
     def by_access_key(self, key: str) -> Principal | None:
-        return self._get("access", key, by_access_key)
+        return self._get("access", key, _ACCOUNTS.c.access_key == key)
 
     def by_secret_key(self, key: str) -> Principal | None:
-        return self._get("secret", key, by_secret_key)
+        return self._get("secret", key, _ACCOUNTS.c.secret_key == key)
 
-    def _get(self, kind: str, key: str, lookup) -> Principal | None:
+    def _get(self, kind: str, key: str, match) -> Principal | None:
         now = time.monotonic()
         hit = self._entries.get((kind, key))
         if hit is not None and hit[0] > now:
-            return hit[1]
-        with self.sessions() as s:
-            account = lookup(s, key)
-            if account is None:
-                return None
-            principal = Principal(
-                id=account.id,
-                access_key=account.access_key,
-                secret_key=account.secret_key,
-                allowed_models=tuple(account.allowed_models) if account.allowed_models else None,
-                created_at=account.created_at,
-            )
-        with self._lock:
-            if len(self._entries) > 10_000:  # bounded: drop everything rather than grow
-                self._entries.clear()
-            self._entries[(kind, key)] = (now + self.ttl, principal)
+            if self._current_secret(hit[1].id) == hit[1].secret_key:
+                return hit[1]
+            with self._lock:  # rotated or revoked since: read it all again
+                self._entries.pop((kind, key), None)
+        principal = self._load(match)
+        if principal is not None:
+            with self._lock:
+                if len(self._entries) > 10_000:  # bounded: drop everything rather than grow
+                    self._entries.clear()
+                self._entries[(kind, key)] = (now + self.ttl, principal)
         return principal
+
+    def _load(self, match) -> Principal | None:
+        query = select(*_CREDENTIAL_COLUMNS).where(match, _ACCOUNTS.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return Principal(
+            id=row.id,
+            access_key=row.access_key,
+            secret_key=row.secret_key,
+            allowed_models=tuple(row.allowed_models) if row.allowed_models else None,
+            created_at=row.created_at,
+        )
+
+    def _current_secret(self, account_id: int) -> str | None:
+        """The account's secret key now; None if it is revoked (or gone)."""
+        for retry in (False, True):
+            conn = getattr(self._local, "conn", None)
+            try:
+                if conn is None:
+                    conn = self.engine.raw_connection()
+                    if self.engine.dialect.name != "sqlite":  # no transaction left open
+                        conn.driver_connection.autocommit = True
+                    self._local.conn = conn
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(self._check_sql, (account_id,))
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+                return row[0] if row else None
+            except Exception:
+                self._local.conn = None  # a dropped connection: open a new one and retry once
+                if conn is not None:
+                    conn.invalidate()
+                if retry:
+                    raise
+        return None

@@ -89,9 +89,11 @@ class Lifecycle:
         )
 
     # -- worker side -------------------------------------------------------------------------
-    def claim(self, task_id: str) -> Run | None:
-        """Take a submitted task, or one whose lease ran out, as a new run. None if not ours."""
-        token = uuid.uuid4().hex
+    def claim(self, task_id: str, owner: str | None = None) -> Run | None:
+        """Take a submitted task, or one whose lease ran out, as a new run. None if not ours.
+        The run's token starts with ``owner`` (the worker process), so a process known to be
+        dead can have its runs taken over at once (``take_over``)."""
+        token = f"{owner}-{uuid.uuid4().hex[:16]}" if owner else uuid.uuid4().hex
         task = self._take(task_id, token)
         if task is None:
             return None
@@ -219,6 +221,22 @@ class Lifecycle:
             session.refresh(task)
         session.execute(update(Task).where(Task.id == task.id).values(cancel_requested=True))
         session.refresh(task)
+
+    def take_over(self, dead_owner: str) -> list[str]:
+        """End the leases of a process known to be dead (its data-dir lock was free), so its
+        running tasks are taken again now, not when their leases run out. The crashed run
+        still counts as an attempt."""
+        with self.sessions.begin() as s:
+            ids = s.execute(
+                update(Task)
+                .where(
+                    Task.status == "processing",
+                    Task.lease_owner.startswith(f"{dead_owner}-", autoescape=True),
+                )
+                .values(lease_expires_at=0)
+                .returning(Task.id)
+            ).scalars()
+            return list(ids)
 
     def stale_task_ids(
         self, *, submitted_older_than_ms: int, limit: int = 500

@@ -18,8 +18,8 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
         def url(key: str) -> str:
             return storage.url(key, base_url=base_url, expires_in=expires_in)
 
-        result = TaskResultPublic(
-            videos=[
+        if task.expired_at is None:
+            videos = [
                 VideoPublic(
                     id=video.id,
                     url=url(video.key),
@@ -29,7 +29,14 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
                 )
                 for video in stored.videos
             ]
-        )
+        else:  # past retention the files are gone: the videos are listed, with no URLs
+            videos = [
+                VideoPublic(
+                    id=video.id, url="", duration=format_duration(video.duration), expired=True
+                )
+                for video in stored.videos
+            ]
+        result = TaskResultPublic(videos=videos)
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
     return TaskPublic(
         task_id=task.id,

@@ -51,6 +51,9 @@ class TaskService:
         self.lifecycle = lifecycle
         self.dispatcher = dispatcher
         self.rate = RateLimiter(settings.rate_limit_per_minute)
+        # SQLite's write transactions are already serial (BEGIN IMMEDIATE); elsewhere the count
+        # of unfinished tasks is made atomic with the insert by a lock on the account's row
+        self._lock_account_row = sessions.engine.dialect.name != "sqlite"
         self.policy = ContentPolicy(settings.refused_terms)
 
     def create(
@@ -113,9 +116,14 @@ class TaskService:
         )
 
     def _check_concurrency(self, s: Session, account_id: int) -> None:
+        """Refuse a create over the limit. Holding the account's row lock until commit makes
+        count + insert one step: racing creates of one account queue here, other accounts
+        do not wait."""
         limit = self.settings.max_concurrent_tasks
         if limit <= 0:
             return
+        if self._lock_account_row:
+            s.execute(select(Account.id).where(Account.id == account_id).with_for_update())
         running = s.execute(
             select(func.count())
             .select_from(Task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..errors import EngineError
@@ -42,12 +43,36 @@ def _mask(storage: Storage, image: ImageInput, width: int, height: int) -> np.nd
     return fit(to_mask(_read(storage, image)), width, height)
 
 
+def under_view(picture: np.ndarray, view: np.ndarray, canvas_w: int, canvas_h: int) -> np.ndarray:
+    """A canvas on which the camera's first view (``view``: output pixel -> canvas pixel, the
+    picture being output-sized) shows exactly ``picture``; beyond it, the picture mirrored."""
+    return cv2.warpPerspective(
+        picture,
+        view,  # maps the picture's pixels into the canvas
+        (canvas_w, canvas_h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
+
+
 def load_inputs(
-    request: GenerationRequest, storage: Storage, width: int, height: int
+    request: GenerationRequest,
+    storage: Storage,
+    width: int,
+    height: int,
+    *,
+    first_view: tuple[int, int, np.ndarray] | None = None,
 ) -> RenderInputs:
-    """The request's images from storage, fitted to a ``width`` x ``height`` canvas."""
+    """The request's images from storage, fitted to a ``width`` x ``height`` canvas.
+
+    ``first_view`` (output width, height, and the camera's map of the first frame): the first
+    image is placed where the moving camera starts, so the video's first frame is the image."""
     inputs = RenderInputs()
-    if request.image is not None:
+    if request.image is not None and first_view is not None:
+        out_w, out_h, view = first_view
+        picture = fit(to_rgb(_read(storage, request.image)), out_w, out_h)
+        inputs.image = under_view(picture, view, width, height)
+    elif request.image is not None:
         inputs.image = _picture(storage, request.image, width, height)
     if request.image_tail is not None:
         inputs.image_tail = _picture(storage, request.image_tail, width, height)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import shutil
-import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from ..watermark import Mark, make_mark, watermark_video
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
 from .plan import RenderPlan, check_inputs, plan_render
+from .scratch import Scratch
 from .stages import NullObserver, StageClock, WorkerObserver
 
 log = logging.getLogger(__name__)
@@ -69,23 +68,12 @@ class Worker:
         self.storage = storage
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"  # this worker's name in logs
         self.observer = observer or NullObserver()
-        self.scratch = settings.data_dir / "tmp"
+        self.scratch = Scratch(
+            settings.data_dir / "tmp", max_age=settings.task_timeout_seconds + 60
+        )
         self._running: dict[str, Run] = {}
         self._running_lock = threading.Lock()
-        self._clear_leftovers()
-
-    def _clear_leftovers(self) -> None:
-        """Remove scratch folders left by a killed process: any older than the task timeout
-        (a live run cannot be) may go, so workers sharing the folder are safe."""
-        if not self.scratch.is_dir():
-            return
-        cutoff = time.time() - self.settings.task_timeout_seconds - 60
-        for entry in self.scratch.iterdir():
-            try:
-                if entry.stat().st_mtime < cutoff:
-                    shutil.rmtree(entry, ignore_errors=True)
-            except FileNotFoundError:
-                pass
+        self.scratch.clear_dead()  # what killed processes left behind
 
     def release_all(self) -> None:
         """On shutdown: hand back the tasks running here so the next process takes them at
@@ -99,10 +87,11 @@ class Worker:
     def run(self, task_id: str) -> None:
         """Run one task if we can claim it. Always ends it succeed or failed, unless the run
         was lost or handed back (then the task's next run ends it)."""
-        run = self.lifecycle.claim(task_id)
+        run = self.lifecycle.claim(task_id, self.owner)
         if run is None:
             return
         log.info("task %s: attempt %d on %s", task_id, run.attempt, self.owner)
+        self.scratch.clear_task(task_id)  # an earlier, killed attempt's files
         interval = max(self.settings.lease_seconds / 3, 0.2)
         with Lease(run, interval=interval, timeout=self.settings.task_timeout_seconds) as lease:
             with self._running_lock:
@@ -156,8 +145,7 @@ class Worker:
             len(plan.shots),
             plan.seed,
         )
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"{run.task_id}-", dir=self.scratch))
+        workdir = self.scratch.make(run.task_id)
         job = _Job(run, run.request, engine, plan, lease, StageClock(), workdir)
         try:
             result = self._steps(job)
@@ -171,7 +159,13 @@ class Worker:
         plan, clock = job.plan, job.clock
         # 1. inputs: the task's stored images, fitted to the canvas
         with clock.stage("inputs"):
-            inputs = load_inputs(job.request, self.storage, plan.canvas_w, plan.canvas_h)
+            inputs = load_inputs(
+                job.request,
+                self.storage,
+                plan.canvas_w,
+                plan.canvas_h,
+                first_view=self._first_view(job),
+            )
         # 2. render every shot, one after another (frames flow lazily into the encoder)
         frames = clock.frames("render", self._render(job, inputs))
         # 3. camera: a viewport moving through the overscanned canvas
@@ -210,6 +204,21 @@ class Worker:
         with clock.stage("store"):
             return self._store(job, video_path, cover_path, marked_path)
 
+    @staticmethod
+    def _first_view(job: _Job) -> tuple[int, int, np.ndarray] | None:
+        """Where a moving camera starts, for an image request: its first frame is the image."""
+        plan = job.plan
+        if job.request.image is None or plan.camera.is_static:
+            return None
+        views = plan.camera.transforms(
+            out_width=plan.width,
+            out_height=plan.height,
+            canvas_width=plan.canvas_w,
+            canvas_height=plan.canvas_h,
+            num_frames=plan.num_frames,
+        )
+        return plan.width, plan.height, views[0]
+
     def _render(self, job: _Job, inputs: RenderInputs) -> Iterator[np.ndarray]:
         """The frames of every shot in order, hard cuts between them; progress 0..95 runs
         across all shots by frame count."""
@@ -233,6 +242,8 @@ class Worker:
                 image_tail=inputs.image_tail if index == last else None,
                 static_mask=inputs.static_mask,
                 dynamic_masks=inputs.dynamic_masks,
+                # the camera path moves the picture; an engine adds no motion of its own
+                extra={"camera_moves": not plan.camera.is_static},
             )
             frames = job.engine.render(request, on_step=on_step, should_stop=job.lease.should_stop)
             yield from itertools.islice(frames, shot.num_frames)

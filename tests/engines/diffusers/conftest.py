@@ -23,6 +23,8 @@ def tiny_weights(tmp_path_factory):
         "ltx": tiny.build_ltx,
         "wan-i2v": tiny.build_wan_i2v,
         "wan-flf2v": lambda path: tiny.build_wan_i2v(path, first_last=True),
+        "cogvideox-i2v": tiny.build_cogvideox_i2v,
+        "wan2.2-i2v": tiny.build_wan22_i2v,
         "stable-audio": tiny.build_stable_audio,
     }
     built: dict[str, Path] = {}

@@ -317,10 +317,14 @@ def test_the_documented_example_profile_is_valid():
         "kling-v1-5",
         "kling-v1-6",
         "kling-v2-master",
+        "kling-v2-1",
         "kling-v2-1-master",
         "kling-v2-5-turbo",
         "kling-v2-6",
     }
+    image_only = profiles.models["kling-v2-1"]
+    assert image_only.weights is None and image_only.i2v.end_frame
+    assert profiles.models["kling-v1-5"].i2v.family == "ltx"
     families = {p.family for p in profiles.models.values() if p.engine == "diffusers"}
     assert families == {"wan", "wan2.2", "ltx", "cogvideox", "hunyuan"}
     assert profiles.models["kling-v2-6"].audio.engine == "stable-audio"

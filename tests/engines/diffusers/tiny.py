@@ -124,6 +124,75 @@ def build_wan_i2v(path: Path, *, first_last: bool = False, seed: int = 0) -> Pat
     return path
 
 
+def build_wan22_i2v(path: Path, *, seed: int = 0) -> Path:
+    """Wan 2.2 A14B image-to-video layout: two transformers (boundary_ratio), no image encoder,
+    16 noise + 16 condition + 4 mask channels; it takes a last frame too."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    torch.manual_seed(seed)
+    pipe = WanImageToVideoPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(umt5=True),
+        vae=_wan_vae(),
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+        ),
+        transformer=_wan_transformer(in_channels=36),
+        transformer_2=_wan_transformer(in_channels=36),
+        boundary_ratio=0.875,
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def build_cogvideox_i2v(path: Path, *, seed: int = 0) -> Path:
+    """CogVideoX image-to-video layout (1.0 frame rule): the transformer takes the noise and
+    the image latents (2 x 4 channels); rotary positions, so any size on the 16 px grid."""
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDPMScheduler,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXTransformer3DModel,
+    )
+
+    torch.manual_seed(seed)
+    pipe = CogVideoXImageToVideoPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(),
+        vae=AutoencoderKLCogVideoX(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("CogVideoXDownBlock3D",) * 4,
+            up_block_types=("CogVideoXUpBlock3D",) * 4,
+            block_out_channels=(8, 8, 8, 8),
+            latent_channels=4,
+            layers_per_block=1,
+            norm_num_groups=2,
+            temporal_compression_ratio=4,
+        ),
+        transformer=CogVideoXTransformer3DModel(
+            num_attention_heads=2,
+            attention_head_dim=16,
+            in_channels=8,
+            out_channels=4,
+            time_embed_dim=2,
+            text_embed_dim=32,
+            num_layers=1,
+            sample_width=8,
+            sample_height=8,
+            sample_frames=9,
+            patch_size=2,
+            temporal_compression_ratio=4,
+            max_text_seq_length=16,
+            use_rotary_positional_embeddings=True,
+            use_learned_positional_embeddings=False,
+        ),
+        scheduler=CogVideoXDPMScheduler(),
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
 def build_ltx(path: Path, *, seed: int = 0) -> Path:
     from diffusers import (
         AutoencoderKLLTXVideo,

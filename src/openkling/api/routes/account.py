@@ -8,11 +8,17 @@ from ...catalog import format_credits
 from ...contract import costs_data, parse_costs_query
 from ..context import ok
 from ..deps import AccountDep, RuntimeDep
+from ..openapi import COSTS, CostsEnvelope
 
 router = APIRouter(tags=["account"])
 
 
-@router.get("/account/costs", summary="Credit balance")
+@router.get(
+    "/account/costs",
+    summary="Credit balance",
+    response_model=CostsEnvelope,
+    openapi_extra={"parameters": COSTS},
+)
 def costs(request: Request, rt: RuntimeDep, account: AccountDep):
     """``start_time`` / ``end_time`` (ms) keep the packs in force in that window;
     ``resource_pack_name`` keeps those whose name contains it."""

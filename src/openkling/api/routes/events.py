@@ -25,11 +25,16 @@ from ...tasks.status import TaskStatus
 from ...tasks.watch import TaskWatch
 from ...vocabulary import FAMILIES
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
+from ..openapi import errors
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["events"])
 
+DOC_STREAM = {
+    "description": "server-sent events: `event:` the task's door, `data:` the task object",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
 RECENT_MS = 5000  # an account stream re-reads tasks changed this long before its last read
 
 
@@ -76,16 +81,14 @@ def _key(row) -> tuple:
     return (row.status, row.progress, row.updated_at)
 
 
-class _EventStream(StreamingResponse):
+class EventStream(StreamingResponse):
     """A stream that gives its account's slot back however it ends: done, dropped by the
     client, or never started."""
 
+    media_type = "text/event-stream"
+
     def __init__(self, body, release: Callable[[], None]) -> None:
-        super().__init__(
-            body,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        super().__init__(body, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
         self._release = release
 
     async def __call__(self, scope, receive, send) -> None:
@@ -111,7 +114,7 @@ def _stream_response(
         except Exception:  # a store hiccup ends the stream; never send exception text
             log.exception("event stream ended by an error")
 
-    return _EventStream(body(), lambda: slots.release(account_id))
+    return EventStream(body(), lambda: slots.release(account_id))
 
 
 async def _ticks(request: Request, rt) -> AsyncIterator[bool]:
@@ -167,12 +170,16 @@ for _family in FAMILIES:  # a task is found only at the door it came through
         methods=["GET"],
         tags=[_family],
         summary="Live task: its object on each change, ending at succeed or failed (openkling)",
+        response_class=EventStream,
+        responses={200: DOC_STREAM, **errors(404, 429)},
     )
 
 
 @router.get(
     "/v1/events",
     summary="Live account: each task's object whenever one changes (openkling)",
+    response_class=EventStream,
+    responses={200: DOC_STREAM, **errors(429)},
 )
 async def account_events(
     request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep

@@ -13,9 +13,12 @@ from ...errors import InvalidParameter, OutboundError
 from ...images import MAX_IMAGE_BYTES, InputImage, read_image
 from ...netguard import check_url
 from ...runtime import Runtime
+from ..body import json_body
 from ..context import ok
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
-from .text2video import _int_param, _json_body, _present
+from ..openapi import Image2VideoRequest, TaskEnvelope, errors
+from ..openapi import json_body as body_doc
+from .task_reads import add_task_reads, present
 
 FAMILY = "image2video"
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/jpg", "application/octet-stream")
@@ -68,40 +71,17 @@ def _create(rt: Runtime, account, body: object):
         raise
 
 
-@router.post("", summary="Create an image-to-video task")
+@router.post(
+    "",
+    summary="Create an image-to-video task",
+    response_model=TaskEnvelope,
+    responses=errors(402, 403, 429),
+    openapi_extra=body_doc(Image2VideoRequest),
+)
 async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
-    body = await _json_body(request, rt.settings.image_body_bytes)
+    body = await json_body(request, rt.settings.image_body_bytes)
     task = await run_in_threadpool(_create, rt, account, body)
-    return ok(_present(rt, task, base_url), request)
+    return ok(present(rt, task, base_url), request)
 
 
-@router.get("", summary="List image2video tasks (newest first), or get one by ?external_task_id=")
-def list_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
-    external = request.query_params.get("external_task_id")
-    if external:
-        task = rt.service.get(account, external_id=external, family=FAMILY)
-        return ok(_present(rt, task, base_url), request)
-    page = _int_param(request, "pageNum", 1, 1, 1000)
-    size = _int_param(request, "pageSize", 30, 1, 500)
-    tasks = rt.service.list(account, page=page, size=size, family=FAMILY)
-    return ok([_present(rt, t, base_url) for t in tasks], request)
-
-
-@router.get("/{task_id}", summary="Get one image2video task by task_id or external_task_id")
-def get_task(
-    task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
-):
-    external = request.query_params.get("external_task_id")
-    if external:
-        task = rt.service.get(account, external_id=external, family=FAMILY)
-    else:
-        task = rt.service.get(account, task_id=task_id, family=FAMILY)
-    return ok(_present(rt, task, base_url), request)
-
-
-@router.post("/{task_id}/cancel", summary="Cancel an image2video task (openkling extension)")
-def cancel_task(
-    task_id: str, request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
-):
-    task = rt.service.cancel(account, task_id, family=FAMILY)
-    return ok(_present(rt, task, base_url), request)
+add_task_reads(router, FAMILY)

@@ -5,33 +5,38 @@ from __future__ import annotations
 import mimetypes
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 
-from ...contract import failure
-from ..context import request_id_of
+from ...errors import MediaLinkInvalid, MediaNotFound
 from ..deps import RuntimeDep
+from ..openapi import errors
 
 router = APIRouter(tags=["media"])
 
 
-@router.get("/media/{key:path}", summary="Download a result file")
+FILE = {"schema": {"type": "string", "format": "binary"}}
+SIGNED = [
+    {"name": n, "in": "query", "required": True, "schema": {"type": "string"}}
+    for n in ("expires", "signature")
+]
+
+
+@router.get(
+    "/media/{key:path}",
+    summary="Download a result file",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "the file", "content": {"video/mp4": FILE, "image/jpeg": FILE}},
+        **errors(403, 404),
+    },
+    openapi_extra={"parameters": SIGNED},
+)
 def media(key: str, request: Request, rt: RuntimeDep):
-    storage = rt.storage
-    expires = request.query_params.get("expires", "")
-    signature = request.query_params.get("signature", "")
-    verify = getattr(storage, "verify", None)
-    if verify is None or not expires.isdigit() or not verify(key, int(expires), signature):
-        return JSONResponse(
-            failure(1000, "media URL is invalid or has expired", request_id_of(request)),
-            status_code=403,
-        )
-    try:
-        path = storage.path(key)
-    except ValueError:
-        path = None
-    if path is None or not path.is_file():
-        return JSONResponse(
-            failure(1203, "file does not exist", request_id_of(request)), status_code=404
-        )
+    query = request.query_params
+    if not rt.storage.verify(key, query.get("expires", ""), query.get("signature", "")):
+        raise MediaLinkInvalid()
+    path = rt.storage.local_path(key)
+    if path is None:
+        raise MediaNotFound()
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=media_type)

@@ -9,6 +9,7 @@ from ...tasks.present import request_body
 from ...vocabulary import FAMILIES
 from ..context import ok
 from ..deps import AccountDep, RuntimeDep
+from ..openapi import errors
 
 router = APIRouter()
 
@@ -28,4 +29,5 @@ for _family in FAMILIES:
         methods=["GET"],
         tags=[_family],
         summary="The task's settings and seed as a create body (openkling extension)",
+        responses=errors(404),
     )

@@ -1,0 +1,125 @@
+"""The edge guard: refuses a foreign Host, a connection over the cap, and a body over its limit,
+counting the body as it streams in so that an oversized one is never held in memory."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import errors as e
+from ..config import Settings
+from ..hosts import allowed_names, host_of, normalize
+from .errors import render
+
+# Set in a request's scope state by the server (api/server.py) when the connection it came
+# on is over OPENKLING_MAX_CONNECTIONS.
+OVER_CAPACITY = "openkling.over_capacity"
+
+# Paths whose bodies may be larger than OPENKLING_MAX_BODY_BYTES: path prefix -> name of the
+# Settings field holding their limit (a door that takes images inline adds itself here).
+LARGER_BODIES: dict[str, str] = {"/v1/videos/image2video": "image_body_bytes"}
+
+
+class EdgeGuard:
+    """Pure ASGI middleware; every refusal is rendered by ``api.errors.render``."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.hosts = allowed_names(settings)
+
+    def body_limit(self, path: str) -> int:
+        for prefix, field in LARGER_BODIES.items():
+            if path.startswith(prefix):
+                return getattr(self.settings, field)
+        return self.settings.max_body_bytes
+
+    def host_allowed(self, scope: Scope) -> bool:
+        values = [v for k, v in scope.get("headers", ()) if k == b"host"]
+        if not values:  # HTTP/1.0 without Host: URLs use the address connected to
+            return True
+        if len(values) > 1:  # which one names the site would be a guess
+            return False
+        name = host_of(values[0].decode("latin-1"))
+        if name is None:
+            return False
+        if name in self.hosts:
+            return True
+        server = scope.get("server")  # the address this connection arrived on is truthful
+        return bool(server) and normalize(str(server[0])) == name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        limit = self.body_limit(path)
+        refusal: e.OpenklingError | None = None
+        if scope.get("state", {}).get(OVER_CAPACITY):
+            refusal = e.ServerBusy()
+        elif not self.host_allowed(scope):
+            refusal = e.HostNotAllowed()
+        elif _declared_length(scope) > limit:
+            refusal = _too_large(limit)
+        if refusal is not None:
+            close = isinstance(refusal, e.ServerBusy)
+            await render(path, refusal, _request_id(scope), close=close)(scope, receive, send)
+            return
+
+        received = 0
+        answered = False  # we sent the 400 ourselves; the app's own answer is dropped
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, answered
+            if answered:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # stop here: the rest is discarded by the server as it arrives
+                    if not started:
+                        answered = True
+                        response = render(path, _too_large(limit), _request_id(scope))
+                        await response(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not answered:
+                raise
+
+
+def _too_large(limit: int) -> e.BodyTooLarge:
+    return e.BodyTooLarge(f"request body is larger than {limit} bytes")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _declared_length(scope: Scope) -> int:
+    value = _header(scope, b"content-length")
+    if value is None or not value.strip().isascii() or not value.strip().isdigit():
+        return 0  # absent, or malformed (the HTTP parser refuses those before we see them)
+    return int(value.strip()[:20])
+
+
+def _request_id(scope: Scope) -> str:
+    state = scope.setdefault("state", {})
+    return state.setdefault("request_id", str(uuid.uuid4()))

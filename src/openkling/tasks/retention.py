@@ -1,0 +1,100 @@
+"""Retention: delete the files of results past the retention period, mark their tasks expired."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import select, update
+
+from ..config import Settings
+from ..storage.base import Storage
+from ..store.db import Sessions, now_ms
+from ..store.models import Task
+from .result import TaskResult
+from .status import TaskStatus
+
+log = logging.getLogger(__name__)
+
+EXPIRED_MSG = "the result files were deleted after the retention period"
+BATCH = 200
+
+
+def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]:
+    """Expire every succeeded task that finished more than ``settings.retention`` seconds
+    ago: delete its files (video, cover, watermarked copy), then mark it. Returns their ids.
+
+    Safe beside other sweepers: files go first (deleting twice is harmless) and the mark is
+    conditional, so a crash midway only leaves work for the next sweep, never a marked task
+    with files left behind."""
+    expired: list[str] = []
+    while True:
+        now = now_ms()
+        cutoff = now - settings.retention * 1000
+        with sessions() as s:
+            rows = s.execute(
+                select(Task.id, Task.result)
+                .where(
+                    Task.status == TaskStatus.SUCCEED.value,
+                    Task.expired_at.is_(None),
+                    Task.updated_at < cutoff,
+                )
+                .order_by(Task.updated_at)
+                .limit(BATCH)
+            ).all()
+        done = [task_id for task_id, result in rows if _delete_files(storage, task_id, result)]
+        if done:
+            with sessions.begin() as s:
+                s.execute(
+                    update(Task)
+                    .where(Task.id.in_(done), Task.expired_at.is_(None))
+                    .values(expired_at=now, status_msg=EXPIRED_MSG)
+                )
+            expired += done
+        if len(rows) < BATCH or not done:
+            break
+    if expired:
+        log.info("retention: expired %d task(s) and deleted their files", len(expired))
+    return expired
+
+
+def _delete_files(storage: Storage, task_id: str, result: dict | None) -> bool:
+    """Delete a result's files; False (the task is tried again next sweep) if any failed."""
+    keys = TaskResult.model_validate(result).keys() if result else []
+    try:
+        for key in keys:
+            storage.delete(key)
+    except Exception:
+        log.exception("retention: could not delete the files of task %s", task_id)
+        return False
+    return True
+
+
+class RetentionSweeper:
+    """Runs ``sweep`` in the background: soon after start, then every
+    ``retention_sweep_seconds``."""
+
+    def __init__(self, settings: Settings, sessions: Sessions, storage: Storage) -> None:
+        self.settings, self.sessions, self.storage = settings, sessions, storage
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        if self._stop.wait(1.0):  # let start-up finish first
+            return
+        while True:
+            try:
+                sweep(self.settings, self.sessions, self.storage)
+            except Exception:  # a database hiccup: try again next time
+                log.exception("retention sweep failed")
+            if self._stop.wait(self.settings.retention_sweep_seconds):
+                return
