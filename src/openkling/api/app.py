@@ -12,6 +12,7 @@ from ..config import Settings
 from ..runtime import Runtime, build_runtime
 from . import errors, openapi
 from .context import RequestIdMiddleware
+from .edge import EdgeGuard
 from .routes import (
     account,
     events,
@@ -23,7 +24,6 @@ from .routes import (
     task_request,
     text2video,
 )
-from .edge import EdgeGuard
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
