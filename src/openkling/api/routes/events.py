@@ -35,6 +35,17 @@ DOC_STREAM = {
     "description": "server-sent events: `event:` the task's door, `data:` the task object",
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
 }
+ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+
+
+def json_errors(*statuses: int) -> dict:
+    """The refusals a stream answers before it starts: JSON envelopes, not events."""
+    return {
+        status: {"description": doc["description"], "content": ENVELOPE}
+        for status, doc in errors(*statuses).items()
+    }
+
+
 RECENT_MS = 5000  # an account stream re-reads tasks changed this long before its last read
 
 
@@ -171,7 +182,8 @@ for _family in FAMILIES:  # a task is found only at the door it came through
         tags=[_family],
         summary="Live task: its object on each change, ending at succeed or failed (openkling)",
         response_class=EventStream,
-        responses={200: DOC_STREAM, **errors(404, 429)},
+        status_code=200,
+        responses={200: DOC_STREAM, **json_errors(404, 429)},
     )
 
 
@@ -179,7 +191,8 @@ for _family in FAMILIES:  # a task is found only at the door it came through
     "/v1/events",
     summary="Live account: each task's object whenever one changes (openkling)",
     response_class=EventStream,
-    responses={200: DOC_STREAM, **errors(429)},
+    status_code=200,
+    responses={200: DOC_STREAM, **json_errors(429)},
 )
 async def account_events(
     request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep
