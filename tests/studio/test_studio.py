@@ -393,8 +393,10 @@ def test_the_shot_editor_makes_a_multi_shot_task_and_reuse_brings_it_back(studio
 
 def test_screenshot_then_forget_the_key(studio, server, size):
     page, account = studio
+    done = page.locator("#gallery li[data-status=succeed]")
+    before = done.count()
     generate(page, "a red fox running through fresh snow at dawn")
-    page.locator("#gallery li[data-status=succeed]").nth(1).wait_for(timeout=60_000)
+    done.nth(before).wait_for(timeout=60_000)
     page.evaluate(WATCH_PROGRESS)
     generate(page, "a paper boat drifting down a rainy street, close up", mode="pro", duration="10")
     page.wait_for_function("() => window.__progress.some((v) => v > 20)", timeout=60_000)
