@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from liveserver import LiveServer
+from liveserver import LiveServer, cli
 from pictures import png_b64
 
 ORDER = {"submitted": 0, "processing": 1, "succeed": 2, "failed": 2}
@@ -208,5 +208,19 @@ def test_an_open_stream_ends_cleanly_when_the_server_stops(server_factory):
         server.stop()
         assert reader.next(timeout=20) is None  # ended by the server, not cut off
         assert "graceful shutdown exceeded" not in server.log()
+    finally:
+        reader.close()
+
+
+def test_revoking_the_key_ends_its_open_streams(idle_server):
+    account = idle_server.new_account(credits=100)
+    create(idle_server, account=account)
+    reader = Reader(idle_server, "/v1/events", account=account)
+    try:
+        assert reader.next()["task_status"] == "submitted"
+        cli("keys", "revoke", account.access_key, data_dir=idle_server.data_dir)
+        assert reader.next() is None  # ended by the server
+        refused = idle_server.request("GET", "/v1/events", account=account)
+        assert refused.status_code == 401
     finally:
         reader.close()

@@ -18,12 +18,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ...errors import RateLimited
+from ...errors import AuthError, RateLimited
 from ...store.db import now_ms
 from ...tasks.present import task_object
 from ...tasks.status import TaskStatus
 from ...tasks.watch import TaskWatch
 from ...vocabulary import FAMILIES
+from ..auth import authenticate
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 from ..openapi import errors
 
@@ -47,6 +48,7 @@ def json_errors(*statuses: int) -> dict:
 
 
 RECENT_MS = 5000  # an account stream re-reads tasks changed this long before its last read
+RECHECK_SECONDS = 2.0  # how often an open stream re-checks its key (revocation ends it)
 
 
 class StreamSlots:
@@ -128,15 +130,30 @@ def _stream_response(
     return EventStream(body(), lambda: slots.release(account_id))
 
 
+async def _still_signed_in(request: Request, rt) -> bool:
+    """The stream's credentials still hold: a revoked key or an expired token ends it."""
+    header = request.headers.get("authorization")
+    leeway = rt.settings.jwt_leeway_seconds
+    try:
+        await run_in_threadpool(authenticate, rt.accounts, header, leeway)
+    except AuthError:
+        return False
+    return True
+
+
 async def _ticks(request: Request, rt) -> AsyncIterator[bool]:
-    """Yields before each read: True when a keep-alive comment is due. Stops at shutdown and
-    after ``events_max_seconds``."""
+    """Yields before each read: True when a keep-alive comment is due. Stops at shutdown,
+    after ``events_max_seconds``, and when the stream's key stops being valid."""
     settings = rt.settings
-    started = last_sent = time.monotonic()
+    started = last_sent = checked = time.monotonic()
     while not getattr(request.app.state, "draining", False):
         now = time.monotonic()
         if now - started > settings.events_max_seconds:
             return
+        if now - checked >= RECHECK_SECONDS:
+            checked = now
+            if not await _still_signed_in(request, rt):
+                return
         due = now - last_sent >= settings.events_keepalive_seconds
         if due:
             last_sent = now
