@@ -18,7 +18,7 @@ import av
 import httpx
 import pytest
 
-from liveserver import FAST_ENV, LiveServer, free_port
+from liveserver import FAST_ENV, LiveServer, cli, free_port
 from pictures import encode, gradient
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -442,3 +442,17 @@ def test_signing_in_with_access_and_secret_key_signs_a_jwt_in_the_browser(browse
     stored = json.loads(page.evaluate("localStorage.getItem('openkling.credentials')"))
     assert stored == {"accessKey": account.access_key, "secretKey": account.secret_key}
     context.close()
+
+
+def test_a_revoked_key_signs_the_page_out_with_the_servers_message(browser, server):
+    account = server.new_account(credits=10)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(server.base_url + "/")
+    page.get_by_label("API key").fill(account.secret_key)
+    page.get_by_role("button", name="Sign in").click()
+    playwright_api.expect(page.locator("#live")).to_have_text("live")
+    cli("keys", "revoke", account.access_key, data_dir=server.data_dir)
+    alert = page.locator("#signin-alert")
+    playwright_api.expect(alert).to_contain_text("API key is not valid (HTTP 401", timeout=30_000)
+    playwright_api.expect(page.get_by_label("API key")).to_be_visible()
+    page.close()

@@ -107,6 +107,12 @@ async function signIn(credentials) {
   startLive();
 }
 
+// The server no longer takes the key (revoked or rotated): back to sign in, saying why.
+function signedOut(error) {
+  forget();
+  showAlert("signin-alert", error);
+}
+
 function forget() {
   localStorage.removeItem(STORE_KEY);
   if (state.live) state.live.abort();
@@ -312,6 +318,10 @@ function startLive() {
         if (controller.signal.aborted) return;
         if (error instanceof ApiError && error.status === 404) {
           startPolling();
+          return;
+        }
+        if (error instanceof ApiError && error.status === 401) {
+          signedOut(error);
           return;
         }
         failures += 1;
