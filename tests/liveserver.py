@@ -177,10 +177,17 @@ class LiveServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
-    def wait_task(self, task_id: str, *, timeout: float = 120, account=None) -> dict:
+    def wait_task(
+        self,
+        task_id: str,
+        *,
+        timeout: float = 120,
+        account=None,
+        path: str = "/v1/videos/text2video",
+    ) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            resp = self.request("GET", f"/v1/videos/text2video/{task_id}", account=account)
+            resp = self.request("GET", f"{path}/{task_id}", account=account)
             data = resp.json()["data"]
             if data["task_status"] in ("succeed", "failed"):
                 return data

@@ -89,3 +89,33 @@ def test_sweep_command_beside_a_running_server(server_factory):
         "sweep", data_dir=server.data_dir, env={**server.env, "OPENKLING_RETENTION_SECONDS": "1"}
     ).stdout
     assert again.strip() == "expired 0 task(s) older than 1 s"
+
+
+def _png_b64(width: int = 400, height: int = 320) -> str:
+    import base64
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 90, 30)).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_retention_removes_input_images_and_keeps_a_failure_s_reason(server_factory):
+    env = {"OPENKLING_RETENTION_SECONDS": "3", "OPENKLING_RETENTION_SWEEP_SECONDS": "0.5"}
+    server = server_factory(env=env)
+    inputs = server.data_dir / "media" / "inputs"
+    made = server.request("POST", "/v1/videos/image2video", json={"image": _png_b64()})
+    done = server.wait_task(made.json()["data"]["task_id"], path="/v1/videos/image2video")
+    assert done["task_status"] == "succeed", done
+    cancelled = server.request("POST", PATH, json={"prompt": "never made"}).json()["data"]
+    server.request("POST", f"{PATH}/{cancelled['task_id']}/cancel")
+    assert [p for p in inputs.rglob("*") if p.is_file()]  # the image is stored with its task
+
+    deadline = time.monotonic() + 60
+    while [p for p in inputs.rglob("*") if p.is_file()]:
+        assert time.monotonic() < deadline, server.log()[-3000:]
+        time.sleep(0.2)
+    failed = server.wait_task(cancelled["task_id"])
+    assert failed["task_status"] == "failed"
+    assert failed["task_status_msg"] != EXPIRED_MSG  # a failure keeps its reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from functools import cached_property
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .vocabulary import MODES
 
 if TYPE_CHECKING:
     from .netguard import AllowList
@@ -79,6 +82,17 @@ class Settings(BaseSettings):
     events_max_seconds: float = Field(1800.0, gt=0)  # a stream ends after this; clients reopen
     events_keepalive_seconds: float = Field(15.0, gt=0)  # comment line on a quiet stream
 
+    # OpenAI video API (/v1/videos): each OpenAI model name -> "kling-model:mode". Set as JSON
+    # or as "sora-2=kling-v2-6:std,sora-2-pro=kling-v2-6:pro"; unset, both names go to the
+    # catalog's default model (kling-v1 if served), sora-2 in std mode and sora-2-pro in pro.
+    openai_model_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    openai_poll_after_ms: int = Field(1000, ge=0)  # the `openai-poll-after-ms` header on GET
+    # true: the video has exactly the requested size; false: the size's aspect at the engine's
+    # own resolution for the mode (e.g. a diffusers model's native 832x480)
+    openai_exact_size: bool = True
+    # a create's multipart body: an image of up to 10 MB and the text fields
+    openai_max_upload_bytes: int = Field(11 * 1024 * 1024, gt=0)
+
     # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",
     # "*.corp.example") and CIDRs ("10.0.0.0/8", "127.0.0.1/32") admitted although they are
     # loopback, private, link-local or metadata destinations; comma-separated, default none
@@ -126,6 +140,27 @@ class Settings(BaseSettings):
         for entry in value if isinstance(value, list) else []:
             if entry_name(str(entry)) is None:  # a bad entry stops start-up, naming the entry
                 raise ValueError(f"{entry!r} is not a host name (example: api.example.com)")
+        return value
+
+    @field_validator("openai_model_map", mode="before")
+    @classmethod
+    def _parse_model_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                return json.loads(text)
+            pairs = [p.strip() for p in text.split(",") if p.strip()]
+            if any("=" not in p for p in pairs):
+                raise ValueError('write it as "sora-2=kling-v2-6:std,sora-2-pro=kling-v2-6:pro"')
+            value = dict(p.split("=", 1) for p in pairs)
+        if isinstance(value, dict):
+            for name, target in value.items():
+                model, _, mode = str(target).strip().partition(":")
+                if not model or mode not in ("", *MODES):
+                    raise ValueError(
+                        f"{name}: {target!r} must be 'kling-model' or 'kling-model:std|pro'"
+                    )
+            return {str(k).strip(): str(v).strip() for k, v in value.items()}
         return value
 
     @field_validator("url_allow", mode="before")

@@ -43,8 +43,9 @@ class OpenklingError(Exception):
     code = 5000
     default_message = "internal error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, param: str | None = None) -> None:
         self.message = message or self.default_message
+        self.param = param  # the request field at fault, when one is (OpenAI's error shape)
         super().__init__(self.message)
 
 

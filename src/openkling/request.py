@@ -81,6 +81,9 @@ class GenerationRequest(BaseModel):
     size: tuple[int, int] | None = None  # exact output width x height; None: the engine's
     seed: int | None = None  # a fixed seed (a remix); None: a random one at create
     remix_of: str | None = None  # the task this one remixes (presentation only)
+    # a door's own values for what it mapped into the fields above, e.g. OpenAI's
+    # {"model": "sora-2", "size": "1280x720"} (presentation only)
+    wire: dict[str, str] = Field(default_factory=dict)
 
     @property
     def has_image(self) -> bool:

@@ -228,10 +228,20 @@ def test_a_method_a_path_does_not_serve_is_405_with_allow(server, http, method, 
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "TRACE", "DELETE"])
-@pytest.mark.parametrize("path", ["/v1/videos/nothing", "/v2/videos/text2video", "/account"])
+@pytest.mark.parametrize(
+    "path", ["/v1/videos/text2video/1/nothing", "/v2/videos/text2video", "/account"]
+)
 def test_an_unknown_path_is_404_1202(server, http, method, path):
     resp = http.request(method, path, headers=server.headers())
     assert "no such endpoint" in assert_error(resp, 404, 1202)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_an_unknown_path_under_openai_s_door_is_404_in_openai_s_shape(server, http, method):
+    resp = http.request(method, "/v1/videos/nothing", headers=server.headers())
+    assert resp.status_code == 404
+    error = resp.json()["error"]
+    assert error["code"] == "not_found" and "no such endpoint" in error["message"]
 
 
 # ---- /readyz ------------------------------------------------------------------------------

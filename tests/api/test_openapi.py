@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from liveserver import LiveServer
+from openkling.api.routes.openai_videos import speaks_openai
 
 ENV = {
     "OPENKLING_WORKERS": "0",  # tasks stay submitted: the run measures the edge, not engines
@@ -21,6 +22,7 @@ ENV = {
     "OPENKLING_MAX_CONCURRENT_TASKS": "0",
 }
 ERROR = {"$ref": "#/components/schemas/ErrorEnvelope"}
+OPENAI_ERROR = {"$ref": "#/components/schemas/OpenAIErrorEnvelope"}
 
 # Checks that cannot hold for the Kling contract, written down rather than silenced:
 KNOWN_EXCEPTIONS = {
@@ -112,11 +114,13 @@ def test_every_error_status_is_documented_with_its_envelope(doc):
         assert "422" not in responses, (path, method)  # openkling never sends it
         for status in ("400", "408", "500", "503"):
             assert status in responses, (path, method, status)
+        envelope = OPENAI_ERROR if speaks_openai(path) else ERROR
         if op.get("security"):
-            assert responses["401"]["content"]["application/json"]["schema"] == ERROR
+            assert responses["401"]["content"]["application/json"]["schema"] == envelope
         for status, response in responses.items():
             if status.startswith("4"):
-                assert response["content"]["application/json"]["schema"] == ERROR, (path, status)
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == envelope, (path, status)
     create = doc["paths"]["/v1/videos/text2video"]["post"]["responses"]
     assert {"402", "403", "429"} <= set(create)
     got = doc["paths"]["/v1/videos/text2video/{task_id}"]["get"]["responses"]

@@ -20,6 +20,7 @@ from .routes import (
     image2video,
     media,
     models,
+    openai_videos,
     studio,
     task_request,
     text2video,
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(RequestIdMiddleware)  # added last: runs first, so every refusal has an id
     errors.install(app)
     openapi.install(app)
-    for module in (events, task_request, text2video, image2video, models, account, media, health):
+    # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
+    kling = (events, task_request, text2video, image2video, models)
+    for module in (*kling, openai_videos, account, media, health):
         app.include_router(module.router)
     studio.mount(app)
     return app

@@ -16,9 +16,12 @@ from .errors import render
 # on is over OPENKLING_MAX_CONNECTIONS.
 OVER_CAPACITY = "openkling.over_capacity"
 
-# Paths whose bodies may be larger than OPENKLING_MAX_BODY_BYTES: path prefix -> name of the
-# Settings field holding their limit (a door that takes images inline adds itself here).
-LARGER_BODIES: dict[str, str] = {"/v1/videos/image2video": "image_body_bytes"}
+# Create paths whose bodies may be larger than OPENKLING_MAX_BODY_BYTES (they take images
+# inline): the exact path -> the name of the Settings field holding their limit.
+LARGER_BODIES: dict[str, str] = {
+    "/v1/videos/image2video": "image_body_bytes",
+    "/v1/videos": "openai_max_upload_bytes",
+}
 
 
 class EdgeGuard:
@@ -30,10 +33,8 @@ class EdgeGuard:
         self.hosts = allowed_names(settings)
 
     def body_limit(self, path: str) -> int:
-        for prefix, field in LARGER_BODIES.items():
-            if path.startswith(prefix):
-                return getattr(self.settings, field)
-        return self.settings.max_body_bytes
+        field = LARGER_BODIES.get(path)
+        return getattr(self.settings, field) if field else self.settings.max_body_bytes
 
     def host_allowed(self, scope: Scope) -> bool:
         values = [v for k, v in scope.get("headers", ()) if k == b"host"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -59,6 +59,8 @@ class ErrorShape:
     matches: Callable[[str], bool]
     body: ErrorBody
     model: type[BaseModel]
+    statuses: dict[type[e.OpenklingError], int] = field(default_factory=dict)  # overrides
+    no_retry: tuple[type[e.OpenklingError], ...] = ()  # answered with x-should-retry: false
 
 
 # Kling's envelope is the default; a door with its own error format (OpenAI's /v1/videos)
@@ -70,10 +72,11 @@ def shape_for(path: str) -> ErrorShape | None:
     return next((shape for shape in ERROR_SHAPES if shape.matches(path)), None)
 
 
-def status_of(exc: e.OpenklingError) -> int:
+def status_of(exc: e.OpenklingError, overrides: dict | None = None) -> int:
+    table = {**HTTP_STATUS, **(overrides or {})}
     for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
+        if cls in table:
+            return table[cls]
     return 500
 
 
@@ -84,15 +87,17 @@ def render(
 
     ``close`` asks the server to close the connection after it (the client misbehaved).
     """
-    status = status_of(exc)
+    shape = shape_for(path)
+    status = status_of(exc, shape.statuses if shape else None)
     headers: dict[str, str] = {}
-    if status in (429, 503):
+    if shape and isinstance(exc, shape.no_retry):  # waiting would not help
+        headers["x-should-retry"] = "false"
+    elif status in (429, 503):
         headers["Retry-After"] = "1"
     if isinstance(exc, e.MethodNotAllowed):
         headers["Allow"] = ", ".join(exc.allow)
     if close:
         headers["Connection"] = "close"
-    shape = shape_for(path)
     body = shape.body(exc, request_id) if shape else kling_body(exc, request_id)
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -164,7 +169,9 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         where = f"{request.method} {request.url.path}"
         if exc.status_code == 404:
-            err: e.OpenklingError = e.EndpointNotFound(f"no such endpoint: {where}")
+            detail = str(exc.detail)  # a route's own reason, or the router's "Not Found"
+            reason = f"no such endpoint: {where}" if detail == "Not Found" else detail
+            err: e.OpenklingError = e.EndpointNotFound(reason)
         elif exc.status_code == 405:
             allow = allowed_methods(request)
             err = e.MethodNotAllowed(

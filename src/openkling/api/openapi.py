@@ -277,8 +277,8 @@ def describe(app: FastAPI) -> dict[str, Any]:
             for status in wanted:
                 responses.setdefault(str(status), _error_response(status, error_ref))
             for status, response in responses.items():
-                if status.startswith(("4", "5")) and "content" not in response:
-                    response.update(_error_response(int(status), error_ref))
+                if status.startswith(("4", "5")):  # every error is in the door's shape
+                    response["content"] = {"application/json": {"schema": error_ref}}
     app.openapi_schema = doc
     return doc
 

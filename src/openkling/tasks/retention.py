@@ -8,6 +8,7 @@ import threading
 from sqlalchemy import select, update
 
 from ..config import Settings
+from ..request import GenerationRequest
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
 from ..store.models import Task
@@ -21,8 +22,10 @@ BATCH = 200
 
 
 def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]:
-    """Expire every succeeded task that finished more than ``settings.retention`` seconds
-    ago: delete its files (video, cover, watermarked copy), then mark it. Returns their ids.
+    """Expire every task that finished more than ``settings.retention`` seconds ago: delete
+    its files (video, cover, watermarked copy, and the input images stored with it), then
+    mark it. A succeeded task's message says its files are gone; a failed one keeps its
+    reason. Returns their ids.
 
     Safe beside other sweepers: files go first (deleting twice is harmless) and the mark is
     conditional, so a crash midway only leaves work for the next sweep, never a marked task
@@ -33,22 +36,28 @@ def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]
         cutoff = now - settings.retention * 1000
         with sessions() as s:
             rows = s.execute(
-                select(Task.id, Task.result)
+                select(Task.id, Task.status, Task.request, Task.result)
                 .where(
-                    Task.status == TaskStatus.SUCCEED.value,
+                    Task.status.in_((TaskStatus.SUCCEED.value, TaskStatus.FAILED.value)),
                     Task.expired_at.is_(None),
                     Task.updated_at < cutoff,
                 )
                 .order_by(Task.updated_at)
                 .limit(BATCH)
             ).all()
-        done = [task_id for task_id, result in rows if _delete_files(storage, task_id, result)]
+        done = [row.id for row in rows if _delete_files(storage, row)]
         if done:
+            succeeded = [row.id for row in rows if row.status == TaskStatus.SUCCEED.value]
             with sessions.begin() as s:
                 s.execute(
                     update(Task)
                     .where(Task.id.in_(done), Task.expired_at.is_(None))
-                    .values(expired_at=now, status_msg=EXPIRED_MSG)
+                    .values(expired_at=now)
+                )
+                s.execute(
+                    update(Task)
+                    .where(Task.id.in_([i for i in done if i in succeeded]))
+                    .values(status_msg=EXPIRED_MSG)
                 )
             expired += done
         if len(rows) < BATCH or not done:
@@ -58,14 +67,15 @@ def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]
     return expired
 
 
-def _delete_files(storage: Storage, task_id: str, result: dict | None) -> bool:
-    """Delete a result's files; False (the task is tried again next sweep) if any failed."""
-    keys = TaskResult.model_validate(result).keys() if result else []
+def _delete_files(storage: Storage, row) -> bool:
+    """Delete a task's files; False (the task is tried again next sweep) if any failed."""
+    keys = TaskResult.model_validate(row.result).keys() if row.result else []
+    keys += GenerationRequest.model_validate(row.request).input_keys()
     try:
         for key in keys:
             storage.delete(key)
     except Exception:
-        log.exception("retention: could not delete the files of task %s", task_id)
+        log.exception("retention: could not delete the files of task %s", row.id)
         return False
     return True
 

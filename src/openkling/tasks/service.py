@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from . import credits
 from .accounts import Principal
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
+from .result import TaskResult
 from .status import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,47 @@ class TaskService:
                 .offset((page - 1) * size)
                 .limit(size)
             ).all()
+
+    def page(
+        self, account: Principal, *, family: str, after: str | None, limit: int, ascending: bool
+    ) -> tuple[list, bool]:
+        """Up to ``limit`` tasks after the task id ``after`` (exclusive; it need not exist any
+        more), in id order, which is creation order; and whether more follow."""
+        t = self._TASKS
+        query = select(t).where(t.c.account_id == account.id, t.c.family == family)
+        if after is not None:
+            query = query.where(t.c.id > after if ascending else t.c.id < after)
+        order = t.c.id.asc() if ascending else t.c.id.desc()
+        with self.sessions() as s:
+            rows = s.execute(query.order_by(order).limit(limit + 1)).all()
+        return rows[:limit], len(rows) > limit
+
+    def delete(
+        self, account: Principal, task_id: str, *, family: str, also: tuple[str, ...] = ()
+    ) -> None:
+        """Remove a finished task and its files (result, cover, inputs, and ``also``). The
+        ledger keeps its charge and refund. A task still running cannot be deleted."""
+        task = self.get(account, task_id=task_id, family=family)
+        if not TaskStatus(task.status).is_terminal():
+            raise InvalidParameter(
+                f"video is still {task.status}; only a finished video can be deleted",
+                param="video_id",
+            )
+        t = self._TASKS
+        with self.sessions.begin() as s:
+            gone = s.execute(
+                delete(t).where(t.c.id == task.id, t.c.account_id == account.id)
+            ).rowcount
+        if not gone:  # a concurrent delete won
+            raise TaskNotFound(f"task '{task_id}' does not exist")
+        keys = list(also) + GenerationRequest.model_validate(task.request).input_keys()
+        if task.result:
+            keys += TaskResult.model_validate(task.result).keys()
+        for key in keys:
+            try:
+                self.lifecycle.storage.delete(key)
+            except Exception:  # the row is gone; a stray file is logged, not fatal
+                log.exception("task %s: could not delete file %s", task.id, key)
 
     def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> Task:
         task = self.get(account, task_id=task_id, family=family)

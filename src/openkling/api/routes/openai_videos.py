@@ -1,0 +1,397 @@
+"""/v1/videos: the OpenAI video API (create, list, get, delete, content, remix) over the tasks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ... import openai_contract as oa
+from ...errors import (
+    InsufficientCredits,
+    InvalidParameter,
+    MalformedRequest,
+    ModelPermissionDenied,
+    TaskNotFound,
+)
+from ...images import InputImage, check_image, input_key
+from ...request import GenerationRequest, ImageInput
+from ...runtime import Runtime
+from ...spritesheet import make_spritesheet
+from ...tasks.result import TaskResult, VideoResult
+from ...tasks.status import TaskStatus
+from ..body import json_body as _json_body
+from ..deps import AccountDep, RuntimeDep
+from ..errors import ERROR_SHAPES, ErrorShape
+from ..openapi import errors
+from .image2video import _loader as _image_loader
+
+FIELD = "input_reference"
+log = logging.getLogger(__name__)
+
+
+def speaks_openai(path: str) -> bool:
+    """Every /v1/videos path but Kling's own doors answers errors in OpenAI's shape."""
+    if path != "/v1/videos" and not path.startswith("/v1/videos/"):
+        return False
+    return not path.startswith(("/v1/videos/text2video", "/v1/videos/image2video"))
+
+
+# OpenAI reports spent credits as 429 insufficient_quota, not to be retried
+ERROR_SHAPES.append(
+    ErrorShape(
+        matches=speaks_openai,
+        body=lambda exc, request_id: oa.error_body(exc),
+        model=oa.OpenAIErrorEnvelope,
+        statuses={InsufficientCredits: 429},
+        no_retry=(InsufficientCredits,),
+    )
+)
+
+
+class VideoIdConvertor(Convertor):
+    """OpenAI video ids start with ``video_``: Kling's /v1/videos/text2video and
+    /v1/videos/image2video are never taken for one."""
+
+    regex = "video_[A-Za-z0-9_-]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("video_id", VideoIdConvertor())
+
+router = APIRouter(prefix="/v1/videos", tags=["openai"])
+
+
+# Parts of OpenAI's video API that openkling does not offer: a clear 404 rather than a 405
+# from the routes below that share their paths.
+NOT_OFFERED = {
+    ("POST", "/edits"): "video edits",
+    ("POST", "/extensions"): "video extensions",
+    ("POST", "/characters"): "characters",
+    ("GET", "/characters/{character_id}"): "characters",
+}
+
+
+def _not_offered(what: str):
+    async def endpoint(request: Request):
+        raise StarletteHTTPException(
+            404, f"openkling does not offer {what} ({request.method} {request.url.path})"
+        )
+
+    return endpoint
+
+
+for (_method, _path), _what in NOT_OFFERED.items():
+    router.add_api_route(_path, _not_offered(_what), methods=[_method], include_in_schema=False)
+
+
+def _targets(rt) -> dict[str, oa.ModelTarget]:
+    return oa.model_targets(rt.settings.openai_model_map, rt.catalog)
+
+
+def _video(rt, task) -> dict[str, Any]:
+    return oa.video_object(task, _targets(rt))
+
+
+def _polled(rt, body: dict) -> JSONResponse:
+    """A GET answer: the SDK's poll helper waits as long as ``openai-poll-after-ms`` says."""
+    return JSONResponse(
+        body, headers={"openai-poll-after-ms": str(rt.settings.openai_poll_after_ms)}
+    )
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise MalformedRequest(f"request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise MalformedRequest(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _form_body(request: Request, limit: int) -> dict[str, Any]:
+    """The fields of a multipart (or url-encoded) form, files as ``Upload``; at most ``limit``
+    bytes are read, and the parts are parsed from memory."""
+    raw = await _capped_body(request, limit)
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(
+            max_files=1, max_fields=len(oa.KNOWN_FIELDS) + 2, max_part_size=limit
+        )
+    except Exception:  # MultiPartException and the parser's own errors
+        raise MalformedRequest(
+            "request body is not a valid multipart form (the fields prompt, model, seconds, "
+            "size and at most one file, input_reference)"
+        ) from None
+    fields: dict[str, Any] = {}
+    try:
+        for key, value in form.multi_items():
+            if key in fields:
+                raise InvalidParameter(f"{key}: is given more than once", param=key)
+            if isinstance(value, UploadFile):
+                data = await value.read()
+                fields[key] = oa.Upload(data, value.content_type or "", value.filename or "")
+            else:
+                fields[key] = value
+    finally:
+        await form.close()
+    return fields
+
+
+@router.post(
+    "",
+    summary="Create a video (OpenAI)",
+    responses=errors(403, 429),
+    openapi_extra=oa.CREATE_BODY_DOC,
+)
+async def create(request: Request, rt: RuntimeDep, account: AccountDep):
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        body: Any = await _form_body(request, rt.settings.openai_max_upload_bytes)
+    elif content_type in ("application/json", ""):
+        body = await _json_body(request, rt.settings.image_body_bytes)
+    else:
+        raise MalformedRequest(
+            f"content type {content_type!r} is not accepted; send multipart/form-data or "
+            "application/json"
+        )
+    task = await run_in_threadpool(_create, rt, account, body)
+    return JSONResponse(_video(rt, task))
+
+
+def _create(rt: Runtime, account, body: Any):
+    targets = _targets(rt)
+    parsed = oa.parse_create(body, targets)
+    target = targets[oa.target_name(parsed.model, targets)]
+    oa.check_target(parsed, target, rt.catalog)
+    image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
+    return _store_and_create(
+        rt,
+        account,
+        parsed.model,
+        image,
+        lambda stored: oa.generation_request(
+            parsed, target, stored, exact_size=rt.settings.openai_exact_size
+        ),
+    )
+
+
+def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputImage:
+    """The reference's bytes, checked as an input image (JPG or PNG)."""
+    if isinstance(reference, oa.Upload):
+        return check_image(reference.data, FIELD)
+    field = f"{FIELD}.image_url"
+    url = reference.url
+    if url[:5].lower() == "data:":
+        head, comma, payload = url.partition(",")
+        if not comma or not head.lower().endswith(";base64"):
+            raise InvalidParameter(
+                f"{field}: a data URL must be data:image/png;base64,... or "
+                "data:image/jpeg;base64,...",
+                param=field,
+            )
+        url = payload
+    return _image_loader(rt)(field, url)  # URLs are fetched through the URL guard
+
+
+def _store_and_create(rt: Runtime, account, openai_model: str, image: InputImage | None, build):
+    """Write the input image, then the task; a refused task leaves no file behind."""
+    stored = None
+    if image is not None:
+        stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
+        rt.storage.put_bytes(stored.key, image.data, image.content_type)
+    try:
+        return _service_create(rt, account, build(stored), openai_model)
+    except BaseException:
+        if stored is not None:
+            try:
+                rt.storage.delete(stored.key)
+            except Exception:  # the create's own error is the one to report
+                log.exception("could not remove input %s of a refused request", stored.key)
+        raise
+
+
+def _service_create(rt: Runtime, account, req: GenerationRequest, openai_model: str):
+    try:
+        return rt.service.create(account, req, family=oa.FAMILY)
+    except ModelPermissionDenied:
+        raise ModelPermissionDenied(
+            f"model: this key may not use '{openai_model}' (served by {req.model_name})",
+            param="model",
+        ) from None
+
+
+@router.get("", summary="List videos (OpenAI)", responses=errors(404))
+def list_videos(request: Request, rt: RuntimeDep, account: AccountDep):
+    query = oa.parse_list_query(request.query_params)
+    rows, has_more = rt.service.page(
+        account,
+        family=oa.FAMILY,
+        after=query.after,
+        limit=query.limit,
+        ascending=query.order == "asc",
+    )
+    return _polled(rt, oa.list_object([_video(rt, row) for row in rows], has_more))
+
+
+def _task(rt, account, video_id: str):
+    task_id = oa.task_id_of(video_id)
+    try:
+        return rt.service.get(account, task_id=task_id, family=oa.FAMILY)
+    except TaskNotFound:
+        raise TaskNotFound(f"video '{video_id}' does not exist", param="video_id") from None
+
+
+@router.get("/{video_id:video_id}", summary="Get a video (OpenAI)", responses=errors(404))
+def get_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+    return _polled(rt, _video(rt, _task(rt, account, video_id)))
+
+
+def _videos(task) -> list[VideoResult]:
+    return TaskResult.model_validate(task.result).videos if task.result else []
+
+
+@router.delete(
+    "/{video_id:video_id}",
+    summary="Delete a video and its files (OpenAI)",
+    responses=errors(404),
+)
+def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+    task = _task(rt, account, video_id)
+    if not TaskStatus(task.status).is_terminal():
+        raise InvalidParameter(
+            f"video '{video_id}' is {oa.STATUSES[task.status]}; only a completed or failed video "
+            "can be deleted",
+            param="video_id",
+        )
+    sprites = tuple(_sprite_key(v) for v in _videos(task))
+    try:
+        rt.service.delete(account, task.id, family=oa.FAMILY, also=sprites)
+    except TaskNotFound:
+        raise TaskNotFound(f"video '{video_id}' does not exist", param="video_id") from None
+    return JSONResponse(oa.deleted_object(video_id))
+
+
+@router.get(
+    "/{video_id:video_id}/content",
+    summary="Download a video, thumbnail or spritesheet (OpenAI)",
+    responses=errors(404),
+)
+def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+    variant = oa.parse_variant(request.query_params)
+    task = _task(rt, account, video_id)
+    videos = _videos(task) if task.status == TaskStatus.SUCCEED else []
+    if not videos:
+        raise InvalidParameter(
+            f"video '{video_id}' is {oa.STATUSES.get(task.status, task.status)}; its content can "
+            "be downloaded once it is completed",
+            param="video_id",
+        )
+    video = videos[0]
+    media_type = oa.VARIANTS[variant]
+    try:
+        if variant == "video":
+            return _stored(rt, video.key, media_type)
+        if variant == "thumbnail":
+            if not video.cover_key:
+                raise FileNotFoundError(video.id)
+            return _stored(rt, video.cover_key, media_type)
+        return Response(_spritesheet(rt, video), media_type=media_type)
+    except FileNotFoundError:
+        raise TaskNotFound(
+            f"the {variant} of video '{video_id}' is no longer stored", param="variant"
+        ) from None
+
+
+def _stored(rt: Runtime, key: str, media_type: str) -> Response:
+    """A stored file: streamed from disk when the storage is local, else read whole."""
+    path_of = getattr(rt.storage, "path", None)
+    if path_of is None:
+        return Response(rt.storage.read(key), media_type=media_type)
+    path = path_of(key)
+    if not path.is_file():
+        raise FileNotFoundError(key)
+    return FileResponse(path, media_type=media_type)
+
+
+def _sprite_key(video: VideoResult) -> str:
+    return f"videos/{video.id}-sprite.jpg"
+
+
+def _spritesheet(rt: Runtime, video: VideoResult) -> bytes:
+    """Made from the video's frames on first request, then kept beside it."""
+    key = _sprite_key(video)
+    try:
+        return rt.storage.read(key)
+    except FileNotFoundError:
+        pass
+    sheet = make_spritesheet(rt.storage.read(video.key))
+    rt.storage.put_bytes(key, sheet, "image/jpeg")
+    return sheet
+
+
+@router.post(
+    "/{video_id:video_id}/remix",
+    summary="Remix a completed video with a new prompt (OpenAI)",
+    responses=errors(403, 404, 429),
+    openapi_extra=oa.REMIX_BODY_DOC,
+)
+async def remix(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+    body = await _json_body(request, rt.settings.max_body_bytes)
+    prompt = oa.parse_remix(body)
+    source = await run_in_threadpool(_task, rt, account, video_id)
+    if source.status != TaskStatus.SUCCEED:
+        status = oa.STATUSES.get(source.status, source.status)
+        raise InvalidParameter(
+            f"video '{video_id}' is {status}; only a completed video can be remixed",
+            param="video_id",
+        )
+    base = GenerationRequest.model_validate(source.request)
+    if rt.catalog.get(base.model_name) is None:
+        raise InvalidParameter(
+            f"video '{video_id}' was made by {base.model_name}, which this server no longer "
+            "serves; it cannot be remixed",
+            param="video_id",
+        )
+    req = oa.remix_request(base, prompt, source.seed, source.id)
+    task = await run_in_threadpool(_remix, rt, account, req)
+    return JSONResponse(_video(rt, task))
+
+
+def _remix(rt: Runtime, account, req: GenerationRequest):
+    openai_model = req.wire.get("model", req.model_name)
+    if req.image is None:
+        return _service_create(rt, account, req, openai_model)
+    # the remix keeps its own copy of the source's image: deleting the source leaves it whole
+    try:
+        image = check_image(rt.storage.read(req.image.key), FIELD)
+    except FileNotFoundError:
+        raise InvalidParameter(
+            "video_id: the source video's input_reference is no longer stored", param="video_id"
+        ) from None
+    return _store_and_create(
+        rt, account, openai_model, image, lambda stored: req.model_copy(update={"image": stored})
+    )
