@@ -489,7 +489,11 @@ async function snippet(taskId, kind) {
     showAlert("queue-alert", error);
     return;
   }
-  const text = make(location.origin, familyOf(taskId), body);
+  const family = familyOf(taskId);
+  if (family === "image2video" && !body.image) {
+    body = { ...body, image: "<the image as raw base64, no data: prefix, or an https URL>" };
+  }
+  const text = make(location.origin, family, body);
   $("snippet-title").textContent = title;
   $("snippet-code").textContent = text;
   $("snippet-status").textContent = "";
