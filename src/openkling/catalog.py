@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .vocabulary import CLASSIC_DURATIONS, DEFAULT_MODEL, MODEL_NAMES, MODES, V3_DURATIONS
+from .vocabulary import (
+    ASPECT_RATIOS,
+    CAMERA_TYPES,
+    CLASSIC_DURATIONS,
+    DEFAULT_MODEL,
+    MODEL_NAMES,
+    MODES,
+    V3_DURATIONS,
+)
 
 __all__ = [
     "CAPABILITIES",
@@ -78,6 +86,26 @@ class Catalog:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.models)
+
+    def public_models(self) -> list[dict]:
+        """What each model offers and costs, for ``GET /v1/models`` (the studio's form): the
+        same entries the API validates requests with."""
+        return [
+            {
+                "model_name": entry.name,
+                **{capability: entry.offers(capability) for capability in CAPABILITIES},
+                "camera_types": list(CAMERA_TYPES) if entry.camera else [],
+                "modes": list(entry.modes),
+                "durations": [str(d) for d in entry.durations],
+                "aspect_ratios": list(ASPECT_RATIOS),
+                "prices": [
+                    {"mode": mode, "duration": str(d), "credits": entry.price(mode, d)}
+                    for mode in entry.modes
+                    for d in entry.durations
+                ],
+            }
+            for entry in self.models.values()
+        ]
 
     def supporting(self, capability: str) -> tuple[str, ...]:
         """The models that offer ``capability`` (one of ``CAPABILITIES``)."""

@@ -114,6 +114,8 @@ def _first_start(runtime, *, ssl: bool) -> None:
         f"""
 openkling: created the default account ({runtime.settings.default_credits} credits).
 
+  Studio: {base}/   (sign in with the secret key below as the API key)
+
   export KLING_ACCESS_KEY={account.access_key}
   export KLING_SECRET_KEY={account.secret_key}
   export KLING_BASE_URL={base}

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     callback_backoff_seconds: float = 2.0
     callback_backoff_max_seconds: float = 600.0
 
+    # live events (server-sent events for the studio, the SDK's wait and the CLI)
+    events_poll_seconds: float = Field(0.5, gt=0)  # how often a stream re-reads the store
+    events_streams_per_account: int = Field(8, ge=1)  # open streams one account may hold
+    events_max_seconds: float = Field(1800.0, gt=0)  # a stream ends after this; clients reopen
+    events_keepalive_seconds: float = Field(15.0, gt=0)  # comment line on a quiet stream
+
     # OpenAI video API (/v1/videos): each OpenAI model name -> "kling-model:mode". Set as JSON
     # or as "sora-2=kling-v2-6:std,sora-2-pro=kling-v2-6:pro"; unset, both names go to the
     # catalog's default model (kling-v1 if served), sora-2 in std mode and sora-2-pro in pro.
@@ -86,6 +92,7 @@ class Settings(BaseSettings):
     openai_exact_size: bool = True
     # a create's multipart body: an image of up to 10 MB and the text fields
     openai_max_upload_bytes: int = Field(11 * 1024 * 1024, gt=0)
+
     # outbound URL guard (callbacks, fetched inputs): host names ("hooks.internal",
     # "*.corp.example") and CIDRs ("10.0.0.0/8", "127.0.0.1/32") admitted although they are
     # loopback, private, link-local or metadata destinations; comma-separated, default none

@@ -15,7 +15,18 @@ from .context import RequestIdMiddleware
 from .edge import EdgeGuard
 from .observe import HttpMetrics
 from .observe import router as metrics_router
-from .routes import account, health, image2video, media, openai_videos, text2video
+from .routes import (
+    account,
+    events,
+    health,
+    image2video,
+    media,
+    models,
+    openai_videos,
+    studio,
+    task_request,
+    text2video,
+)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -52,6 +63,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     openapi.install(app)
     # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
-    for module in (text2video, image2video, openai_videos, account, media, health):
+    kling = (events, task_request, text2video, image2video, models)
+    for module in (*kling, openai_videos, account, media, health):
         app.include_router(module.router)
+    studio.mount(app)
     return app

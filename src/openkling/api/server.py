@@ -24,16 +24,26 @@ def run(app, settings: Settings, *, ssl_certfile=None, ssl_keyfile=None) -> None
     """Serve ``app`` on ``settings.host:port`` until SIGINT/SIGTERM."""
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        http=guarded_protocol(settings) or "auto",
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            http=guarded_protocol(settings) or "auto",
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
     )
+    handle_exit = server.handle_exit
+
+    def exiting(sig, frame) -> None:  # open live event streams end now: shutdown waits on none
+        app.state.draining = True
+        handle_exit(sig, frame)
+
+    server.handle_exit = exiting
+    server.run()
 
 
 def guarded_protocol(settings: Settings) -> type[asyncio.Protocol] | None:

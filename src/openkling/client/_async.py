@@ -25,14 +25,20 @@ from ._base import (
     DownloadProgress,
     ProgressCallback,
     RetryPolicy,
+    SseDecoder,
     api_error,
     costs_params,
     create_body,
+    event_task,
+    events_path,
+    events_timeout,
     image2video_body,
     json_or_none,
+    offers_events,
     parse_envelope,
     pick_external,
     poll_step,
+    stream_verdict,
     task_from_data,
     task_path,
     tasks_from_data,
@@ -87,6 +93,7 @@ class AsyncKling:
             retry=retry,
         )
         self._owns_http = http_client is None
+        self._events = offers_events(self._config.base_url)  # False once a server has none
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self.text2video = AsyncText2Video(self)
         self.image2video = AsyncImage2Video(self)
@@ -180,6 +187,39 @@ class AsyncKling:
         except TRANSPORT_ERRORS as exc:
             raise translate_transport(exc, url) from exc
 
+    async def _follow(
+        self, path: str, *, deadline: float | None, timeout: float | None, on_progress
+    ) -> Task | None:
+        """Follow a task's event stream: the succeeded task, or ``None`` when the server offers
+        no stream or it stops early (the caller polls). Raises as ``poll_step`` does."""
+        url = self._config.url(path)
+        headers = {**self._config.headers(), "Accept": "text/event-stream"}
+        try:
+            async with self._http.stream(
+                "GET", url, headers=headers, timeout=events_timeout(self._config.timeout, deadline)
+            ) as response:
+                body = None
+                if response.status_code != 200:
+                    await response.aread()
+                    body = json_or_none(response)
+                verdict = stream_verdict(response, body)
+                if verdict != "stream":
+                    self._events = verdict != "unsupported"
+                    return None
+                decoder = SseDecoder()
+                async for line in response.aiter_lines():
+                    event = decoder.feed(line)
+                    task = event_task(event[1]) if event else None
+                    if task is None:
+                        continue
+                    if on_progress is not None:
+                        await _maybe_await(on_progress(task))
+                    if poll_step(task, deadline=deadline, timeout=timeout, poll_interval=0) is None:
+                        return task
+        except TRANSPORT_ERRORS:
+            return None  # a dropped or silent stream: polling takes over and keeps the deadline
+        return None
+
 
 class _AsyncVideoTasks:
     """One family's task endpoints: get, list, cancel, wait, download."""
@@ -231,12 +271,25 @@ class _AsyncVideoTasks:
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         on_progress: ProgressCallback | None = None,
+        stream: bool = True,
     ) -> Task:
-        """Poll until the task succeeds (returned) or fails (``TaskFailedError``); past
-        ``timeout`` seconds raise ``WaitTimeout``. ``on_progress(task)`` sees every poll."""
+        """Wait until the task succeeds (returned) or fails (``TaskFailedError``); past
+        ``timeout`` seconds raise ``WaitTimeout``. ``on_progress(task)`` sees every change.
+
+        Live from the task's event stream where the server offers one (openkling), else (or
+        with ``stream=False``) by polling every ``poll_interval`` seconds."""
         if isinstance(task_id, Task):
             task_id = task_id.task_id
         deadline = None if timeout is None else time.monotonic() + timeout
+        if stream and self._client._events:
+            task = await self._client._follow(
+                events_path(task_id, self._path),
+                deadline=deadline,
+                timeout=timeout,
+                on_progress=on_progress,
+            )
+            if task is not None:
+                return task
         while True:
             task = await self.get(task_id)
             if on_progress is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import random
 import re
@@ -449,6 +450,75 @@ def pick_external(data: Any, external_task_id: str) -> Task:
                 return task
         raise NotFoundError(f"no task with external_task_id {external_task_id!r}", code=1203)
     return task_from_data(data)
+
+
+# ---- live events ----------------------------------------------------------------------------
+
+EVENTS_READ_TIMEOUT = 45.0  # openkling sends a keep-alive line every 15 s on a quiet stream
+
+
+def events_path(task_id: str, base: str = TEXT2VIDEO_PATH) -> str:
+    return task_path(task_id, base) + "/events"
+
+
+def offers_events(base_url: str) -> bool:
+    """openkling streams task events; the official service does not (poll it)."""
+    host = urlsplit(base_url).hostname or ""
+    return not (host == "klingai.com" or host.endswith(".klingai.com"))
+
+
+def events_timeout(timeout: float, deadline: float | None) -> httpx.Timeout:
+    """Connect as usual; read at most until the wait's deadline, else a keep-alive's gap."""
+    read = EVENTS_READ_TIMEOUT
+    if deadline is not None:
+        read = max(0.1, min(read, deadline - time.monotonic()))
+    return httpx.Timeout(timeout, read=read)
+
+
+def stream_verdict(response: httpx.Response, body: Any) -> str:
+    """After opening an event stream: "stream" (read it), "unsupported" (this server has no
+    events: poll from now on) or "poll" (not now: poll this wait). Raises for a missing task
+    and for bad credentials, which polling would meet as well."""
+    if response.status_code == 200:
+        kind = response.headers.get("content-type", "")
+        return "stream" if kind.startswith("text/event-stream") else "unsupported"
+    error = api_error(response, body)
+    if isinstance(error, AuthenticationError | PermissionDeniedError) or error.code == 1203:
+        raise error
+    return "unsupported" if response.status_code in (404, 405) else "poll"
+
+
+class SseDecoder:
+    """Server-sent events, a line at a time: ``feed`` returns ``(event, data)`` at the blank
+    line that ends an event, else ``None``."""
+
+    def __init__(self) -> None:
+        self.event = "message"
+        self.data: list[str] = []
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        if line == "":
+            out = (self.event, "\n".join(self.data)) if self.data else None
+            self.event, self.data = "message", []
+            return out
+        if line.startswith(":"):
+            return None
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            self.event = value
+        elif field == "data":
+            self.data.append(value)
+        return None
+
+
+def event_task(data: str) -> Task | None:
+    """The task object an event carries (``None`` for an event that is not one)."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    return Task.from_dict(payload) if isinstance(payload, dict) and "task_id" in payload else None
 
 
 # ---- polling ------------------------------------------------------------------------------

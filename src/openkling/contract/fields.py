@@ -200,3 +200,18 @@ def _sound(body: dict) -> bool:
     if value not in ("on", "off"):
         raise _bad("sound", f'must be "on" or "off", got {value!r}')
     return value == "on"
+
+
+MAX_SEED = 2**31 - 1
+
+
+def _seed(body: dict) -> int | None:
+    """``seed``, an openkling extension: a fixed seed makes the same video again (Reuse)."""
+    value = body.get("seed")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad("seed", f"must be an integer between 0 and {MAX_SEED}, got {_type_name(value)}")
+    if not 0 <= value <= MAX_SEED:
+        raise _bad("seed", f"must be between 0 and {MAX_SEED}, got {value}")
+    return value

@@ -26,6 +26,7 @@ from .fields import (
     _choice,
     _duration,
     _number,
+    _seed,
     _sound,
     _string,
     _type_name,
@@ -108,6 +109,7 @@ def parse_image2video(
     callback_url = _url(_string(body, "callback_url"), allow=url_allow)
     external = _string(body, "external_task_id", max_len=MAX_EXTERNAL_ID) or None
     watermark = _watermark(body)
+    seed = _seed(body)
 
     # the images: decoded or fetched only now that every other field is known to be good
     files: dict[str, InputImage] = {}
@@ -153,6 +155,7 @@ def parse_image2video(
         static_mask=static,
         dynamic_masks=dynamic,
         watermark=watermark,
+        seed=seed,
     )
     return Image2VideoParse(request=request, files=files)
 

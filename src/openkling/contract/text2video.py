@@ -18,6 +18,7 @@ from .fields import (
     _choice,
     _duration,
     _number,
+    _seed,
     _sound,
     _string,
     _type_name,
@@ -106,4 +107,5 @@ def parse_text2video(
         external_task_id=external or None,
         shots=shots,
         watermark=_watermark(body),
+        seed=_seed(body),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..catalog import format_credits
 from ..contract import TaskPublic, TaskResultPublic, VideoPublic, format_duration
+from ..request import GenerationRequest
 from ..storage.base import Storage
 from ..store.models import Task
 from .result import TaskResult
@@ -48,3 +49,37 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
         task_progress=task.progress,
         task_result=result,
     ).wire()
+
+
+def request_body(task: Task) -> dict:
+    """The Kling create body that makes this task again, with its ``seed`` (openkling
+    extension): what the studio's Reuse and its curl and Python examples start from. Input
+    images are not sent back; an image2video task's images are given again by the caller."""
+    req = GenerationRequest.model_validate(task.request or {})
+    body: dict = {
+        "model_name": task.model_name,
+        "prompt": req.prompt,
+        "negative_prompt": req.negative_prompt,
+        "duration": str(req.duration),
+        "mode": req.mode,
+        "cfg_scale": req.cfg_scale,
+        "sound": "on" if req.sound else "off",
+        "seed": task.seed,
+    }
+    if req.aspect_ratio is not None:  # None: image2video takes the image's aspect
+        body["aspect_ratio"] = req.aspect_ratio
+    if req.camera_control is not None:
+        camera = req.camera_control
+        axes = camera.config.model_dump() if camera.config else {}
+        config = {axis: value for axis, value in axes.items() if value}
+        body["camera_control"] = {"type": camera.type, **({"config": config} if config else {})}
+    if req.shots:
+        body["multi_shot"] = True
+        body["shot_type"] = "customize"
+        body["multi_prompt"] = [
+            {"index": i, "prompt": shot.prompt, "duration": str(int(shot.duration))}
+            for i, shot in enumerate(req.shots, start=1)
+        ]
+    if req.watermark:
+        body["watermark_info"] = {"enabled": True}
+    return body
