@@ -1,4 +1,4 @@
-"""The credits ledger: atomic charge at create, idempotent refund, grants; append-only rows."""
+"""The credits ledger: charge rows at create, idempotent refund, grants; append-only rows."""
 
 from __future__ import annotations
 
@@ -35,18 +35,26 @@ def _record(session: Session, account_id, delta, balance, kind, task_id, note=""
     )
 
 
-def charge(session: Session, account_id: int, task_id: str, amount: int) -> None:
-    """Take ``amount`` milli-credits, or raise ``InsufficientCredits`` and change nothing."""
-    balance = _change(session, account_id, -amount, floor=0)
-    if balance is None:
-        current = session.execute(
-            select(Account.balance_milli).where(Account.id == account_id)
-        ).scalar_one()
-        raise InsufficientCredits(
-            f"account balance is {format_credits(current)} credits; this task costs "
-            f"{format_credits(amount)}"
-        )
-    _record(session, account_id, -amount, balance, "charge", task_id)
+def insufficient(balance: int, amount: int) -> InsufficientCredits:
+    """The error of a create that costs ``amount`` when the account has ``balance`` left."""
+    return InsufficientCredits(
+        f"account balance is {format_credits(balance)} credits; this task costs "
+        f"{format_credits(amount)}"
+    )
+
+
+def charge_row(account_id: int, task_id: str, amount: int, balance_after: int, now: int) -> dict:
+    """The ledger row of a create's charge (written by the group commit, tasks/group_commit.py,
+    which takes a whole batch's charges from the balance in one update)."""
+    return {
+        "account_id": account_id,
+        "task_id": task_id,
+        "kind": "charge",
+        "delta_milli": -amount,
+        "balance_after_milli": balance_after,
+        "note": "",
+        "created_at": now,
+    }
 
 
 def refund(session: Session, account_id: int, task_id: str, amount: int, note: str = "") -> bool:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..catalog import format_credits
-from ..errors import InsufficientCredits, InvalidParameter, TooManyConcurrentTasks
+from ..errors import InvalidParameter, TooManyConcurrentTasks
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, LedgerEntry, Task
+from . import credits
 from .status import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -234,17 +234,7 @@ class GroupCommit:
                 running[acct] = running.get(acct, 0) + 1
                 balance[acct] -= cost
                 spent[acct] = spent.get(acct, 0) + cost
-                ledger.append(
-                    {
-                        "account_id": acct,
-                        "task_id": item.row["id"],
-                        "kind": "charge",
-                        "delta_milli": -cost,
-                        "balance_after_milli": balance[acct],
-                        "note": "",
-                        "created_at": now,
-                    }
-                )
+                ledger.append(credits.charge_row(acct, item.row["id"], cost, balance[acct], now))
                 accepted.append(item)
             for acct, total in spent.items():
                 if total:
@@ -276,10 +266,7 @@ class GroupCommit:
                 f"this account has {running} unfinished tasks; the limit is {limit}"
             )
         if balance < item.cost:
-            return InsufficientCredits(
-                f"account balance is {format_credits(balance)} credits; this task costs "
-                f"{format_credits(item.cost)}"
-            )
+            return credits.insufficient(balance, item.cost)
         return None
 
 
