@@ -171,6 +171,13 @@ def test_an_unknown_task_is_not_found(live_server):
             client.text2video.get(external_task_id="never-used")
 
 
+def error_line(result) -> str:
+    """The error the CLI printed, after the line naming the server it talked to."""
+    server_line, *rest = result.stderr.strip().splitlines()
+    assert server_line.startswith("openkling: server http://127.0.0.1:"), result.stderr
+    return rest[-1] if rest else ""
+
+
 def test_few_credits_are_insufficient(live_server):
     poor = live_server.new_account(credits=5)
     client, sent = counting(live_server, poor)
@@ -180,7 +187,7 @@ def test_few_credits_are_insufficient(live_server):
     assert sent == ["POST"]
     result = cli(live_server, "generate", "a lighthouse", "--duration", "5", account=poor)
     assert result.exit_code == 6, result.output
-    assert result.stderr.startswith("error: insufficient credits:")
+    assert error_line(result).startswith("error: insufficient credits:")
 
 
 def test_rate_limit_is_a_rate_limit_error_and_create_is_not_retried(server_factory):
@@ -195,7 +202,7 @@ def test_rate_limit_is_a_rate_limit_error_and_create_is_not_retried(server_facto
     assert sent == ["POST"] * 3
     result = cli(server, "generate", "four")
     assert result.exit_code == 7, result.output
-    assert result.stderr.startswith("error: rate limited:")
+    assert error_line(result).startswith("error: rate limited:")
 
 
 def test_maintenance_is_a_server_error_retried_only_on_gets(server_factory):
@@ -213,7 +220,7 @@ def test_maintenance_is_a_server_error_retried_only_on_gets(server_factory):
         assert sent == ["POST"]
     result = cli(server, "tasks", "list")
     assert result.exit_code == 8, result.output
-    assert result.stderr.startswith("error: server error:")
+    assert error_line(result).startswith("error: server error:")
 
 
 def test_generation_failure_and_policy_refusal(server_factory, tmp_path):
