@@ -70,6 +70,7 @@ class Sessions:
         self._write = sessionmaker(
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        self.raw = ThreadConnections(engine)
 
     def __call__(self) -> Session:
         return self._read()
@@ -82,6 +83,45 @@ class Sessions:
             return
         with self._write_lock, self._write.begin() as session:
             yield session
+
+
+class ThreadConnections:
+    """One raw DB-API connection per calling thread, kept open, in autocommit, for the hot
+    path's single-statement reads: no pool check-out, no liveness ping, no ORM, and on
+    PostgreSQL the driver prepares a statement it has seen a few times. A dropped connection
+    is replaced and the statement tried once more. SQL is written with ``?`` placeholders."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._format = engine.dialect.paramstyle != "qmark"
+
+    def sql(self, text: str) -> str:
+        """``text`` with this driver's placeholders (call once, keep the result)."""
+        return text.replace("?", "%s") if self._format else text
+
+    def fetchone(self, sql: str, params: tuple) -> tuple | None:
+        for retry in (False, True):
+            conn = getattr(self._local, "conn", None)
+            try:
+                if conn is None:
+                    conn = self.engine.raw_connection()
+                    if self.engine.dialect.name != "sqlite":  # no transaction left open
+                        conn.driver_connection.autocommit = True
+                    self._local.conn = conn
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()
+            except Exception:
+                self._local.conn = None  # a dropped connection: open a new one and retry once
+                if conn is not None:
+                    conn.invalidate()
+                if retry:
+                    raise
+        return None
 
 
 def alembic_config(engine: Engine):

@@ -46,6 +46,9 @@ class PendingCreate:
     row: dict
     cost: int
     future: Future | asyncio.Future = field(default_factory=Future)
+    # the secret key the create's credentials were cached with, when they have not been
+    # re-checked yet: the transaction checks it is still the account's current one
+    secret: str | None = None
     retried: bool = False
     outcome: BaseException | None = None
 
@@ -56,6 +59,11 @@ class PendingCreate:
     @property
     def external_id(self) -> str | None:
         return self.row["external_task_id"]
+
+
+class KeyChanged(Exception):
+    """A create's cached credentials are no longer current (keys revoked or rotated): the
+    caller checks them again for the answer. Never reaches a client as such."""
 
 
 def duplicate_error(external_id: str | None) -> InvalidParameter:
@@ -197,10 +205,17 @@ class GroupCommit:
             item.outcome = None
         accepted: list[PendingCreate] = []
         with self.sessions.begin() as s:
-            q = select(Account.id, Account.balance_milli).where(Account.id.in_(accounts))
+            q = select(
+                Account.id, Account.balance_milli, Account.secret_key, Account.revoked_at
+            ).where(Account.id.in_(accounts))
             if self._lock_rows:  # one lock per account, taken in id order: no deadlock
                 q = q.order_by(Account.id).with_for_update()
-            balance = dict(s.execute(q).all())
+            balance: dict[int, int] = {}
+            current: dict[int, str] = {}  # the secret keys of accounts not revoked
+            for acct, milli, secret, revoked_at in s.execute(q):
+                balance[acct] = milli
+                if revoked_at is None:
+                    current[acct] = secret
             running: dict[int, int] = {}
             if self.max_concurrent > 0:
                 running = dict(
@@ -225,6 +240,9 @@ class GroupCommit:
             now = now_ms()
             for item in batch:
                 acct, cost = item.account_id, item.cost
+                if item.secret is not None and current.get(acct) != item.secret:
+                    refused.append((item, KeyChanged()))
+                    continue
                 error = self._refusal(item, taken, running.get(acct, 0), balance.get(acct, 0))
                 if error is not None:
                     refused.append((item, error))

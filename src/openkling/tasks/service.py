@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -102,10 +103,19 @@ class TaskService:
         return self._accepted(item)
 
     async def create_async(
-        self, account: Principal, req: GenerationRequest, *, family: str = "text2video"
+        self,
+        account: Principal,
+        req: GenerationRequest,
+        *,
+        family: str = "text2video",
+        key_checked: bool = True,
     ) -> SimpleNamespace:
-        """``create`` for the event loop: waits for the writer without holding a thread."""
+        """``create`` for the event loop: waits for the writer without holding a thread.
+        ``key_checked=False``: ``account`` comes from the credentials cache unchecked; the
+        create's transaction checks its key and raises ``KeyChanged`` if it is not current."""
         item = self._prepare(account, req, family)
+        if not key_checked:
+            item.secret = account.secret_key
         await self.writer.submit_async(item)
         return self._accepted(item)
 
@@ -201,6 +211,38 @@ class TaskService:
         if row is None:
             raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
         return row
+
+    # What a get shows, read with the key check in one statement (``get_if_current``).
+    _SHOWN = (
+        "id", "external_task_id", "status", "status_msg", "progress", "cost_milli", "result",
+        "created_at", "updated_at", "expired_at",
+    )  # fmt: skip
+    _CURRENT_AND_TASK = (
+        "SELECT a.secret_key, "
+        + ", ".join(f"t.{c}" for c in _SHOWN)
+        + " FROM accounts a LEFT JOIN tasks t ON t.id = ? AND t.account_id = a.id"
+        " AND t.family = ? WHERE a.id = ? AND a.revoked_at IS NULL"
+    )
+
+    def get_if_current(self, account: Principal, task_id: str, family: str):
+        """The key check and the task read of a get in one statement (one round trip to the
+        database): False if ``account``'s secret key is no longer the one it was cached with
+        (revoked or rotated), else the task with id ``task_id`` (the columns a get shows), or
+        None if there is no such task (it may be an external id: see ``get``)."""
+        sql = self._current_sql
+        if sql is None:
+            sql = self._current_sql = self.sessions.raw.sql(self._CURRENT_AND_TASK)
+        row = self.sessions.raw.fetchone(sql, (task_id, family, account.id))
+        if row is None or row[0] != account.secret_key:
+            return False
+        if row[1] is None:
+            return None
+        task = SimpleNamespace(**dict(zip(self._SHOWN, row[1:], strict=True)))
+        if isinstance(task.result, str | bytes):  # SQLite keeps JSON as text
+            task.result = json.loads(task.result)
+        return task
+
+    _current_sql: str | None = None
 
     def list(self, account: Principal, *, page: int, size: int, family: str = "text2video") -> list:
         t = self._TASKS
