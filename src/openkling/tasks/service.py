@@ -187,7 +187,7 @@ class TaskService:
     _MINE = (_TASKS.c.account_id == bindparam("account_id")) & (
         _TASKS.c.family == bindparam("family")
     )
-    _BY_ID = select(_TASKS).where(_TASKS.c.id == bindparam("key"), _MINE)
+    _BY_ID = select(_TASKS).where(_TASKS.c.id == bindparam("key"))  # its owner: see ``get``
     _BY_EXTERNAL = select(_TASKS).where(_TASKS.c.external_task_id == bindparam("key"), _MINE)
 
     def get(
@@ -202,8 +202,10 @@ class TaskService:
         params = {"account_id": account.id, "family": family}
         with self.sessions.engine.connect() as conn:  # a plain read: no ORM session
             row = None
-            if task_id:
-                row = conn.execute(self._BY_ID, {**params, "key": task_id}).first()
+            if task_id:  # by primary key alone (see _CURRENT_AND_TASK), then whose it is
+                row = conn.execute(self._BY_ID, {"key": task_id}).first()
+                if row is not None and (row.account_id, row.family) != (account.id, family):
+                    row = None
                 if row is None:  # the path may hold an external_task_id too
                     external_id = task_id
             if row is None and external_id:
@@ -214,14 +216,16 @@ class TaskService:
 
     # What a get shows, read with the key check in one statement (``get_if_current``).
     _SHOWN = (
-        "id", "external_task_id", "status", "status_msg", "progress", "cost_milli", "result",
-        "created_at", "updated_at", "expired_at",
+        "id", "account_id", "family", "external_task_id", "status", "status_msg", "progress",
+        "cost_milli", "result", "created_at", "updated_at", "expired_at",
     )  # fmt: skip
+    # The task is matched by its primary key alone, its account and family compared here: a
+    # condition on them in SQL lets PostgreSQL pick the (account, family) index instead and
+    # scan all of the account's tasks (a plan cached from an empty table's statistics).
     _CURRENT_AND_TASK = (
         "SELECT a.secret_key, "
         + ", ".join(f"t.{c}" for c in _SHOWN)
-        + " FROM accounts a LEFT JOIN tasks t ON t.id = ? AND t.account_id = a.id"
-        " AND t.family = ? WHERE a.id = ? AND a.revoked_at IS NULL"
+        + " FROM accounts a LEFT JOIN tasks t ON t.id = ? WHERE a.id = ? AND a.revoked_at IS NULL"
     )
 
     def get_if_current(self, account: Principal, task_id: str, family: str):
@@ -232,12 +236,12 @@ class TaskService:
         sql = self._current_sql
         if sql is None:
             sql = self._current_sql = self.sessions.raw.sql(self._CURRENT_AND_TASK)
-        row = self.sessions.raw.fetchone(sql, (task_id, family, account.id))
+        row = self.sessions.raw.fetchone(sql, (task_id, account.id))
         if row is None or row[0] != account.secret_key:
             return False
-        if row[1] is None:
-            return None
         task = SimpleNamespace(**dict(zip(self._SHOWN, row[1:], strict=True)))
+        if task.id is None or task.account_id != account.id or task.family != family:
+            return None
         if isinstance(task.result, str | bytes):  # SQLite keeps JSON as text
             task.result = json.loads(task.result)
         return task
