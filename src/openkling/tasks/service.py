@@ -233,10 +233,27 @@ class TaskService:
         database): False if ``account``'s secret key is no longer the one it was cached with
         (revoked or rotated), else the task with id ``task_id`` (the columns a get shows), or
         None if there is no such task (it may be an external id: see ``get``)."""
-        sql = self._current_sql
+        row = self.sessions.raw.fetchone(self._current_sql(), (task_id, account.id))
+        return self._current_task(row, account, family)
+
+    async def get_if_current_async(self, account: Principal, task_id: str, family: str):
+        """``get_if_current`` for the event loop: a network database is awaited there (no
+        thread), SQLite (a local file) read directly."""
+        loop_reads = self.sessions.loop_reads
+        if loop_reads is None:
+            return self.get_if_current(account, task_id, family)
+        row = await loop_reads.fetchone(self._current_sql(), (task_id, account.id))
+        return self._current_task(row, account, family)
+
+    def _current_sql(self) -> str:
+        sql = self._current_sql_text
         if sql is None:
-            sql = self._current_sql = self.sessions.raw.sql(self._CURRENT_AND_TASK)
-        row = self.sessions.raw.fetchone(sql, (task_id, account.id))
+            sql = self._current_sql_text = self.sessions.raw.sql(self._CURRENT_AND_TASK)
+        return sql
+
+    _current_sql_text: str | None = None
+
+    def _current_task(self, row, account: Principal, family: str):
         if row is None or row[0] != account.secret_key:
             return False
         task = SimpleNamespace(**dict(zip(self._SHOWN, row[1:], strict=True)))
@@ -245,8 +262,6 @@ class TaskService:
         if isinstance(task.result, str | bytes):  # SQLite keeps JSON as text
             task.result = json.loads(task.result)
         return task
-
-    _current_sql: str | None = None
 
     def list(self, account: Principal, *, page: int, size: int, family: str = "text2video") -> list:
         t = self._TASKS

@@ -79,15 +79,17 @@ def add_task_reads(router: APIRouter, family: str) -> None:
         rt = request.app.state.runtime
         external = request.query_params.get("external_task_id")
 
+        # the cached key checked in the statement that reads the task: one round trip, awaited
+        # on the loop
+        account = cached_account_of(request)
+        if account is not None and not external:
+            task = await rt.service.get_if_current_async(account, task_id, family)
+            if task is False:  # revoked or rotated since cached: the full check answers
+                rt.accounts.forget(account)
+            elif task is not None:
+                return ok(present(rt, task, base_url_of(request)), request)
+
         def lookup():
-            # one statement checks the cached key and reads the task: one round trip
-            account = cached_account_of(request)
-            if account is not None and not external:
-                task = rt.service.get_if_current(account, task_id, family)
-                if task is False:  # revoked or rotated since cached: the full check answers
-                    rt.accounts.forget(account)
-                elif task is not None:
-                    return account, task
             account = account_of(request)  # checks the key itself
             if external:
                 return account, rt.service.get(account, external_id=external, family=family)
