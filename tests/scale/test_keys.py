@@ -27,6 +27,11 @@ def _bearer(host, secret: str) -> tuple[int, int]:
     return resp.status_code, resp.json()["code"]
 
 
+def _create(host, headers: dict, body: dict | None = None) -> tuple[int, int]:
+    resp = host.request("POST", PATH, json=body or {"prompt": "a kite"}, headers=headers)
+    return resp.status_code, resp.json()["code"]
+
+
 def _cli_run(host, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **FAST_ENV, **host.env, "OPENKLING_DATA_DIR": str(host.data_dir)}
     return subprocess.run(
@@ -51,6 +56,11 @@ def test_rotate_then_revoke_take_effect_at_once_on_every_host(tmp_path, database
         assert rotated["webhook_secret"] == old.webhook_secret
         assert rotated["secret_key"].startswith("sk") and rotated["secret_key"] != old.secret_key
         new = Keys(**rotated, credits=old.credits)
+        task_path = f"{PATH}/{task['task_id']}"
+        for host in hosts:  # first the polled get and the create, while the old key is cached
+            assert _status(host, old, task_path) == (401, 1002)
+            assert _create(host, old.headers()) == (401, 1002)
+            assert _create(host, {"Authorization": f"Bearer {old.secret_key}"}) == (401, 1002)
         for host in hosts:
             assert _status(host, old) == (401, 1002)  # a JWT signed with the old secret
             assert _bearer(host, old.secret_key) == (401, 1002)
@@ -64,6 +74,10 @@ def test_rotate_then_revoke_take_effect_at_once_on_every_host(tmp_path, database
 
         out = cli("keys", "revoke", old.access_key, data_dir=hosts[0].data_dir, env=hosts[0].env)
         assert f"revoked access key {old.access_key}" in out.stdout
+        for host in hosts:  # cached a moment ago; refused at once all the same
+            assert _create(host, new.headers()) == (401, 1002)
+            assert _create(host, new.headers(), body={"prompt": ""}) == (401, 1002)
+            assert _status(host, new, task_path) == (401, 1002)
         for host in hosts:
             assert _status(host, new) == (401, 1002)
             assert _bearer(host, new.secret_key) == (401, 1002)

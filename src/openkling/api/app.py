@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
@@ -43,6 +44,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
         app.state.draining = False
         rt.start()
+        # Everything built so far lives as long as the server: out of the collector's sight,
+        # a full collection (which runs every few thousand requests) stops scanning it.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 50, 100)
         try:
             yield
         finally:

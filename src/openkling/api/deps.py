@@ -15,7 +15,7 @@ from ..hosts import public_base as public_root
 from ..hosts import root_of
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
-from .auth import authenticate
+from .auth import authenticate, authenticate_cached
 
 T = TypeVar("T")
 
@@ -44,17 +44,35 @@ bearer = HTTPBearer(
 BEARER_SECURITY = [{"bearer": []}]  # for routes that authenticate without the dependency
 
 
-def account_of(request: Request) -> Principal:
-    """The authenticated account of ``request``, or the auth error to answer with."""
+def _auth_header(request: Request) -> str | None:
     rt: Runtime = request.app.state.runtime
     if rt.settings.maintenance or getattr(request.app.state, "draining", False):
         raise ServiceUnavailable("openkling is in maintenance; try again later")
     headers = request.headers.getlist("authorization")
     if len(headers) > 1:  # which one counts would be a guess: refuse rather than pick
         raise TokenInvalid(f"send one Authorization header, not {len(headers)}")
-    header = headers[0] if headers else None
-    account = authenticate(rt.accounts, header, rt.settings.jwt_leeway_seconds)
+    return headers[0] if headers else None
+
+
+def account_of(request: Request) -> Principal:
+    """The authenticated account of ``request``, or the auth error to answer with."""
+    rt: Runtime = request.app.state.runtime
+    account = authenticate(rt.accounts, _auth_header(request), rt.settings.jwt_leeway_seconds)
     logs.account.set(account.id)  # this request's own context (one task per request)
+    return account
+
+
+def cached_account_of(request: Request) -> Principal | None:
+    """``account_of`` from this host's caches alone (no store access, so fine on the event
+    loop), or None when they do not hold it. Its key is NOT re-checked: the caller re-checks
+    it in the statement that serves the request, and calls ``account_of`` for the answer
+    when that finds the key revoked or rotated, or before answering with any other error."""
+    rt: Runtime = request.app.state.runtime
+    account = authenticate_cached(
+        rt.accounts, _auth_header(request), rt.settings.jwt_leeway_seconds
+    )
+    if account is not None:
+        logs.account.set(account.id)
     return account
 
 

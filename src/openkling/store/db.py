@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import logging
 import threading
 import time
@@ -70,6 +73,9 @@ class Sessions:
         self._write = sessionmaker(
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        self.raw = ThreadConnections(engine)
+        # on the event loop: PostgreSQL only (SQLite, a local file, is read on the loop as is)
+        self.loop_reads = LoopConnections(engine) if engine.dialect.name != "sqlite" else None
 
     def __call__(self) -> Session:
         return self._read()
@@ -82,6 +88,111 @@ class Sessions:
             return
         with self._write_lock, self._write.begin() as session:
             yield session
+
+
+class ThreadConnections:
+    """One raw DB-API connection per calling thread, kept open, in autocommit, for the hot
+    path's single-statement reads: no pool check-out, no liveness ping, no ORM, and on
+    PostgreSQL the driver prepares a statement it has seen a few times. A dropped connection
+    is replaced and the statement tried once more. SQL is written with ``?`` placeholders."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._format = engine.dialect.paramstyle != "qmark"
+
+    def sql(self, text: str) -> str:
+        """``text`` with this driver's placeholders (call once, keep the result)."""
+        return text.replace("?", "%s") if self._format else text
+
+    def fetchone(self, sql: str, params: tuple) -> tuple | None:
+        for retry in (False, True):
+            conn = getattr(self._local, "conn", None)
+            try:
+                if conn is None:
+                    conn = self.engine.raw_connection()
+                    if self.engine.dialect.name != "sqlite":  # no transaction left open
+                        conn.driver_connection.autocommit = True
+                    self._local.conn = conn
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()
+            except Exception:
+                self._local.conn = None  # a dropped connection: open a new one and retry once
+                if conn is not None:
+                    conn.invalidate()
+                if retry:
+                    raise
+        return None
+
+
+class LoopConnections:
+    """PostgreSQL: a few psycopg async connections for the hot path's single-statement reads,
+    awaited on the event loop, so a read holds no thread and needs no hand-over to one (the
+    loop goes on serving while the database answers). In autocommit; the driver prepares a
+    statement it has seen a few times. A connection that fails is dropped and the statement
+    tried once more on a new one. Connections belong to the loop that opened them."""
+
+    def __init__(self, engine: Engine, size: int = 8) -> None:
+        import psycopg  # the PostgreSQL driver: imported only where it is used
+
+        self._psycopg = psycopg
+        url = engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._size = size
+        self._loop = None
+        self._idle: list = []
+        self._count = 0
+        self._waiters: collections.deque = collections.deque()
+
+    async def fetchone(self, sql: str, params: tuple) -> tuple | None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # another loop (a new server in this process): start over
+            self._loop, self._idle, self._count = loop, [], 0
+            self._waiters.clear()
+        for retry in (False, True):
+            conn = await self._acquire(loop)
+            try:
+                cursor = await conn.execute(sql, params)
+                row = await cursor.fetchone()
+            except BaseException as exc:  # failed, or cancelled midway: never reuse it
+                self._count -= 1
+                self._wake()
+                with contextlib.suppress(Exception):
+                    await conn.close()
+                if retry or not isinstance(exc, self._psycopg.OperationalError):
+                    raise
+                continue
+            self._idle.append(conn)
+            self._wake()
+            return row
+        return None
+
+    async def _acquire(self, loop):
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._count < self._size:
+                self._count += 1
+                connect = self._psycopg.AsyncConnection.connect
+                try:
+                    return await connect(self._conninfo, autocommit=True)
+                except BaseException:
+                    self._count -= 1
+                    raise
+            waiter = loop.create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
 
 def alembic_config(engine: Engine):

@@ -124,19 +124,19 @@ _CREDENTIAL_COLUMNS = (
 class Credentials:
     """Credentials by key for each request. A key revoked or rotated away is refused at once
     on every API host: each request re-reads its account's current secret (and whether it is
-    revoked) with one indexed query on a connection kept for the calling thread, a few
-    microseconds on SQLite. The rest of a principal (allowed models) is cached for ``ttl``
-    seconds."""
+    revoked), either here with one indexed query on a connection kept for the calling thread,
+    a few microseconds on SQLite, or (``cached``) in the statement that serves the request:
+    the task read of a get (``TaskService.get_if_current``), the transaction of a create (the
+    group commit). The rest of a principal (allowed models) is cached for ``ttl`` seconds."""
 
     def __init__(self, sessions: Sessions, ttl: float = 5.0) -> None:
         self.engine = sessions.engine
+        self.raw = sessions.raw
         self.ttl = ttl
         self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        self._check_sql = (
-            f"SELECT secret_key FROM accounts WHERE id = {mark} AND revoked_at IS NULL"
+        self._check_sql = self.raw.sql(
+            "SELECT secret_key FROM accounts WHERE id = ? AND revoked_at IS NULL"
         )
 
     def by_access_key(self, key: str) -> Principal | None:
@@ -144,6 +144,21 @@ class Credentials:
 
     def by_secret_key(self, key: str) -> Principal | None:
         return self._get("secret", key)
+
+    def cached(self, kind: str, key: str) -> Principal | None:
+        """The principal of ``key`` (``kind`` "access" or "secret") from the cache alone, with
+        no store access and NOT re-checked: the caller must check it in its own statement (see
+        the class) and ``forget`` it when that finds the key changed. None when not cached."""
+        hit = self._entries.get((kind, key))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def forget(self, principal: Principal) -> None:
+        """Drop the cached entries of ``principal``'s keys: the next request reads them again."""
+        with self._lock:
+            self._entries.pop(("access", principal.access_key), None)
+            self._entries.pop(("secret", principal.secret_key), None)
 
     def _get(self, kind: str, key: str) -> Principal | None:
         now = time.monotonic()
@@ -178,25 +193,5 @@ class Credentials:
 
     def _current_secret(self, account_id: int) -> str | None:
         """The account's secret key now; None if it is revoked (or gone)."""
-        for retry in (False, True):
-            conn = getattr(self._local, "conn", None)
-            try:
-                if conn is None:
-                    conn = self.engine.raw_connection()
-                    if self.engine.dialect.name != "sqlite":  # no transaction left open
-                        conn.driver_connection.autocommit = True
-                    self._local.conn = conn
-                cursor = conn.cursor()
-                try:
-                    cursor.execute(self._check_sql, (account_id,))
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
-                return row[0] if row else None
-            except Exception:
-                self._local.conn = None  # a dropped connection: open a new one and retry once
-                if conn is not None:
-                    conn.invalidate()
-                if retry:
-                    raise
-        return None
+        row = self.raw.fetchone(self._check_sql, (account_id,))
+        return row[0] if row else None

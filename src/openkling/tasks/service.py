@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -102,10 +103,19 @@ class TaskService:
         return self._accepted(item)
 
     async def create_async(
-        self, account: Principal, req: GenerationRequest, *, family: str = "text2video"
+        self,
+        account: Principal,
+        req: GenerationRequest,
+        *,
+        family: str = "text2video",
+        key_checked: bool = True,
     ) -> SimpleNamespace:
-        """``create`` for the event loop: waits for the writer without holding a thread."""
+        """``create`` for the event loop: waits for the writer without holding a thread.
+        ``key_checked=False``: ``account`` comes from the credentials cache unchecked; the
+        create's transaction checks its key and raises ``KeyChanged`` if it is not current."""
         item = self._prepare(account, req, family)
+        if not key_checked:
+            item.secret = account.secret_key
         await self.writer.submit_async(item)
         return self._accepted(item)
 
@@ -177,7 +187,7 @@ class TaskService:
     _MINE = (_TASKS.c.account_id == bindparam("account_id")) & (
         _TASKS.c.family == bindparam("family")
     )
-    _BY_ID = select(_TASKS).where(_TASKS.c.id == bindparam("key"), _MINE)
+    _BY_ID = select(_TASKS).where(_TASKS.c.id == bindparam("key"))  # its owner: see ``get``
     _BY_EXTERNAL = select(_TASKS).where(_TASKS.c.external_task_id == bindparam("key"), _MINE)
 
     def get(
@@ -192,8 +202,10 @@ class TaskService:
         params = {"account_id": account.id, "family": family}
         with self.sessions.engine.connect() as conn:  # a plain read: no ORM session
             row = None
-            if task_id:
-                row = conn.execute(self._BY_ID, {**params, "key": task_id}).first()
+            if task_id:  # by primary key alone (see _CURRENT_AND_TASK), then whose it is
+                row = conn.execute(self._BY_ID, {"key": task_id}).first()
+                if row is not None and (row.account_id, row.family) != (account.id, family):
+                    row = None
                 if row is None:  # the path may hold an external_task_id too
                     external_id = task_id
             if row is None and external_id:
@@ -201,6 +213,55 @@ class TaskService:
         if row is None:
             raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
         return row
+
+    # What a get shows, read with the key check in one statement (``get_if_current``).
+    _SHOWN = (
+        "id", "account_id", "family", "external_task_id", "status", "status_msg", "progress",
+        "cost_milli", "result", "created_at", "updated_at", "expired_at",
+    )  # fmt: skip
+    # The task is matched by its primary key alone, its account and family compared here: a
+    # condition on them in SQL lets PostgreSQL pick the (account, family) index instead and
+    # scan all of the account's tasks (a plan cached from an empty table's statistics).
+    _CURRENT_AND_TASK = (
+        "SELECT a.secret_key, "
+        + ", ".join(f"t.{c}" for c in _SHOWN)
+        + " FROM accounts a LEFT JOIN tasks t ON t.id = ? WHERE a.id = ? AND a.revoked_at IS NULL"
+    )
+
+    def get_if_current(self, account: Principal, task_id: str, family: str):
+        """The key check and the task read of a get in one statement (one round trip to the
+        database): False if ``account``'s secret key is no longer the one it was cached with
+        (revoked or rotated), else the task with id ``task_id`` (the columns a get shows), or
+        None if there is no such task (it may be an external id: see ``get``)."""
+        row = self.sessions.raw.fetchone(self._current_sql(), (task_id, account.id))
+        return self._current_task(row, account, family)
+
+    async def get_if_current_async(self, account: Principal, task_id: str, family: str):
+        """``get_if_current`` for the event loop: a network database is awaited there (no
+        thread), SQLite (a local file) read directly."""
+        loop_reads = self.sessions.loop_reads
+        if loop_reads is None:
+            return self.get_if_current(account, task_id, family)
+        row = await loop_reads.fetchone(self._current_sql(), (task_id, account.id))
+        return self._current_task(row, account, family)
+
+    def _current_sql(self) -> str:
+        sql = self._current_sql_text
+        if sql is None:
+            sql = self._current_sql_text = self.sessions.raw.sql(self._CURRENT_AND_TASK)
+        return sql
+
+    _current_sql_text: str | None = None
+
+    def _current_task(self, row, account: Principal, family: str):
+        if row is None or row[0] != account.secret_key:
+            return False
+        task = SimpleNamespace(**dict(zip(self._SHOWN, row[1:], strict=True)))
+        if task.id is None or task.account_id != account.id or task.family != family:
+            return None
+        if isinstance(task.result, str | bytes):  # SQLite keeps JSON as text
+            task.result = json.loads(task.result)
+        return task
 
     def list(self, account: Principal, *, page: int, size: int, family: str = "text2video") -> list:
         t = self._TASKS
