@@ -38,6 +38,8 @@ class InProcessDispatcher:
         self._threads: list[threading.Thread] = []
 
     def submit(self, task_id: str, model_name: str) -> None:
+        if not self._workers:  # nothing here runs tasks: a server with workers sweeps them up
+            return
         with self._lock:
             if task_id in self._queued:
                 return
