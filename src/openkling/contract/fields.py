@@ -9,7 +9,7 @@ from ..errors import InvalidParameter
 from ..netguard import MAX_URL as MAX_URL  # the URL length cap lives with the guard
 from ..netguard import NOTHING_ALLOWED, AllowList, check_url
 from ..request import CameraConfig, CameraControl
-from ..vocabulary import CAMERA_AXES, CAMERA_TYPES, CLASSIC_DURATIONS
+from ..vocabulary import CAMERA_AXES, CAMERA_TYPES, CLASSIC_DURATIONS, MODE_ALIASES
 
 MAX_PROMPT = 2500
 MAX_EXTERNAL_ID = 128
@@ -215,3 +215,25 @@ def _seed(body: dict) -> int | None:
     if not 0 <= value <= MAX_SEED:
         raise _bad("seed", f"must be between 0 and {MAX_SEED}, got {value}")
     return value
+
+
+def _mode(body: dict, entry: ModelEntry, catalog: Catalog) -> str:
+    """``mode`` (Kling's spelling or the seed's), checked against what the model offers."""
+    raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
+    mode = MODE_ALIASES[raw]
+    if mode not in entry.modes:
+        with_mode = [m.name for m in catalog.models.values() if mode in m.modes]
+        raise _bad(
+            "mode",
+            f"model '{entry.name}' offers {', '.join(entry.modes)}, not '{raw}'; models "
+            f"with it: {', '.join(with_mode) or 'none'}",
+        )
+    return mode
+
+
+def _cfg_scale(body: dict) -> float:
+    raw = body.get("cfg_scale")
+    cfg_scale = 0.5 if raw is None else _number(raw, "cfg_scale")
+    if not 0.0 <= cfg_scale <= 1.0:
+        raise _bad("cfg_scale", f"must be between 0 and 1, got {raw}")
+    return cfg_scale

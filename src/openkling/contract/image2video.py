@@ -16,15 +16,16 @@ from ..errors import InvalidParameter
 from ..images import InputImage, input_key
 from ..netguard import NOTHING_ALLOWED, AllowList
 from ..request import DynamicMask, GenerationRequest, ImageInput, Point
-from ..vocabulary import DEFAULT_MODEL, MODE_ALIASES
+from ..vocabulary import DEFAULT_MODEL
 from .fields import (
     MAX_EXTERNAL_ID,
     MAX_PROMPT,
     _bad,
     _bool,
     _camera,
-    _choice,
+    _cfg_scale,
     _duration,
+    _mode,
     _number,
     _seed,
     _sound,
@@ -79,19 +80,8 @@ def parse_image2video(
 
     prompt = _string(body, "prompt", max_len=MAX_PROMPT) or ""
     negative_prompt = _string(body, "negative_prompt", max_len=MAX_PROMPT) or ""
-    mode_raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
-    mode = MODE_ALIASES[mode_raw]
-    if mode not in entry.modes:
-        with_mode = [m.name for m in catalog.models.values() if mode in m.modes]
-        raise _bad(
-            "mode",
-            f"model '{entry.name}' offers {', '.join(entry.modes)}, not '{mode_raw}'; models "
-            f"with it: {', '.join(with_mode) or 'none'}",
-        )
-    cfg_raw = body.get("cfg_scale")
-    cfg_scale = 0.5 if cfg_raw is None else _number(cfg_raw, "cfg_scale")
-    if not 0.0 <= cfg_scale <= 1.0:
-        raise _bad("cfg_scale", f"must be between 0 and 1, got {cfg_raw}")
+    mode = _mode(body, entry, catalog)
+    cfg_scale = _cfg_scale(body)
     duration = _duration(body, entry, catalog)
     if has_masks and duration != MASK_DURATION:
         raise _bad(

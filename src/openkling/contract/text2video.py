@@ -8,16 +8,17 @@ from ..catalog import Catalog
 from ..errors import InvalidParameter
 from ..netguard import NOTHING_ALLOWED, AllowList
 from ..request import GenerationRequest
-from ..vocabulary import ASPECT_RATIOS, DEFAULT_MODEL, MODE_ALIASES
+from ..vocabulary import ASPECT_RATIOS, DEFAULT_MODEL
 from .fields import (
     MAX_EXTERNAL_ID,
     MAX_PROMPT,
     _bad,
     _bool,
     _camera,
+    _cfg_scale,
     _choice,
     _duration,
-    _number,
+    _mode,
     _seed,
     _sound,
     _string,
@@ -70,18 +71,8 @@ def parse_text2video(
 
     negative_prompt = _string(body, "negative_prompt", max_len=MAX_PROMPT) or ""
     aspect_ratio = _choice(_string(body, "aspect_ratio"), "aspect_ratio", ASPECT_RATIOS, "16:9")
-    mode_raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
-    if MODE_ALIASES[mode_raw] not in entry.modes:
-        with_mode = [m.name for m in catalog.models.values() if MODE_ALIASES[mode_raw] in m.modes]
-        raise _bad(
-            "mode",
-            f"model '{model_name}' offers {', '.join(entry.modes)}, not '{mode_raw}'; models "
-            f"with it: {', '.join(with_mode) or 'none'}",
-        )
-    cfg_raw = body.get("cfg_scale")
-    cfg_scale = 0.5 if cfg_raw is None else _number(cfg_raw, "cfg_scale")
-    if not 0.0 <= cfg_scale <= 1.0:
-        raise _bad("cfg_scale", f"must be between 0 and 1, got {cfg_raw}")
+    mode = _mode(body, entry, catalog)
+    cfg_scale = _cfg_scale(body)
 
     sound, motion_has_audio = _sound(body), _bool(body, "motion_has_audio")
     if (sound or motion_has_audio) and not entry.audio:
@@ -99,7 +90,7 @@ def parse_text2video(
         negative_prompt=negative_prompt,
         duration=duration,
         aspect_ratio=aspect_ratio,
-        mode=MODE_ALIASES[mode_raw],
+        mode=mode,
         cfg_scale=cfg_scale,
         camera_control=_camera(body.get("camera_control")),
         sound=sound or motion_has_audio,
