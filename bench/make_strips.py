@@ -9,12 +9,12 @@ import argparse
 import math
 from pathlib import Path
 
+from openkling.contract.kling.kling import CameraConfig, CameraControl
 from PIL import Image, ImageDraw, ImageFont
 
-from openkling.camera import plan_camera
-from openkling.contract import CameraConfig, CameraControl
 from openkling.engines.base import RenderRequest
 from openkling.engines.synthetic import SyntheticEngine
+from openkling.worker.camera import plan_camera
 
 PROMPT = "a lighthouse on a rocky coast at sunset"
 SHOTS: dict[str, CameraControl] = {

@@ -8,11 +8,11 @@ from functools import cache
 import cv2
 import numpy as np
 import pytest
+from openkling.contract.kling.kling import CAMERA_AXES, CameraConfig, CameraControl
 
-from openkling.camera import PRESETS, CameraPath, plan_camera
-from openkling.contract import CAMERA_AXES, CameraConfig, CameraControl
 from openkling.engines.base import RenderRequest
 from openkling.engines.synthetic import SyntheticEngine
+from openkling.worker.camera import PRESETS, CameraPath, plan_camera
 
 W, H, N = 256, 144, 32
 ENGINE = SyntheticEngine()

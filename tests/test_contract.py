@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from openkling.contract.kling.kling import GenerationRequest, format_duration, parse_text2video
 
-from openkling.catalog import default_catalog
-from openkling.contract import GenerationRequest, format_duration, parse_text2video
+from openkling.domain.catalog import default_catalog
 from openkling.errors import InvalidParameter
 
 CATALOG = default_catalog()

@@ -4,12 +4,12 @@ top-left pixels, and that no image is read before every other field passed."""
 from __future__ import annotations
 
 import pytest
+from openkling.contract.kling.kling import parse_text2video
+from openkling.contract.kling.kling.image2video import parse_image2video
+from openkling.media.encode.images import InputImage
 
-from openkling.catalog import default_catalog
-from openkling.contract import parse_text2video
-from openkling.contract.image2video import parse_image2video
+from openkling.domain.catalog import default_catalog
 from openkling.errors import InvalidParameter
-from openkling.images import InputImage
 
 CATALOG = default_catalog()
 

@@ -4,13 +4,18 @@ fields and /account/costs query parsing, each rule checked at the parser."""
 from __future__ import annotations
 
 import pytest
+from openkling.contract.kling.kling import (
+    CostsQuery,
+    costs_data,
+    parse_costs_query,
+    parse_text2video,
+)
+from openkling.contract.kling.kling.costs import PACK_LIFETIME_MS
+from openkling.contract.kling.kling.multishot import split_prompt
 
-from openkling.catalog import default_catalog
-from openkling.contract import CostsQuery, costs_data, parse_costs_query, parse_text2video
-from openkling.contract.costs import PACK_LIFETIME_MS
-from openkling.contract.multishot import split_prompt
+from openkling.domain.catalog import default_catalog
+from openkling.domain.request import Shot
 from openkling.errors import InvalidParameter
-from openkling.request import Shot
 
 CATALOG = default_catalog()
 V3 = {"model_name": "kling-v3"}
@@ -307,7 +312,7 @@ def test_invalid_time_is_stable():
 def test_a_mode_the_model_does_not_offer_names_the_models_that_do():
     from dataclasses import replace
 
-    from openkling.catalog import Catalog
+    from openkling.domain.catalog import Catalog
 
     narrowed = Catalog(
         {**CATALOG.models, "kling-v1": replace(CATALOG.models["kling-v1"], modes=("std",))}

@@ -8,10 +8,17 @@ import zlib
 
 import numpy as np
 import pytest
+from openkling.media.encode.images import (
+    MAX_IMAGE_BYTES,
+    check_image,
+    read_image,
+    read_source,
+    to_mask,
+    to_rgb,
+)
 from PIL import Image
 
 from openkling.errors import InvalidParameter
-from openkling.images import MAX_IMAGE_BYTES, check_image, read_image, read_source, to_mask, to_rgb
 from pictures import b64, encode, gradient
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from openkling import logs
+from openkling.observability import logs
 
 
 def records(server) -> list[dict]:

@@ -10,16 +10,16 @@ import time
 import av
 import numpy as np
 import pytest
+from openkling.media.encode.encode import probe
 
 from openkling.config import Settings
+from openkling.domain.request import GenerationRequest, Shot
+from openkling.domain.result import TaskResult
 from openkling.engines.base import Capabilities, RenderRequest
 from openkling.engines.procedural_audio import ProceduralAudio
 from openkling.errors import GenerationCancelled
-from openkling.media import probe
-from openkling.request import GenerationRequest, Shot
 from openkling.runtime import build_runtime
 from openkling.tasks.accounts import Principal, create_account
-from openkling.tasks.result import TaskResult
 from openkling.worker import Worker
 from openkling.worker.lease import Lease
 from openkling.worker.plan import SEED_STRIDE

@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from openkling import netguard
 from openkling.config import Settings
 from openkling.errors import FetchFailed, InvalidParameter, URLRefused
-from openkling.netguard import NOTHING_ALLOWED, AllowList, check_url, fetch, post
+from openkling.net import guard as netguard
+from openkling.net.guard import NOTHING_ALLOWED, AllowList, check_url, fetch, post
 
 LOOPBACK = AllowList.parse(["127.0.0.1/32"])
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

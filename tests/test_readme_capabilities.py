@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from openkling.catalog import capability_table, default_catalog
 from openkling.config import Settings
+from openkling.domain.catalog import capability_table, default_catalog
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

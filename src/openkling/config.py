@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .vocabulary import MODES
+from .domain.vocabulary import MODES
 
 if TYPE_CHECKING:
-    from .netguard import AllowList
+    from .net.guard import AllowList
 
 DEFAULT_REFUSED_TERMS = ("child sexual abuse", "csam", "bestiality")
 
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             value = [t.strip() for t in value.split(",") if t.strip()]
-        from .hosts import entry_name
+        from .net.hosts import entry_name
 
         for entry in value if isinstance(value, list) else []:
             if entry_name(str(entry)) is None:  # a bad entry stops start-up, naming the entry
@@ -174,7 +174,7 @@ class Settings(BaseSettings):
     def _split_allow(cls, value: object) -> object:
         if isinstance(value, str):
             value = [t.strip() for t in value.split(",") if t.strip()]
-        from .netguard import AllowList
+        from .net.guard import AllowList
 
         AllowList.parse(value)  # a bad entry stops start-up, naming the entry
         return value
@@ -182,7 +182,7 @@ class Settings(BaseSettings):
     @cached_property
     def url_allowlist(self) -> AllowList:
         """``url_allow`` as the guard reads it."""
-        from .netguard import AllowList
+        from .net.guard import AllowList
 
         return AllowList.parse(self.url_allow)
 

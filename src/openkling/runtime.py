@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from . import metrics
-from .catalog import Catalog
 from .config import Settings
 from .datadir import DataDirLock
 from .dispatch.base import Dispatcher
+from .domain.catalog import Catalog
+from .observability import metrics
 from .storage.base import Storage
 from .store.db import Sessions, make_engine, upgrade
 from .tasks.accounts import Credentials

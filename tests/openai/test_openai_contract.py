@@ -6,13 +6,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from openkling.contract.kling.openai import videos as oa
 from pydantic import ValidationError
 
 from openkling import errors as e
-from openkling import openai_contract as oa
-from openkling.catalog import default_catalog
 from openkling.config import Settings
-from openkling.request import GenerationRequest
+from openkling.domain.catalog import default_catalog
+from openkling.domain.request import GenerationRequest
 
 
 def test_model_map_setting_forms(monkeypatch):

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openkling.catalog import default_catalog
 from openkling.config import Settings
+from openkling.domain.catalog import default_catalog
+from openkling.domain.request import GenerationRequest
 from openkling.engines.base import Capabilities, RenderRequest
 from openkling.engines.procedural_audio import ProceduralAudio
 from openkling.engines.registry import EngineRegistry
 from openkling.errors import GenerationCancelled
-from openkling.request import GenerationRequest
 from openkling.runtime import build_storage, open_store
 from openkling.store.models import Account, Task
 from openkling.tasks.accounts import Principal, create_account

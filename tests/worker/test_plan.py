@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from openkling.domain.request import (
+    CameraConfig,
+    CameraControl,
+    GenerationRequest,
+    ImageInput,
+    Shot,
+)
 from openkling.engines.base import Capabilities
-from openkling.request import CameraConfig, CameraControl, GenerationRequest, ImageInput, Shot
 from openkling.worker.plan import SEED_STRIDE, nearest_ratio, plan_render
 
 from .fakes import ScriptedEngine

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from openkling.domain.request import DynamicMask, GenerationRequest, ImageInput, Point
 from openkling.engines.base import Capabilities
 from openkling.errors import EngineError
-from openkling.request import DynamicMask, GenerationRequest, ImageInput, Point
 from openkling.worker.plan import check_inputs, plan_render
 
 from .fakes import ScriptedEngine

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from openkling.media.encode.encode import probe
 from sqlalchemy import update
 
+from openkling.domain.result import TaskResult
+from openkling.domain.status import IllegalTransition, TaskStatus, check_transition
 from openkling.errors import EngineError
-from openkling.media import probe
 from openkling.store.models import Task
 from openkling.tasks.lifecycle import CANCELLED_MSG
-from openkling.tasks.result import TaskResult
-from openkling.tasks.status import IllegalTransition, TaskStatus, check_transition
 
 from .fakes import ScriptedEngine, make_world
 
@@ -165,7 +165,7 @@ def test_illegal_transitions_raise(current, new):
 
 
 def test_multi_shot_renders_each_shot_with_its_own_prompt_seed_and_length(tmp_path):
-    from openkling.request import Shot
+    from openkling.domain.request import Shot
 
     world = make_world(tmp_path, ScriptedEngine())
     task_id = world.create(

@@ -10,8 +10,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import logs
-from ..contract import success
+from ..contract.kling import success
+from ..observability import logs
 
 _random = random.Random()  # seeded from the OS once: a syscall per request costs more than this
 

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from .. import logs
 from ..errors import ServiceUnavailable, TokenInvalid
-from ..hosts import public_base as public_root
-from ..hosts import root_of
+from ..net.hosts import public_base as public_root
+from ..net.hosts import root_of
+from ..observability import logs
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
 from .auth import authenticate, authenticate_cached

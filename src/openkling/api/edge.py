@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import errors as e
 from ..config import Settings
-from ..hosts import allowed_names, host_of, normalize
+from ..net.hosts import allowed_names, host_of, normalize
 from .errors import render
 
 # Set in a request's scope state by the server (api/server.py) when the connection it came

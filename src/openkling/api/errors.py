@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from .. import errors as e
-from ..contract import failure
+from ..contract.kling import failure
 from .context import request_id_of
 
 log = logging.getLogger(__name__)

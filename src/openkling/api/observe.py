@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 from starlette.types import Scope
 
-from .. import metrics
+from ..observability import metrics
 
 UNMATCHED = "unmatched"  # requests no route took: one label value, whatever their path
 

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..contract import MAX_EXTERNAL_ID, MAX_PROMPT, MAX_URL, TaskPublic
-from ..contract.costs import MAX_NAME as MAX_PACK_NAME
-from ..vocabulary import ASPECT_RATIOS, CAMERA_TYPES, MODE_ALIASES, MODEL_NAMES
+from ..contract.kling import MAX_EXTERNAL_ID, MAX_PROMPT, MAX_URL, TaskPublic
+from ..contract.kling.costs import MAX_NAME as MAX_PACK_NAME
+from ..domain.vocabulary import ASPECT_RATIOS, CAMERA_TYPES, MODE_ALIASES, MODEL_NAMES
 from .errors import HTTP_STATUS, shape_for
 
 REF = "#/components/schemas/{model}"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
-from ..catalog import Catalog, ModelEntry
+from ..domain.catalog import Catalog, ModelEntry
+from ..domain.request import CameraConfig, CameraControl
+from ..domain.vocabulary import CAMERA_AXES, CAMERA_TYPES, CLASSIC_DURATIONS, MODE_ALIASES
 from ..errors import InvalidParameter
-from ..netguard import MAX_URL as MAX_URL  # the URL length cap lives with the guard
-from ..netguard import NOTHING_ALLOWED, AllowList, check_url
-from ..request import CameraConfig, CameraControl
-from ..vocabulary import CAMERA_AXES, CAMERA_TYPES, CLASSIC_DURATIONS, MODE_ALIASES
+from ..net.guard import MAX_URL as MAX_URL
+from ..net.guard import NOTHING_ALLOWED, AllowList, check_url
 
 MAX_PROMPT = 2500
 MAX_EXTERNAL_ID = 128

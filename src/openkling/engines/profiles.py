@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..vocabulary import ASPECT_RATIOS, MODEL_NAMES, MODES
+from ..domain.vocabulary import ASPECT_RATIOS, MODEL_NAMES, MODES
 
 ENGINES = ("synthetic", "diffusers")
 FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")

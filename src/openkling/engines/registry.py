@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 
-from ..catalog import Catalog, default_catalog
 from ..config import Settings
+from ..domain.catalog import Catalog, default_catalog
 from ..errors import EngineError
 from .base import AudioEngine, VideoEngine
 from .profiles import ModelProfile, Profiles, load_profiles

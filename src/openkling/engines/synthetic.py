@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..domain.vocabulary import ASPECT_RATIOS
 from ..errors import GenerationCancelled
-from ..vocabulary import ASPECT_RATIOS
 from .base import Capabilities, RenderRequest, StepCallback, StopCheck
 from .synthetic_image import render_image
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..catalog import milli
+from ..domain.catalog import milli
 from ..store.db import Sessions, now_ms
 from ..store.models import Account
 from . import credits, webhooks

@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
-from .. import metrics, netguard
 from ..config import Settings
 from ..errors import OutboundError, URLRefused
+from ..net import guard as netguard
+from ..observability import metrics
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Callback
 from . import webhooks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..catalog import format_credits
+from ..domain.catalog import format_credits
 from ..errors import InsufficientCredits
 from ..store.db import now_ms
 from ..store.models import Account, LedgerEntry

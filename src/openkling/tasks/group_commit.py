@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import JSON, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.status import TaskStatus
 from ..errors import InvalidParameter, TooManyConcurrentTasks
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, LedgerEntry, Task
 from . import credits
-from .status import TaskStatus
 
 log = logging.getLogger(__name__)
 

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import metrics
 from ..config import Settings
+from ..contract.kling.present import task_object
+from ..domain.status import TaskStatus, check_transition
+from ..observability import metrics
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
 from ..store.models import Task
 from . import callbacks, credits
-from .present import task_object
 from .run import Run
-from .status import TaskStatus, check_transition
 
 log = logging.getLogger(__name__)
 

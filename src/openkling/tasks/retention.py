@@ -8,12 +8,12 @@ import threading
 from sqlalchemy import select, update
 
 from ..config import Settings
-from ..request import GenerationRequest
+from ..domain.request import GenerationRequest
+from ..domain.result import TaskResult
+from ..domain.status import TaskStatus
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
 from ..store.models import Task
-from .result import TaskResult
-from .status import TaskStatus
 
 log = logging.getLogger(__name__)
 

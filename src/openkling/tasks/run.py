@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..request import GenerationRequest
-from .result import TaskResult
+from ..domain.request import GenerationRequest
+from ..domain.result import TaskResult
 
 if TYPE_CHECKING:
     from ..store.models import Task

@@ -12,16 +12,18 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from .. import logs, metrics
-from ..catalog import Catalog, format_credits, milli
 from ..config import Settings
 from ..dispatch.base import Dispatcher
+from ..domain.catalog import Catalog, format_credits, milli
+from ..domain.request import GenerationRequest
+from ..domain.result import TaskResult
+from ..domain.status import TaskStatus
 from ..errors import (
     InvalidParameter,
     ModelPermissionDenied,
     TaskNotFound,
 )
-from ..request import GenerationRequest
+from ..observability import logs, metrics
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Task
 from . import credits
@@ -29,8 +31,6 @@ from .accounts import Principal
 from .group_commit import GroupCommit, PendingCreate
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
-from .result import TaskResult
-from .status import TaskStatus
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
+from ..domain.status import TaskStatus
+from ..domain.vocabulary import FAMILIES
 from ..store.db import Sessions
 from ..store.models import Task
-from ..vocabulary import FAMILIES
-from .status import TaskStatus
 
 UNFINISHED = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
 MAX_ROWS = 200  # one read never returns more than this, whatever the account holds

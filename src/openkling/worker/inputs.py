@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..domain.request import GenerationRequest, ImageInput
 from ..errors import EngineError
-from ..images import fit, to_mask, to_rgb
-from ..request import GenerationRequest, ImageInput
+from ..media.images import fit, to_mask, to_rgb
 from ..storage.base import Storage
 
 

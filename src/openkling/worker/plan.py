@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from ..camera import CameraPath, plan_camera
+from ..domain.request import GenerationRequest
+from ..domain.vocabulary import ASPECT_RATIOS
 from ..engines.base import VideoEngine
 from ..errors import EngineError
-from ..request import GenerationRequest
-from ..vocabulary import ASPECT_RATIOS
+from .camera import CameraPath, plan_camera
 
 SEED_STRIDE = 1_000_003  # shot i renders with seed + i * SEED_STRIDE (mod 2**31)
 

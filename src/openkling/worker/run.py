@@ -13,23 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import logs
 from ..config import Settings
+from ..domain.request import GenerationRequest
+from ..domain.result import TaskResult, VideoResult
 from ..engines.base import RenderRequest, VideoEngine
 from ..engines.registry import EngineRegistry
 from ..errors import EngineError, GenerationCancelled
-from ..media import encode_mp4, probe
-from ..request import GenerationRequest
+from ..media.encode import encode_mp4, probe
+from ..observability import logs
 from ..storage.base import Storage
 from ..tasks.lifecycle import CANCELLED_MSG, Lifecycle
-from ..tasks.result import TaskResult, VideoResult
 from ..tasks.run import Run
-from ..watermark import Mark, make_mark, watermark_video
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
 from .plan import RenderPlan, check_inputs, plan_render
 from .scratch import Scratch
 from .stages import NullObserver, StageClock, WorkerObserver
+from .watermark import Mark, make_mark, watermark_video
 
 log = logging.getLogger(__name__)
 

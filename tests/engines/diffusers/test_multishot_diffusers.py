@@ -8,8 +8,8 @@ import httpx
 import numpy as np
 import pytest
 
+from openkling.domain.vocabulary import V3_DURATIONS
 from openkling.engines.registry import build_catalog
-from openkling.vocabulary import V3_DURATIONS
 
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")

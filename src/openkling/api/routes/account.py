@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ...catalog import format_credits
-from ...contract import costs_data, parse_costs_query
+from ...contract.kling import costs_data, parse_costs_query
+from ...domain.catalog import format_credits
 from ..context import ok
 from ..deps import AccountDep, RuntimeDep
 from ..openapi import COSTS, CostsEnvelope

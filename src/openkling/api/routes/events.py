@@ -18,12 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from ...contract.kling.present import task_object
+from ...domain.status import TaskStatus
+from ...domain.vocabulary import FAMILIES
 from ...errors import AuthError, RateLimited
 from ...store.db import now_ms
-from ...tasks.present import task_object
-from ...tasks.status import TaskStatus
 from ...tasks.watch import TaskWatch
-from ...vocabulary import FAMILIES
 from ..auth import authenticate
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 from ..openapi import errors

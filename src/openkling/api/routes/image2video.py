@@ -7,11 +7,11 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ... import netguard
-from ...contract.image2video import Image2VideoParse, parse_image2video
+from ...contract.kling.image2video import Image2VideoParse, parse_image2video
 from ...errors import InvalidParameter, OutboundError
-from ...images import MAX_IMAGE_BYTES, InputImage, read_image
-from ...netguard import check_url
+from ...media.images import MAX_IMAGE_BYTES, InputImage, read_image
+from ...net import guard as netguard
+from ...net.guard import check_url
 from ...runtime import Runtime
 from ..body import json_body
 from ..context import ok

@@ -12,7 +12,10 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ... import openai_contract as oa
+from ...contract.openai import videos as oa
+from ...domain.request import GenerationRequest, ImageInput
+from ...domain.result import TaskResult, VideoResult
+from ...domain.status import TaskStatus
 from ...errors import (
     InsufficientCredits,
     InvalidParameter,
@@ -20,12 +23,9 @@ from ...errors import (
     ModelPermissionDenied,
     TaskNotFound,
 )
-from ...images import InputImage, check_image, input_key
-from ...request import GenerationRequest, ImageInput
+from ...media.images import InputImage, check_image, input_key
+from ...media.spritesheet import make_spritesheet
 from ...runtime import Runtime
-from ...spritesheet import make_spritesheet
-from ...tasks.result import TaskResult, VideoResult
-from ...tasks.status import TaskStatus
 from ..body import json_body as _json_body
 from ..deps import AccountDep, RuntimeDep
 from ..errors import ERROR_SHAPES, ErrorShape

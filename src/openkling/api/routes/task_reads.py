@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ... import logs
+from ...contract.kling.present import task_object
 from ...errors import InvalidParameter
-from ...tasks.present import task_object
+from ...observability import logs
 from ..context import ok
 from ..deps import (
     BEARER_SECURITY,

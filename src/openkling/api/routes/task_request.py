@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ...tasks.present import request_body
-from ...vocabulary import FAMILIES
+from ...contract.kling.present import request_body
+from ...domain.vocabulary import FAMILIES
 from ..context import ok
 from ..deps import AccountDep, RuntimeDep
 from ..openapi import errors

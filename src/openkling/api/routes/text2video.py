@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ...contract import parse_text2video
+from ...contract.kling import parse_text2video
 from ...errors import OpenklingError, TokenInvalid
 from ...tasks.group_commit import KeyChanged
 from ..body import json_body

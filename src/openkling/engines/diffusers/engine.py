@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ... import metrics
 from ...errors import EngineError, GenerationCancelled
+from ...observability import metrics
 from ..base import Capabilities, RenderRequest, StepCallback, StopCheck
 from ..profiles import ModelProfile
 from .common import (

@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .client import (
+from ..client import (
     APIConnectionError,
     AuthenticationError,
     InsufficientCreditsError,
@@ -41,8 +41,8 @@ from .client import (
     TaskFailedError,
     WaitTimeout,
 )
-from .client._base import DEFAULT_BASE_URL
-from .vocabulary import (
+from ..client._base import DEFAULT_BASE_URL
+from ..domain.vocabulary import (
     ASPECT_RATIOS,
     CAMERA_AXES,
     CAMERA_TYPES,
@@ -294,8 +294,8 @@ def _local_or_remote(
         with make_client(base_url, official, access_key, secret_key, api_key, note) as client:
             yield client
         return
-    from .embedded import run_embedded
-    from .errors import DataDirInUse
+    from ..embedded import run_embedded
+    from ..errors import DataDirInUse
 
     why = " (KLING_BASE_URL ignored)" if base_url else ""
     click.echo(f"openkling: generating in-process, no server{why}", err=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..catalog import format_credits
-from ..contract import TaskPublic, TaskResultPublic, VideoPublic, format_duration
-from ..request import GenerationRequest
-from ..storage.base import Storage
-from ..store.models import Task
-from .result import TaskResult
+from ...domain.catalog import format_credits
+from ...domain.request import GenerationRequest
+from ...domain.result import TaskResult
+from ...storage.base import Storage
+from ...store.models import Task
+from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
 def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int) -> dict:

@@ -21,9 +21,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from .store.db import Sessions
-from .store.models import Callback, Task
-from .tasks.status import TaskStatus
+from ..domain.status import TaskStatus
+from ..store.db import Sessions
+from ..store.models import Callback, Task
 
 log = logging.getLogger(__name__)
 

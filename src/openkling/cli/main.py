@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from .config import Settings
-from .logs import configure_logging
+from ..config import Settings
+from ..observability.logs import configure_logging
 
-log = logging.getLogger("openkling.cli")
+log = logging.getLogger("openkling.cli.main")
 
 
 def _settings(data_dir: Path | None, **overrides) -> Settings:
@@ -63,10 +63,10 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
     """
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together: give both")
-    from .api.app import create_app
-    from .api.server import run
-    from .errors import DataDirInUse
-    from .runtime import build_runtime
+    from ..api.app import create_app
+    from ..api.server import run
+    from ..errors import DataDirInUse
+    from ..runtime import build_runtime
 
     settings = _settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
     configure_logging(settings.log_level, settings.log_format)
@@ -81,7 +81,7 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
 
 
 def _first_start(runtime, *, ssl: bool) -> None:
-    from .tasks.accounts import create_account, first_account
+    from ..tasks.accounts import create_account, first_account
 
     settings = runtime.settings
     with runtime.sessions.begin() as s:
@@ -139,7 +139,7 @@ def db() -> None:
 @data_dir_option
 def db_upgrade(data_dir) -> None:
     """Create or migrate the schema to the newest revision (Alembic)."""
-    from .store.db import current_revision, make_engine, upgrade
+    from ..store.db import current_revision, make_engine, upgrade
 
     settings = _settings(data_dir)
     engine = make_engine(settings.db_url)
@@ -171,9 +171,9 @@ def keys() -> None:
 @data_dir_option
 def keys_create(name, amount, models, as_json, data_dir) -> None:
     """Create an account and print its access key, secret key and webhook secret."""
-    from .catalog import MODEL_NAMES
-    from .runtime import open_store
-    from .tasks.accounts import create_account
+    from ..domain.catalog import MODEL_NAMES
+    from ..runtime import open_store
+    from ..tasks.accounts import create_account
 
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
     unknown = [m for m in allowed or [] if m not in MODEL_NAMES]
@@ -210,8 +210,8 @@ def keys_revoke(access_key, data_dir) -> None:
 
     The account's tasks, results and credits stay; running tasks finish.
     """
-    from .runtime import open_store
-    from .tasks.accounts import KeyNotFound, KeyRevoked, revoke_keys
+    from ..runtime import open_store
+    from ..tasks.accounts import KeyNotFound, KeyRevoked, revoke_keys
 
     sessions = open_store(_settings(data_dir))
     try:
@@ -234,8 +234,8 @@ def keys_rotate(access_key, as_json, data_dir) -> None:
 
     The access key, webhook secret, credits and tasks stay.
     """
-    from .runtime import open_store
-    from .tasks.accounts import KeyNotFound, KeyRevoked, rotate_secret_key
+    from ..runtime import open_store
+    from ..tasks.accounts import KeyNotFound, KeyRevoked, rotate_secret_key
 
     sessions = open_store(_settings(data_dir))
     try:
@@ -269,7 +269,7 @@ def _no_account(access_key: str) -> None:
 
 
 def _account_or_exit(s, access_key: str):
-    from .tasks.accounts import by_access_key
+    from ..tasks.accounts import by_access_key
 
     account = by_access_key(s, access_key)
     if account is None:
@@ -283,9 +283,9 @@ def _account_or_exit(s, access_key: str):
 @data_dir_option
 def credits_add(access_key, amount, data_dir) -> None:
     """Add AMOUNT credits to the account of ACCESS_KEY."""
-    from .catalog import format_credits, milli
-    from .runtime import open_store
-    from .tasks.credits import grant
+    from ..domain.catalog import format_credits, milli
+    from ..runtime import open_store
+    from ..tasks.credits import grant
 
     if amount <= 0:
         raise click.BadParameter("must be positive", param_hint="AMOUNT")
@@ -302,8 +302,8 @@ def credits_add(access_key, amount, data_dir) -> None:
 @data_dir_option
 def credits_show(access_key, data_dir) -> None:
     """Show the balance of the account of ACCESS_KEY."""
-    from .catalog import format_credits
-    from .runtime import open_store
+    from ..domain.catalog import format_credits
+    from ..runtime import open_store
 
     sessions = open_store(_settings(data_dir))
     with sessions() as s:
@@ -316,8 +316,8 @@ def credits_show(access_key, data_dir) -> None:
 def sweep(data_dir) -> None:
     """Delete result files past OPENKLING_RETENTION_SECONDS now (servers also do it in the
     background) and mark their tasks expired."""
-    from .runtime import build_storage, open_store
-    from .tasks.retention import sweep as sweep_results
+    from ..runtime import build_storage, open_store
+    from ..tasks.retention import sweep as sweep_results
 
     settings = _settings(data_dir)
     expired = sweep_results(settings, open_store(settings), build_storage(settings))
@@ -326,8 +326,8 @@ def sweep(data_dir) -> None:
 
 def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
-    from .cli_client import generate, tasks
-    from .cli_worker import worker
+    from .client import generate, tasks
+    from .worker import worker
 
     for command in (generate, tasks, worker):
         main.add_command(command)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .request import CameraControl
-from .vocabulary import CAMERA_AXES
+from ..domain.request import CameraControl
+from ..domain.vocabulary import CAMERA_AXES
 
 # How far each axis moves the camera over the whole clip at |value| = 10 (linear in the value).
 SHIFT_AT_10 = 0.25  # horizontal / vertical: a quarter of the frame's width / height

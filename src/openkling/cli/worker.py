@@ -60,11 +60,11 @@ def worker(models, concurrency, data_dir, name, metrics_port) -> None:
     """
     from celery import signals
 
-    from .config import Settings
-    from .dispatch.celery import make_celery_app, queue_name
-    from .engines.registry import build_catalog
-    from .logs import configure_logging
-    from .runtime import build_worker_process, serve_metrics
+    from ..config import Settings
+    from ..dispatch.celery import make_celery_app, queue_name
+    from ..engines.registry import build_catalog
+    from ..observability.logs import configure_logging
+    from ..runtime import build_worker_process, serve_metrics
 
     overrides: dict = {}
     if data_dir is not None:

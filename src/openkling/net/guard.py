@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .errors import FetchFailed, InvalidParameter, OutboundError, URLRefused
+from ..errors import FetchFailed, InvalidParameter, OutboundError, URLRefused
 
 __all__ = [
     "MAX_REDIRECTS",

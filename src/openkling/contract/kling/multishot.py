@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 
-from ..catalog import Catalog, ModelEntry
-from ..request import Shot
-from .fields import _bad, _type_name
+from ...domain.catalog import Catalog, ModelEntry
+from ...domain.request import Shot
+from ..fields import _bad, _type_name
 
 MAX_SHOTS = 6
 MAX_SHOT_PROMPT = 512

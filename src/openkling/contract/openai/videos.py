@@ -10,14 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import errors as e
-from .catalog import Catalog
-from .contract.fields import MAX_PROMPT, MAX_URL, _string, _type_name
-from .errors import InvalidParameter, TaskNotFound
-from .request import GenerationRequest, ImageInput
-from .tasks.result import TaskResult
-from .tasks.status import TaskStatus
-from .vocabulary import DEFAULT_MODEL
+from ... import errors as e
+from ...domain.catalog import Catalog
+from ...domain.request import GenerationRequest, ImageInput
+from ...domain.result import TaskResult
+from ...domain.status import TaskStatus
+from ...domain.vocabulary import DEFAULT_MODEL
+from ...errors import InvalidParameter, TaskNotFound
+from ..fields import MAX_PROMPT, MAX_URL, _string, _type_name
 
 FAMILY = "openai"  # tasks made through /v1/videos; that door finds and lists only these
 ID_PREFIX = "video_"

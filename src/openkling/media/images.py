@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Kling: at most 10 MB
 MIN_SIDE = 300  # Kling: each side at least 300 px

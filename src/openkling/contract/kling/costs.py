@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .fields import _bad
+from ..fields import _bad
 
 PACK_NAME = "openkling credits"
 PACK_ID = "openkling-credits"

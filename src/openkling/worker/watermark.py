@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .media import i420_patch_to_rgb, rewrite_video, rgb_patch_into_i420
+from ..media.encode import i420_patch_to_rgb, rewrite_video, rgb_patch_into_i420
 
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 CORNERS: tuple[Corner, ...] = ("top-left", "top-right", "bottom-left", "bottom-right")

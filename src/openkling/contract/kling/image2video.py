@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import Catalog, ModelEntry
-from ..errors import InvalidParameter
-from ..images import InputImage, input_key
-from ..netguard import NOTHING_ALLOWED, AllowList
-from ..request import DynamicMask, GenerationRequest, ImageInput, Point
-from ..vocabulary import DEFAULT_MODEL
-from .fields import (
+from ...domain.catalog import Catalog, ModelEntry
+from ...domain.request import DynamicMask, GenerationRequest, ImageInput, Point
+from ...domain.vocabulary import DEFAULT_MODEL
+from ...errors import InvalidParameter
+from ...media.images import InputImage, input_key
+from ...net.guard import NOTHING_ALLOWED, AllowList
+from ..fields import (
     MAX_EXTERNAL_ID,
     MAX_PROMPT,
     _bad,

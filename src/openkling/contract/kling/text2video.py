@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog import Catalog
-from ..errors import InvalidParameter
-from ..netguard import NOTHING_ALLOWED, AllowList
-from ..request import GenerationRequest
-from ..vocabulary import ASPECT_RATIOS, DEFAULT_MODEL
-from .fields import (
+from ...domain.catalog import Catalog
+from ...domain.request import GenerationRequest
+from ...domain.vocabulary import ASPECT_RATIOS, DEFAULT_MODEL
+from ...errors import InvalidParameter
+from ...net.guard import NOTHING_ALLOWED, AllowList
+from ..fields import (
     MAX_EXTERNAL_ID,
     MAX_PROMPT,
     _bad,

@@ -6,7 +6,7 @@ refused only when it asks for something: ``null``, ``""``, ``[]`` and ``{}`` ask
 
 from __future__ import annotations
 
-from .fields import _bad
+from ..fields import _bad
 
 # official text2video fields openkling does not implement, with what they are for
 TEXT2VIDEO: dict[str, str] = {

@@ -1,0 +1,1 @@
+"""The `openkling` command line."""

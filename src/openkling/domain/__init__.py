@@ -1,0 +1,1 @@
+"""The domain: model names and catalog, the normalised request, task status and result."""

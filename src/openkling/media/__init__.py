@@ -1,0 +1,1 @@
+"""Media: MP4 encode and probe, input images, spritesheets."""
