@@ -233,11 +233,11 @@ def video_part(runs: int) -> list[tuple[str, float]]:
     import statistics
 
     import numpy as np
-    from openkling.media.encode.encode import encode_mp4
 
     from openkling.engines.base import RenderRequest
     from openkling.engines.procedural_audio import ProceduralAudio
     from openkling.engines.synthetic import SyntheticEngine
+    from openkling.media.encode import encode_mp4
 
     engine = SyntheticEngine()
     width, height = engine.output_size("std", "16:9")

@@ -9,9 +9,9 @@ import argparse
 import math
 from pathlib import Path
 
-from openkling.contract.kling.kling import CameraConfig, CameraControl
 from PIL import Image, ImageDraw, ImageFont
 
+from openkling.contract.kling import CameraConfig, CameraControl
 from openkling.engines.base import RenderRequest
 from openkling.engines.synthetic import SyntheticEngine
 from openkling.worker.camera import plan_camera

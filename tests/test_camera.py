@@ -8,8 +8,8 @@ from functools import cache
 import cv2
 import numpy as np
 import pytest
-from openkling.contract.kling.kling import CAMERA_AXES, CameraConfig, CameraControl
 
+from openkling.contract.kling import CAMERA_AXES, CameraConfig, CameraControl
 from openkling.engines.base import RenderRequest
 from openkling.engines.synthetic import SyntheticEngine
 from openkling.worker.camera import PRESETS, CameraPath, plan_camera

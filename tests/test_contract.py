@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from openkling.contract.kling.kling import GenerationRequest, format_duration, parse_text2video
 
+from openkling.contract.kling import GenerationRequest, format_duration, parse_text2video
 from openkling.domain.catalog import default_catalog
 from openkling.errors import InvalidParameter
 

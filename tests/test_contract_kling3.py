@@ -4,15 +4,15 @@ fields and /account/costs query parsing, each rule checked at the parser."""
 from __future__ import annotations
 
 import pytest
-from openkling.contract.kling.kling import (
+
+from openkling.contract.kling import (
     CostsQuery,
     costs_data,
     parse_costs_query,
     parse_text2video,
 )
-from openkling.contract.kling.kling.costs import PACK_LIFETIME_MS
-from openkling.contract.kling.kling.multishot import split_prompt
-
+from openkling.contract.kling.costs import PACK_LIFETIME_MS
+from openkling.contract.kling.multishot import split_prompt
 from openkling.domain.catalog import default_catalog
 from openkling.domain.request import Shot
 from openkling.errors import InvalidParameter

@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from openkling.media.encode.images import (
+from openkling.media.images import (
     MAX_IMAGE_BYTES,
     check_image,
     read_image,

@@ -8,12 +8,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from openkling.media.encode.encode import encode_mp4, probe
 from PIL import Image
 
 from openkling.engines.base import RenderRequest
 from openkling.engines.procedural_audio import ProceduralAudio
 from openkling.engines.synthetic import SyntheticEngine
+from openkling.media.encode import encode_mp4, probe
 
 W, H, FPS = 192, 108, 24.0
 

@@ -10,7 +10,6 @@ import time
 import av
 import numpy as np
 import pytest
-from openkling.media.encode.encode import probe
 
 from openkling.config import Settings
 from openkling.domain.request import GenerationRequest, Shot
@@ -18,6 +17,7 @@ from openkling.domain.result import TaskResult
 from openkling.engines.base import Capabilities, RenderRequest
 from openkling.engines.procedural_audio import ProceduralAudio
 from openkling.errors import GenerationCancelled
+from openkling.media.encode import probe
 from openkling.runtime import build_runtime
 from openkling.tasks.accounts import Principal, create_account
 from openkling.worker import Worker

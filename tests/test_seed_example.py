@@ -12,7 +12,8 @@ import jwt
 import numpy as np
 import pytest
 import requests
-from openkling.media.encode.encode import probe
+
+from openkling.media.encode import probe
 
 # Default sizes and the default x264 preset's speed class; only the encoder is made faster.
 SEED_ENV = {

@@ -7,12 +7,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from openkling.media.encode.encode import encode_mp4, probe
 from PIL import Image
 
 from openkling.engines.base import RenderRequest
 from openkling.engines.procedural_audio import ProceduralAudio
 from openkling.engines.synthetic import SyntheticEngine
+from openkling.media.encode import encode_mp4, probe
 from openkling.worker.watermark import CORNERS, Region, make_mark, watermark_video
 
 W, H, FPS, N = 256, 144, 24.0, 36

@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 from click.testing import CliRunner
-from openkling.cli.main.main import main
 
+from openkling.cli.main import main
 from openkling.client import (
     AsyncKling,
     AuthenticationError,

@@ -10,8 +10,9 @@ import sys
 import click
 import pytest
 from click.testing import CliRunner
-from openkling.cli.main.client import parse_camera
-from openkling.cli.main.main import main
+from openkling.cli.client import parse_camera
+
+from openkling.cli.main import main
 
 from .conftest import assert_playable_mp4, closed_port_url
 

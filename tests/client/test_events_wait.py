@@ -7,8 +7,8 @@ import asyncio
 
 import httpx
 from click.testing import CliRunner
-from openkling.cli.main.main import main
 
+from openkling.cli.main import main
 from openkling.client import AsyncKling, Kling
 from pictures import encode, gradient
 

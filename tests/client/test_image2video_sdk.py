@@ -12,9 +12,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from openkling.cli.main.main import main
 from PIL import Image
 
+from openkling.cli.main import main
 from openkling.client import AsyncKling, InvalidRequestError, Kling
 from pictures import decode_frames, encode, gradient, psnr, resize
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import click
 import pytest
 from click.testing import CliRunner
-from openkling.cli.main.client import parse_shots
-from openkling.cli.main.main import main
-from openkling.media.encode.encode import probe
+from openkling.cli.client import parse_shots
 
+from openkling.cli.main import main
 from openkling.client import Kling, Shot, Video
 from openkling.client._base import create_body
+from openkling.media.encode import probe
 
 
 def test_shots_and_watermark_become_kling_fields():

@@ -6,11 +6,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from openkling.contract.kling.openai import videos as oa
 from pydantic import ValidationError
 
 from openkling import errors as e
 from openkling.config import Settings
+from openkling.contract.openai import videos as oa
 from openkling.domain.catalog import default_catalog
 from openkling.domain.request import GenerationRequest
 

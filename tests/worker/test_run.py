@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from openkling.media.encode.encode import probe
 from sqlalchemy import update
 
 from openkling.domain.result import TaskResult
 from openkling.domain.status import IllegalTransition, TaskStatus, check_transition
 from openkling.errors import EngineError
+from openkling.media.encode import probe
 from openkling.store.models import Task
 from openkling.tasks.lifecycle import CANCELLED_MSG
 

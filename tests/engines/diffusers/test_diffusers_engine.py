@@ -306,8 +306,8 @@ def test_camera_moves_over_diffusers_output(wan, value):
     import math
 
     import cv2
-    from openkling.contract.kling.kling import CameraConfig, CameraControl
 
+    from openkling.contract.kling import CameraConfig, CameraControl
     from openkling.worker.camera import plan_camera
 
     width, height = wan.output_size("std", "16:9")
