@@ -171,7 +171,7 @@ def keys() -> None:
 @data_dir_option
 def keys_create(name, amount, models, as_json, data_dir) -> None:
     """Create an account and print its access key, secret key and webhook secret."""
-    from ..domain.catalog import MODEL_NAMES
+    from ..domain.vocabulary import ALL_MODEL_NAMES as MODEL_NAMES
     from ..runtime import open_store
     from ..tasks.accounts import create_account
 
