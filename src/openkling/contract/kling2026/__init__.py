@@ -4,7 +4,6 @@
 
 from .parse import (
     ImageLoader,
-    Parsed2026,
     model_entry,
     parse_image_to_video,
     parse_omni_video,
@@ -39,7 +38,6 @@ __all__ = [
     "ImageToVideoRequest",
     "OmniVideoRequest",
     "PageQuery",
-    "Parsed2026",
     "TaskPage",
     "TaskQueryRequest",
     "TaskRecord",

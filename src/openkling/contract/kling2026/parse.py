@@ -8,16 +8,16 @@ every other field is known to be good, so a bad field costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ...domain.catalog import Catalog, ModelEntry
-from ...domain.request import GenerationRequest, ImageInput
+from ...domain.request import GenerationRequest, ImageInput, Parsed
 from ...domain.vocabulary import RESOLUTION_MODES
 from ...errors import InvalidParameter
 from ...media.images import InputImage, input_key
 from ...net.guard import NOTHING_ALLOWED, AllowList
+from ...net.image_fetch import ImageLoader
 from ..fields import MAX_EXTERNAL_ID, _bad, _string, _url
 from .requests import (
     ImageContent,
@@ -30,18 +30,7 @@ from .requests import (
 )
 from .shots import is_multi_shot, parse_prompt_shots
 
-# (field, value) -> a checked image; raises InvalidParameter naming the field
-ImageLoader = Callable[[str, str], InputImage]
-
 MAX_REFERENCES = 7  # Kling: reference images (with no reference video) at most 7
-
-
-@dataclass
-class Parsed2026:
-    """The parsed request, and the input images it names (storage key -> image)."""
-
-    request: GenerationRequest
-    files: dict[str, InputImage] = field(default_factory=dict)
 
 
 def model_entry(catalog: Catalog, model: str, endpoint: str) -> ModelEntry:
@@ -63,7 +52,7 @@ def model_entry(catalog: Catalog, model: str, endpoint: str) -> ModelEntry:
 
 def parse_text_to_video(
     body: Any, model: str, catalog: Catalog, *, url_allow: AllowList = NOTHING_ALLOWED
-) -> Parsed2026:
+) -> Parsed:
     entry = model_entry(catalog, model, "text-to-video")
     req = validate(TextToVideoRequest, body)
     settings = req.settings
@@ -71,7 +60,7 @@ def parse_text_to_video(
     prompt = _prompt(req.prompt, "prompt", entry, required=True)
     shots = out.shots(prompt, "prompt")
     aspect = (settings.aspect_ratio if settings else None) or "16:9"
-    return Parsed2026(out.request(prompt=prompt, shots=shots, aspect_ratio=aspect))
+    return Parsed(out.request(prompt=prompt, shots=shots, aspect_ratio=aspect))
 
 
 def parse_image_to_video(
@@ -81,7 +70,7 @@ def parse_image_to_video(
     load: ImageLoader,
     *,
     url_allow: AllowList = NOTHING_ALLOWED,
-) -> Parsed2026:
+) -> Parsed:
     entry = model_entry(catalog, model, "image-to-video")
     req = validate(ImageToVideoRequest, body)
     contents = _Contents(req.contents, entry, "image-to-video")
@@ -96,7 +85,7 @@ def parse_image_to_video(
     prompt = _prompt(contents.prompt_text, contents.prompt_field, entry, required=False)
     shots = out.shots(prompt, contents.prompt_field)
     images = contents.load(load)
-    return Parsed2026(
+    return Parsed(
         out.request(prompt=prompt, shots=shots, aspect_ratio=None, **images.fields),
         images.files,
     )
@@ -109,7 +98,7 @@ def parse_omni_video(
     load: ImageLoader,
     *,
     url_allow: AllowList = NOTHING_ALLOWED,
-) -> Parsed2026:
+) -> Parsed:
     entry = model_entry(catalog, model, "omni-video")
     req = validate(OmniVideoRequest, body)
     contents = _Contents(req.contents, entry, "omni-video")
@@ -125,7 +114,7 @@ def parse_omni_video(
     settings = req.settings
     aspect = None if contents.first is not None else (settings and settings.aspect_ratio) or "16:9"
     images = contents.load(load)
-    return Parsed2026(
+    return Parsed(
         out.request(prompt=prompt, shots=shots, aspect_ratio=aspect, **images.fields),
         images.files,
     )
@@ -395,7 +384,6 @@ class _Contents:
 __all__ = [
     "ImageLoader",
     "InvalidParameter",
-    "Parsed2026",
     "model_entry",
     "parse_image_to_video",
     "parse_omni_video",
