@@ -327,9 +327,10 @@ def sweep(data_dir) -> None:
 def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
     from .client import generate, tasks
+    from .webhooks import webhooks
     from .worker import worker
 
-    for command in (generate, tasks, worker):
+    for command in (generate, tasks, worker, webhooks):
         main.add_command(command)
 
 
