@@ -292,3 +292,26 @@ def test_secret_rotation_delete_all_and_test_callback(server, receiver):
         server, "POST", "/account/webhooks/test", account, json={"callback_url": receiver.url}
     )
     assert again.status_code == 429 and again.json()["code"] == 1302  # one per 6 seconds
+
+
+def test_omni_video_reference_images_reach_the_engine(server, tmp_path):
+    red = np.zeros((320, 320, 3), np.uint8)
+    red[..., 0] = 230
+    body = {
+        "contents": [
+            {"type": "prompt", "text": "a ball coloured like @image_1"},
+            {"type": "refer_image", "url": b64(encode(red)), "id": "image_1"},
+        ],
+        "settings": {"duration": 3, "aspect_ratio": "1:1"},
+    }
+    resp = call(server, "POST", "/omni-video/kling-3.0-omni", json=body)
+    assert resp.status_code == 200, resp.text
+    record = wait_record(server, resp.json()["data"]["id"])
+    assert record["status"] == "succeeded", record
+    frames, fps = frames_of(server, record["outputs"][0]["url"], tmp_path / "o.mp4")
+    height, width = frames[0].shape[:2]
+    assert width == height and abs(len(frames) / fps - 3.0) <= 0.1
+    # the synthetic engine shows each reference as a thumbnail in the bottom-left corner
+    side = width // 6
+    corner = frames[len(frames) // 2][height - side : height - 4, 4 : side - 2].reshape(-1, 3)
+    assert np.abs(corner.mean(axis=0) - [230, 0, 0]).max() < 25, corner.mean(axis=0)
