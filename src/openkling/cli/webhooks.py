@@ -21,11 +21,11 @@ def _data_dir_option(fn):
 
 def _open(data_dir: Path | None, access_key: str):
     """The store and the id of ACCESS_KEY's account; exits 5 when there is none."""
-    from ..config import Settings
     from ..runtime import open_store
     from ..tasks.accounts import by_access_key
+    from .main import _settings
 
-    settings = Settings(**({"data_dir": data_dir} if data_dir is not None else {}))
+    settings = _settings(data_dir)
     sessions = open_store(settings)
     with sessions() as s:
         account = by_access_key(s, access_key)

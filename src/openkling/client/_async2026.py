@@ -26,7 +26,7 @@ from .types import ImageLike
 from .types2026 import TaskPage, TaskRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from ._async import AsyncKling as Kling
 
@@ -123,7 +123,9 @@ class Tasks:
         if video is None or not video.url:
             raise ValueError(f"task {record.id} has no video yet (status {record.status})")
         return await self._client._download(
-            video.url, target_path(path, f"{record.id}.mp4"), on_progress
+            video.url,
+            target_path(None if path is None else Path(path), f"{record.id}.mp4"),
+            on_progress,
         )
 
 
@@ -137,8 +139,8 @@ class _Create:
         data = await self._client._request("POST", create_path(self._endpoint, model), json=body)
         return TaskRecord.from_dict(data)
 
-    async def create(self, **params: Any) -> TaskRecord:  # pragma: no cover - each resource's own
-        raise NotImplementedError
+    # each resource's own, with its fields as keyword arguments
+    create: Callable[..., Awaitable[TaskRecord]]
 
     async def create_and_wait(
         self,

@@ -118,7 +118,11 @@ class Tasks:
         video = record.video
         if video is None or not video.url:
             raise ValueError(f"task {record.id} has no video yet (status {record.status})")
-        return self._client._download(video.url, target_path(path, f"{record.id}.mp4"), on_progress)
+        return self._client._download(
+            video.url,
+            target_path(None if path is None else Path(path), f"{record.id}.mp4"),
+            on_progress,
+        )
 
 
 class _Create:
@@ -131,8 +135,8 @@ class _Create:
         data = self._client._request("POST", create_path(self._endpoint, model), json=body)
         return TaskRecord.from_dict(data)
 
-    def create(self, **params: Any) -> TaskRecord:  # pragma: no cover - each resource's own
-        raise NotImplementedError
+    # each resource's own, with its fields as keyword arguments
+    create: Callable[..., TaskRecord]
 
     def create_and_wait(
         self,

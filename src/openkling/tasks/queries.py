@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from ..store.db import Sessions
@@ -41,7 +43,7 @@ def page(
     after_id: str | None,
     limit: int,
     statuses: tuple[str, ...] | None,
-) -> tuple[list, bool]:
+) -> tuple[list[Any], bool]:
     """Up to ``limit`` tasks created in [start_ms, end_ms], newest first by id, after
     ``after_id`` (exclusive); and whether more follow."""
     query = select(_T).where(
@@ -56,4 +58,4 @@ def page(
         query = query.where(_T.c.id < after_id)
     with sessions.engine.connect() as conn:
         rows = conn.execute(query.order_by(_T.c.id.desc()).limit(limit + 1)).all()
-    return rows[:limit], len(rows) > limit
+    return list(rows[:limit]), len(rows) > limit

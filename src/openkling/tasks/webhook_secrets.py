@@ -5,6 +5,7 @@ secret or all of them (callbacks then go unsigned), and a test callback (one per
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ def signers(account: Account, now: int | None = None) -> list[str]:
 def describe(account: Account, now: int | None = None) -> dict:
     """The account's secrets as the API and CLI show them."""
     now = now_ms() if now is None else now
-    secrets = []
+    secrets: list[dict[str, Any]] = []
     if account.webhook_secret:
         secrets.append({"secret": account.webhook_secret, "state": "current", "expires_at": None})
     until = account.webhook_previous_until

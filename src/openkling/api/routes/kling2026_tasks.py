@@ -90,7 +90,8 @@ async def page_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base
     body = await json_body(request, rt.settings.max_body_bytes) if raw.strip() else {}
     q = parse_page(body, now_ms())
     if q.product_types is not None and "video" not in q.product_types:
-        rows, more = [], False  # openkling makes videos only
+        rows: list = []  # openkling makes videos only
+        more = False
     else:
         rows, more = await read(
             rt, queries.page, rt.sessions, account, families=FAMILIES_2026,

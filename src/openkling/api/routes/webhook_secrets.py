@@ -53,6 +53,7 @@ async def _body(request: Request, rt) -> object:
 def show(request: Request, rt: RuntimeDep, account: AccountDep):
     with rt.sessions() as s:
         row = s.get(Account, account.id)
+        assert row is not None  # an authenticated account exists
         return ok(webhook_secrets.describe(row), request)
 
 

@@ -108,10 +108,10 @@ def parse_page(body: Any, now_ms: int) -> PageQuery:
     if req.cursor:  # Kling: with a cursor, start_time and end_time are ignored
         after, start, end = _decode_cursor(req.cursor)
         return PageQuery(start, end, after, limit, statuses, products)
-    end = _millis(req.end_time, "end_time")
-    end = now_ms if end is None else end
-    start = _millis(req.start_time, "start_time")
-    start = end - DEFAULT_WINDOW_MS if start is None else start
+    given_end = _millis(req.end_time, "end_time")
+    end = now_ms if given_end is None else given_end
+    given_start = _millis(req.start_time, "start_time")
+    start = end - DEFAULT_WINDOW_MS if given_start is None else given_start
     if start >= end:
         raise _bad("start_time", f"must be earlier than end_time ({start} >= {end})")
     return PageQuery(start, end, None, limit, statuses, products)
