@@ -8,7 +8,6 @@ rules that relate them (mask sizes, trajectory points inside the image) checked 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from ...domain.request import CameraControl, DynamicMask, GenerationRequest, Ima
 from ...errors import InvalidParameter
 from ...media.images import InputImage, input_key
 from ...net.guard import NOTHING_ALLOWED, AllowList
+from ...net.image_fetch import ImageLoader
 from .. import fields
 from ..fields import MAX_PROMPT, _bad, _camera, _number, _type_name
 from ..model import Reads, RequestModel, validate
@@ -51,7 +51,6 @@ TRAJECTORY_POINTS = (2, 77)
 MASK_DURATION = 5  # Kling: a motion-brush request makes a 5-second video
 
 # (field, value) -> a checked image; raises InvalidParameter naming the field
-ImageLoader = Callable[[str, str], InputImage]
 
 
 @dataclass
