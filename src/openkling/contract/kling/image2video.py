@@ -8,14 +8,20 @@ rules that relate them (mask sizes, trajectory points inside the image) checked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core.core_schema import ValidationInfo
 
 from ...domain.catalog import Catalog, ModelEntry
-from ...domain.request import CameraControl, DynamicMask, GenerationRequest, ImageInput, Point
+from ...domain.request import (
+    CameraControl,
+    DynamicMask,
+    GenerationRequest,
+    ImageInput,
+    Parsed,
+    Point,
+)
 from ...errors import InvalidParameter
 from ...media.images import InputImage, input_key
 from ...net.guard import NOTHING_ALLOWED, AllowList
@@ -51,14 +57,6 @@ TRAJECTORY_POINTS = (2, 77)
 MASK_DURATION = 5  # Kling: a motion-brush request makes a 5-second video
 
 # (field, value) -> a checked image; raises InvalidParameter naming the field
-
-
-@dataclass
-class Image2VideoParse:
-    """The parsed request, and the input files it names, to be stored before the task."""
-
-    request: GenerationRequest
-    files: dict[str, InputImage] = field(default_factory=dict)  # storage key -> image
 
 
 def _offers_image2video(name: str, catalog: Catalog) -> ModelEntry:
@@ -194,7 +192,7 @@ class Image2VideoRequest(RequestModel):
 
 def parse_image2video(
     body: Any, catalog: Catalog, load: ImageLoader, *, url_allow: AllowList = NOTHING_ALLOWED
-) -> Image2VideoParse:
+) -> Parsed:
     """Validate an image2video request body with Kling's rules; raise ``InvalidParameter``.
 
     ``load`` reads one image field (base64 or URL); ``url_allow`` (``OPENKLING_URL_ALLOW``)
@@ -249,7 +247,7 @@ def parse_image2video(
         watermark=model.watermark_info,
         seed=model.seed,
     )
-    return Image2VideoParse(request=request, files=files)
+    return Parsed(request, files)
 
 
 def _image_field(body: dict, name: str) -> str | None:
