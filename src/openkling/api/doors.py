@@ -4,7 +4,7 @@ answer in that door's envelope.
 ``/v1/videos`` is shared by Kling's video API and OpenAI's. The rule, on the first path
 segment after ``/v1/videos/``:
 
-* ``/v1/videos`` itself (OpenAI's create and list) is OpenAI's;
+* ``/v1/videos`` itself (OpenAI's create and list) is OpenAI's, also written ``/v1/videos/``;
 * a segment of the form of an OpenAI video id, ``video_...`` (ours or not), and whatever
   follows it, is OpenAI's; so is the document's ``{video_id}`` placeholder of such an id;
 * OpenAI's own named endpoints that openkling does not offer (``edits``, ``extensions``,
@@ -34,7 +34,7 @@ VIDEO_ID_PARAM = "{video_id}"
 
 def speaks_openai(path: str) -> bool:
     """Whether ``path`` (or a path template of the OpenAPI document) is the OpenAI door's."""
-    if path == SHARED_PREFIX:
+    if path in (SHARED_PREFIX, SHARED_PREFIX + "/"):
         return True
     if not path.startswith(SHARED_PREFIX + "/"):
         return False
