@@ -61,6 +61,8 @@ MASK_DURATION = 5  # Kling: a motion-brush request makes a 5-second video
 
 def _offers_image2video(name: str, catalog: Catalog) -> ModelEntry:
     entry = catalog.get(name)
+    if entry is not None and entry.image2video:
+        return entry
     offering = ", ".join(catalog.supporting("image2video")) or "none"
     if entry is None:
         raise _bad("model_name", f"'{name}' is not supported; valid values: {offering}")

@@ -52,12 +52,12 @@ from .unoffered import unoffered
 
 def _offers_text2video(name: str, catalog: Catalog) -> ModelEntry:
     entry = catalog.get(name)
+    if entry is not None and entry.text2video:
+        return entry
     offering = ", ".join(catalog.supporting("text2video"))
     if entry is None:
         raise _bad("model_name", f"'{name}' is not supported; valid values: {offering}")
-    if not entry.text2video:
-        raise _bad("model_name", f"'{name}' does not offer text2video; models that do: {offering}")
-    return entry
+    raise _bad("model_name", f"'{name}' does not offer text2video; models that do: {offering}")
 
 
 def _multi_shot(value: Any, field: str, info: ValidationInfo) -> bool:
