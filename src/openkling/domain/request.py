@@ -22,19 +22,23 @@ class InputFile(Protocol):
 
 
 class CameraConfig(BaseModel):
+    """How far the camera moves along each axis, from -10 to 10 (Kling's scale)."""
+
     model_config = ConfigDict(frozen=True)
-    horizontal: float = 0.0
-    vertical: float = 0.0
-    pan: float = 0.0
-    tilt: float = 0.0
-    roll: float = 0.0
-    zoom: float = 0.0
+    horizontal: float = Field(0.0, ge=-10, le=10)
+    vertical: float = Field(0.0, ge=-10, le=10)
+    pan: float = Field(0.0, ge=-10, le=10)
+    tilt: float = Field(0.0, ge=-10, le=10)
+    roll: float = Field(0.0, ge=-10, le=10)
+    zoom: float = Field(0.0, ge=-10, le=10)
 
 
 class CameraControl(BaseModel):
+    """A camera move: a named preset, or ``simple`` with its axes."""
+
     model_config = ConfigDict(frozen=True)
     type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-    config: CameraConfig | None = None
+    config: CameraConfig | None = Field(None, description="with type 'simple' only")
 
 
 class ImageInput(BaseModel):

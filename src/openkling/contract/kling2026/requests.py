@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ...domain.vocabulary import ASPECT_RATIOS, AUDIO_SETTINGS, RESOLUTIONS
 from ...errors import InvalidParameter
 from ..fields import _type_name
+from ..model import RequestModel
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -70,7 +71,7 @@ class ImageSettings(BaseModel):
     multi_shot: bool | None = None
 
 
-class TextToVideoRequest(BaseModel):
+class TextToVideoRequest(RequestModel):
     """``POST /text-to-video/{model}``."""
 
     model_config = _STRICT
@@ -127,7 +128,7 @@ Content = Annotated[
 ]
 
 
-class ImageToVideoRequest(BaseModel):
+class ImageToVideoRequest(RequestModel):
     """``POST /image-to-video/{model}``: a first frame (required), a prompt, a last frame."""
 
     model_config = _STRICT
@@ -139,7 +140,7 @@ class ImageToVideoRequest(BaseModel):
     options: Options | None = None
 
 
-class OmniVideoRequest(BaseModel):
+class OmniVideoRequest(RequestModel):
     """``POST /omni-video/{model}``: a prompt, frames and reference images (@image_1, ...)."""
 
     model_config = _STRICT
@@ -156,7 +157,7 @@ class TaskFilter(BaseModel):
     values: list[str]
 
 
-class TaskQueryRequest(BaseModel):
+class TaskQueryRequest(RequestModel):
     """``POST /tasks``: one page of this account's tasks, newest first."""
 
     model_config = ConfigDict(extra="forbid")

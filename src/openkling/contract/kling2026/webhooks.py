@@ -7,10 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..model import RequestModel
+
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
 
-class RotateRequest(BaseModel):
+class RotateRequest(RequestModel):
     model_config = _STRICT
     type: Literal["standard", "emergency"] = Field(
         "standard",
@@ -18,14 +20,14 @@ class RotateRequest(BaseModel):
     )
 
 
-class DeleteRequest(BaseModel):
+class DeleteRequest(RequestModel):
     model_config = _STRICT
     scope: Literal["previous", "all"] = Field(
         description="previous: the rotated-out secret; all: callbacks are then sent unsigned"
     )
 
 
-class TestCallbackRequest(BaseModel):
+class TestCallbackRequest(RequestModel):
     model_config = _STRICT
     callback_url: str = Field(description="where the test callback is sent (at most 1 per 6 s)")
 
