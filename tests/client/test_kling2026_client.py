@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -100,3 +101,26 @@ def test_cli_generate_api_2026_with_shots(live_server, tmp_path):
 
     refused = CliRunner().invoke(main, ["generate", "x", "--api", "2026", "--mode", "pro"], env=env)
     assert refused.exit_code == 2 and "--resolution" in refused.output
+
+
+def test_sdk_reads_kling_2026_answers_from_the_official_host(official):
+    """The official host, replayed from the shapes of Kling's reference pages."""
+    official.on("GET", "/tasks", "tasks_2026_succeeded")
+    official.on("POST", "/tasks", "tasks_2026_page")
+    with official.client() as client:
+        record = client.tasks.get(external_task_id="storyboard-7")
+        assert record.status == "succeeded" and record.external_id == "storyboard-7"
+        assert record.video is not None and record.video.seconds == pytest.approx(7.04)
+        assert record.video.watermark_url.endswith("_wm.mp4")
+        assert record.billing[0].charge_type == "cash" and record.billing[0].amount == "1.40"
+        page = client.tasks.list(limit=1, status=["processing"], product_type=["video"])
+        assert page.has_more and page.next_cursor == "eyJwIjoiMiJ9" and page.count == 1
+    get, post = official.requests
+    assert get.url.params["external_task_ids"] == "storyboard-7"
+    assert json.loads(post.content) == {
+        "limit": 1,
+        "filters": [
+            {"key": "status", "values": ["processing"]},
+            {"key": "product_type", "values": ["video"]},
+        ],
+    }
