@@ -43,7 +43,6 @@ def kling_404(resp) -> str:
         ("POST", "/v1/videos/video-extend"),
         ("GET", "/v1/videos/omni-video/42"),
         ("DELETE", "/v1/videos/lip-sync"),
-        ("GET", "/v1/videos/video_"),  # no id after the prefix: not an OpenAI id
     ],
 )
 def test_an_unknown_kling_path_answers_kling_s_404(client, method, path):
@@ -64,6 +63,8 @@ def test_an_openai_video_id_stays_openai_s(client):
     assert foreign.status_code == 404 and foreign.json()["error"]["param"] == "video_id"
     unknown = client.get("/v1/videos/video_123/frames")  # under an id: still OpenAI's
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    bare = client.get("/v1/videos/video_")  # the prefix alone: still an id's form
+    assert bare.status_code == 404 and bare.json()["error"]["code"] == "not_found"
     not_offered = client.post("/v1/videos/edits", json={})
     assert (
         not_offered.status_code == 404 and "video edits" in not_offered.json()["error"]["message"]
@@ -85,8 +86,9 @@ def test_the_rule_covers_paths_and_document_templates():
         "/v1/videos/",
         "/v1/videos/video_1",
         "/v1/videos/video_1/content",
-        "/v1/videos/{video_id}",
-        "/v1/videos/{video_id}/remix",
+        "/v1/videos/video_{id}",
+        "/v1/videos/video_{id}/remix",
+        "/v1/videos/video_",
         "/v1/videos/edits",
         "/v1/videos/characters/ch_1",
     ]
@@ -95,7 +97,6 @@ def test_the_rule_covers_paths_and_document_templates():
         "/v1/videos/image2video/{task_id}",
         "/v1/videos/effects",
         "/v1/videos/video-extend",
-        "/v1/videos/video_",
         "/v1/images/x",
         "/account/costs",
         "/v1/videosx",
@@ -107,5 +108,5 @@ def test_the_rule_covers_paths_and_document_templates():
 def test_importing_the_openai_routes_changes_no_global_state():
     import openkling.api.routes.openai_videos  # noqa: F401
 
-    assert "video_id" not in CONVERTOR_TYPES  # routes match ids themselves (OpenAIVideoRoute)
+    assert "video_id" not in CONVERTOR_TYPES  # the routes are /v1/videos/video_{id}...
     assert isinstance(api_errors.ERROR_SHAPES, tuple)  # a fixed table, not appended to

@@ -12,9 +12,10 @@ ID_PREFIX = "video_"
 
 
 def is_video_id(segment: str) -> bool:
-    """Whether a path segment has the form of an OpenAI video id (any ``video_...``, ours or
-    not: a foreign id is still the OpenAI door's to answer)."""
-    return segment.startswith(ID_PREFIX) and len(segment) > len(ID_PREFIX)
+    """Whether a path segment has the form of an OpenAI video id: it starts with ``video_``
+    (ours are video_ and digits, OpenAI's video_ and hex; a foreign or malformed one is still
+    the OpenAI door's to answer). No Kling path segment does."""
+    return segment.startswith(ID_PREFIX)
 
 
 def video_id_of(task_id: str) -> str:
