@@ -359,3 +359,23 @@ def test_bad_input_over_http_changes_nothing(server, bystander, path, body, fiel
     out = resp.json()
     assert out["code"] == 1201 and out["message"].startswith(field + ":") and "data" not in out
     assert state() == before == (50, 0)
+
+
+def test_models_lists_the_2026_models_and_the_cli_sends_a_test_callback(server, receiver):
+    models = {m["model_name"]: m for m in call(server, "GET", "/v1/models").json()["data"]}
+    for name in ("kling-2.5-turbo", "kling-2.6", "kling-3.0", "kling-3.0-turbo"):
+        assert models[name]["api"] == "2026" and "text-to-video" in models[name]["endpoints"]
+    assert models["kling-3.0-omni"]["endpoints"] == ["omni-video"]
+    assert models["kling-o1"]["durations"] == [str(s) for s in range(3, 11)]
+    assert "api" not in models["kling-v2-6"]  # the legacy entries are as they were
+
+    account = server.new_account(credits=1)
+    out = cli("webhooks", "test", account.access_key, receiver.url, data_dir=server.data_dir)
+    sent = json.loads(out.stdout)
+    # the CLI and the endpoint share the limit: one test callback per 6 s per account
+    again = call(
+        server, "POST", "/account/webhooks/test", account, json={"callback_url": receiver.url}
+    )
+    assert again.status_code == 429 and again.json()["code"] == 1302
+    body, headers = receiver.wait(lambda p: p.get("id") == sent["id"])
+    assert verify(account.webhook_secret, body, headers) == sent
