@@ -93,6 +93,8 @@ class GenerationRequest(BaseModel):
     static_mask: ImageInput | None = None
     dynamic_masks: list[DynamicMask] = Field(default_factory=list)
     shots: list[Shot] = Field(default_factory=list)  # [] is one shot of `prompt`
+    # reference images (Kling's refer_image, named @image_1, ... in the prompt), in order
+    references: list[ImageInput] = Field(default_factory=list)
     watermark: bool = False
     size: tuple[int, int] | None = None  # exact output width x height; None: the engine's
     seed: int | None = None  # a fixed seed (a remix); None: a random one at create
@@ -110,6 +112,7 @@ class GenerationRequest(BaseModel):
         """Storage keys of every input file stored with the task."""
         images = [self.image, self.image_tail, self.static_mask]
         images += [m.mask for m in self.dynamic_masks]
+        images += self.references
         return [image.key for image in images if image is not None]
 
 
