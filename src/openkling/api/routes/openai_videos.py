@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...contract import openai as oa
-from ...domain.request import GenerationRequest, ImageInput, Parsed
+from ...domain.request import GenerationRequest, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
 from ...errors import (
@@ -21,7 +21,7 @@ from ...errors import (
     ModelPermissionDenied,
     TaskNotFound,
 )
-from ...media.images import InputImage, check_image, input_key
+from ...media.images import InputImage, check_image
 from ...media.spritesheet import make_spritesheet
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
@@ -30,7 +30,6 @@ from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
 from ..openapi import errors
 
-FIELD = "input_reference"
 log = logging.getLogger(__name__)
 
 
@@ -145,14 +144,13 @@ async def _create_body(request: Request, rt: Runtime) -> Any:
 
 
 def _parse_create(body: Any, rt: Runtime) -> Parsed:
-    targets = _targets(rt)
-    parsed = oa.parse_create(body, targets)
-    target = targets[oa.target_name(parsed.model, targets)]
-    oa.check_target(parsed, target, rt.catalog)
-    image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
-    stored, inputs = _input(image)
-    req = oa.generation_request(parsed, target, stored, exact_size=rt.settings.openai_exact_size)
-    return Parsed(req, inputs)
+    return oa.parse_video_create(
+        body,
+        _targets(rt),
+        rt.catalog,
+        image_loader(rt.settings),
+        exact_size=rt.settings.openai_exact_size,
+    )
 
 
 @router.post(
@@ -177,32 +175,6 @@ async def create(request: Request):
     except ModelPermissionDenied:
         raise _permission_denied(parsed[0]) from None
     return JSONResponse(_video(rt, task))
-
-
-def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputImage:
-    """The reference's bytes, checked as an input image (JPG or PNG)."""
-    if isinstance(reference, oa.Upload):
-        return check_image(reference.data, FIELD)
-    field = f"{FIELD}.image_url"
-    url = reference.url
-    if url[:5].lower() == "data:":
-        head, comma, payload = url.partition(",")
-        if not comma or not head.lower().endswith(";base64"):
-            raise InvalidParameter(
-                f"{field}: a data URL must be data:image/png;base64,... or "
-                "data:image/jpeg;base64,...",
-                param=field,
-            )
-        url = payload
-    return image_loader(rt.settings)(field, url)  # URLs are fetched through the URL guard
-
-
-def _input(image: InputImage | None) -> tuple[ImageInput | None, dict[str, InputImage]]:
-    """The request's reference to an input image, and the file to store under it."""
-    if image is None:
-        return None, {}
-    stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
-    return stored, {stored.key: image}
 
 
 def _permission_denied(req: GenerationRequest) -> ModelPermissionDenied:
@@ -364,10 +336,10 @@ def _remix_inputs(
     if req.image is None:
         return req, {}
     try:
-        image = check_image(rt.storage.read(req.image.key), FIELD)
+        image = check_image(rt.storage.read(req.image.key), oa.REFERENCE)
     except FileNotFoundError:
         raise InvalidParameter(
             "video_id: the source video's input_reference is no longer stored", param="video_id"
         ) from None
-    stored, inputs = _input(image)
+    stored, inputs = oa.stored_reference(image)
     return req.model_copy(update={"image": stored}), inputs
