@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from ..config import Settings
 from ..errors import ServiceUnavailable, TokenInvalid
-from ..net.hosts import public_base as public_root
 from ..net.hosts import root_of
 from ..observability import logs
 from ..runtime import Runtime
@@ -87,12 +87,14 @@ def base_url_of(request: Request) -> str:
     """The root URLs in responses start with: the configured public URL, else the request's
     own (its Host header has passed the edge's allowlist, api/edge.py; no Host: the address
     the connection arrived on)."""
-    settings = request.app.state.runtime.settings
+    settings: Settings = request.app.state.runtime.settings
+    if settings.public_base_url:
+        return settings.public_base
     host = request.headers.get("host")
     root = root_of(request.url.scheme, host) if host else None
     if root is None:
-        return public_root(settings, str(request.base_url))
-    return public_root(settings, root + request.scope.get("root_path", ""))
+        return str(request.base_url).rstrip("/")
+    return (root + request.scope.get("root_path", "")).rstrip("/")
 
 
 async def public_base(request: Request) -> str:

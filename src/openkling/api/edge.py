@@ -30,7 +30,7 @@ class EdgeGuard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.hosts = allowed_names(settings)
+        self.hosts = allowed_names(settings.host, settings.public_base_url, settings.allowed_hosts)
 
     def body_limit(self, path: str) -> int:
         field = LARGER_BODIES.get(path)
