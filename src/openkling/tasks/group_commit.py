@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import JSON, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.status import TaskStatus
+from ..domain.status import UNFINISHED
 from ..errors import InvalidParameter, TooManyConcurrentTasks
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, LedgerEntry, Task
@@ -36,7 +36,6 @@ from . import credits
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 128
-UNFINISHED = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
 
 
 @dataclass

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ..domain.request import GenerationRequest
 from ..domain.result import TaskResult
-
-if TYPE_CHECKING:
-    from ..store.models import Task
+from ..domain.task import TaskRecord
 
 
 class Leases(Protocol):
@@ -31,7 +29,7 @@ class Run:
     was released); ``cancelled`` when the task's owner asked to cancel it.
     """
 
-    def __init__(self, lifecycle: Leases, task: Task, token: str) -> None:
+    def __init__(self, lifecycle: Leases, task: TaskRecord, token: str) -> None:
         self._lifecycle = lifecycle
         self.token = token
         self.task_id: str = task.id

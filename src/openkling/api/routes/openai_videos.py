@@ -16,6 +16,7 @@ from ...contract.openai import videos as oa
 from ...domain.request import GenerationRequest, ImageInput, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
+from ...domain.task import TaskRecord
 from ...errors import (
     InsufficientCredits,
     InvalidParameter,
@@ -27,6 +28,7 @@ from ...media.images import InputImage, check_image, input_key
 from ...media.spritesheet import make_spritesheet
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
+from ...tasks.accounts import Principal
 from ..body import json_body as _json_body
 from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
@@ -97,15 +99,15 @@ for (_method, _path), _what in NOT_OFFERED.items():
     router.add_api_route(_path, _not_offered(_what), methods=[_method], include_in_schema=False)
 
 
-def _targets(rt) -> dict[str, oa.ModelTarget]:
+def _targets(rt: Runtime) -> dict[str, oa.ModelTarget]:
     return oa.model_targets(rt.settings.openai_model_map, rt.catalog)
 
 
-def _video(rt, task) -> dict[str, Any]:
+def _video(rt: Runtime, task: TaskRecord) -> dict[str, Any]:
     return oa.video_object(task, _targets(rt))
 
 
-def _polled(rt, body: dict) -> JSONResponse:
+def _polled(rt: Runtime, body: dict) -> JSONResponse:
     """A GET answer: the SDK's poll helper waits as long as ``openai-poll-after-ms`` says."""
     return JSONResponse(
         body, headers={"openai-poll-after-ms": str(rt.settings.openai_poll_after_ms)}
@@ -257,7 +259,7 @@ def list_videos(request: Request, rt: RuntimeDep, account: AccountDep):
     return _polled(rt, oa.list_object([_video(rt, row) for row in rows], has_more))
 
 
-def _task(rt, account, video_id: str):
+def _task(rt: Runtime, account: Principal, video_id: str) -> TaskRecord:
     task_id = oa.task_id_of(video_id)
     try:
         return rt.service.get(account, task_id=task_id, family=oa.FAMILY)
@@ -270,7 +272,7 @@ def get_video(video_id: str, rt: RuntimeDep, account: AccountDep):
     return _polled(rt, _video(rt, _task(rt, account, video_id)))
 
 
-def _videos(task) -> list[VideoResult]:
+def _videos(task: TaskRecord) -> list[VideoResult]:
     return TaskResult.model_validate(task.result).videos if task.result else []
 
 
@@ -281,7 +283,7 @@ def _videos(task) -> list[VideoResult]:
 )
 def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
     task = _task(rt, account, video_id)
-    if not TaskStatus(task.status).is_terminal():
+    if not task.finished:
         raise InvalidParameter(
             f"video '{video_id}' is {oa.STATUSES[task.status]}; only a completed or failed video "
             "can be deleted",
@@ -306,7 +308,7 @@ def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep
     videos = _videos(task) if task.status == TaskStatus.SUCCEED else []
     if not videos:
         raise InvalidParameter(
-            f"video '{video_id}' is {oa.STATUSES.get(task.status, task.status)}; its content can "
+            f"video '{video_id}' is {oa.STATUSES[task.status]}; its content can "
             "be downloaded once it is completed",
             param="video_id",
         )
@@ -361,7 +363,7 @@ async def remix(video_id: str, request: Request, rt: RuntimeDep, account: Accoun
     prompt = oa.parse_remix(body)
     source = await run_in_threadpool(_task, rt, account, video_id)
     if source.status != TaskStatus.SUCCEED:
-        status = oa.STATUSES.get(source.status, source.status)
+        status = oa.STATUSES[source.status]
         raise InvalidParameter(
             f"video '{video_id}' is {status}; only a completed video can be remixed",
             param="video_id",

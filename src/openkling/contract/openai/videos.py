@@ -15,6 +15,7 @@ from ...domain.catalog import Catalog
 from ...domain.request import GenerationRequest, ImageInput
 from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
+from ...domain.task import TaskRecord
 from ...domain.vocabulary import DEFAULT_MODEL
 from ...errors import InvalidParameter, TaskNotFound
 from ..fields import MAX_PROMPT, MAX_URL, _string, _type_name
@@ -44,7 +45,7 @@ VARIANTS: dict[str, str] = {
     "spritesheet": "image/jpeg",
 }
 
-STATUSES: dict[str, str] = {
+STATUSES: dict[TaskStatus, str] = {
     TaskStatus.SUBMITTED: "queued",
     TaskStatus.PROCESSING: "in_progress",
     TaskStatus.SUCCEED: "completed",
@@ -354,10 +355,10 @@ def openai_model_of(req: GenerationRequest, targets: Mapping[str, ModelTarget]) 
     return req.model_name
 
 
-def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any]:
-    """The OpenAI video object of a stored task (a row or a Task)."""
+def video_object(task: TaskRecord, targets: Mapping[str, ModelTarget]) -> dict[str, Any]:
+    """The OpenAI video object of a stored task."""
     req = GenerationRequest.model_validate(task.request)
-    status = STATUSES.get(task.status, "queued")
+    status = STATUSES[task.status]
     finished = status in ("completed", "failed")
     videos = TaskResult.model_validate(task.result).videos if task.result else []
     width, height = req.size or SIZES.get(req.wire.get("size", ""), (0, 0))
