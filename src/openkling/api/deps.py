@@ -15,7 +15,7 @@ from ..net.hosts import root_of
 from ..observability import logs
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
-from .auth import authenticate, authenticate_cached
+from .auth import Authenticator
 
 T = TypeVar("T")
 
@@ -56,8 +56,8 @@ def _auth_header(request: Request) -> str | None:
 
 def account_of(request: Request) -> Principal:
     """The authenticated account of ``request``, or the auth error to answer with."""
-    rt: Runtime = request.app.state.runtime
-    account = authenticate(rt.accounts, _auth_header(request), rt.settings.jwt_leeway_seconds)
+    auth: Authenticator = request.app.state.auth
+    account = auth.authenticate(_auth_header(request))
     logs.account.set(account.id)  # this request's own context (one task per request)
     return account
 
@@ -67,10 +67,8 @@ def cached_account_of(request: Request) -> Principal | None:
     loop), or None when they do not hold it. Its key is NOT re-checked: the caller re-checks
     it in the statement that serves the request, and calls ``account_of`` for the answer
     when that finds the key revoked or rotated, or before answering with any other error."""
-    rt: Runtime = request.app.state.runtime
-    account = authenticate_cached(
-        rt.accounts, _auth_header(request), rt.settings.jwt_leeway_seconds
-    )
+    auth: Authenticator = request.app.state.auth
+    account = auth.authenticate_cached(_auth_header(request))
     if account is not None:
         logs.account.set(account.id)
     return account

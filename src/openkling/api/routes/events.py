@@ -25,7 +25,7 @@ from ...domain.vocabulary import FAMILIES
 from ...errors import AuthError, RateLimited
 from ...store.db import now_ms
 from ...tasks.watch import TaskWatch
-from ..auth import authenticate
+from ..auth import Authenticator
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 from ..openapi import errors
 
@@ -133,10 +133,9 @@ def _stream_response(
 
 async def _still_signed_in(request: Request, rt) -> bool:
     """The stream's credentials still hold: a revoked key or an expired token ends it."""
-    header = request.headers.get("authorization")
-    leeway = rt.settings.jwt_leeway_seconds
+    auth: Authenticator = request.app.state.auth
     try:
-        await run_in_threadpool(authenticate, rt.accounts, header, leeway)
+        await run_in_threadpool(auth.authenticate, request.headers.get("authorization"))
     except AuthError:
         return False
     return True
