@@ -175,7 +175,8 @@ class Settings(BaseSettings):
             value = [t.strip() for t in value.split(",") if t.strip()]
         from .net.guard import AllowList
 
-        AllowList.parse(value)  # a bad entry stops start-up, naming the entry
+        if isinstance(value, list | tuple | set | frozenset):  # else pydantic refuses it
+            AllowList.parse(str(entry) for entry in value)  # a bad entry stops start-up
         return value
 
     @cached_property

@@ -61,6 +61,7 @@ def task(status: str, **fields) -> TaskRecord:
         cancel_requested=False,
         created_at=1_795_484_615_123,
         updated_at=1_795_484_625_999,
+        expired_at=None,
     )
     row.update(fields)
     return TaskRecord.from_mapping(row)

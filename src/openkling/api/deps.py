@@ -41,7 +41,8 @@ bearer = HTTPBearer(
     bearerFormat="JWT",
     description="A Kling JWT (HS256, iss = access key) or the secret key as an API key",
 )
-BEARER_SECURITY = [{"bearer": []}]  # for routes that authenticate without the dependency
+# for routes that authenticate without the dependency
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _auth_header(request: Request) -> str | None:

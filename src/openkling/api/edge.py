@@ -48,7 +48,7 @@ class EdgeGuard:
         if name in self.hosts:
             return True
         server = scope.get("server")  # the address this connection arrived on is truthful
-        return bool(server) and normalize(str(server[0])) == name
+        return server is not None and normalize(str(server[0])) == name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

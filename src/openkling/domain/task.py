@@ -8,11 +8,16 @@ layer.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from .status import TaskStatus
+
+
+class Columns(Protocol):
+    """A row's columns by name: a dict, or a database row's mapping."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,7 @@ class TaskRecord:
         return self.status.is_terminal()
 
     @classmethod
-    def from_mapping(cls, row: Mapping[str, Any]) -> TaskRecord:
+    def from_mapping(cls, row: Columns) -> TaskRecord:
         """From a row's mapping (or a dict) holding every column; JSON columns may be text
         (a raw SQLite read) and are decoded here."""
         request = row["request"]
@@ -70,7 +75,7 @@ class TaskRecord:
             cancel_requested=bool(row["cancel_requested"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
-            expired_at=row.get("expired_at"),
+            expired_at=row["expired_at"],
         )
 
     @classmethod

@@ -132,7 +132,7 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         states = UNFINISHED
-        counts = {(m, s): 0 for m in self.models for s in states}
+        counts: dict[tuple[str, str], int] = {(m, s.value): 0 for m in self.models for s in states}
         pending = None
         try:
             with self.sessions() as s:

@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session, aliased
@@ -17,11 +18,12 @@ from ..config import Settings
 from ..errors import OutboundError, URLRefused
 from ..net import guard as netguard
 from ..observability import metrics
-from ..store.db import Sessions, now_ms
+from ..store.db import Sessions, affected, now_ms
 from ..store.models import Account, Callback
 from . import webhooks
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 # Fairness: a slow or dead receiver may only slow its own callbacks. Each sender has SENDERS
 # posts in flight at most; one destination (scheme://host:port) holds at most PER_DESTINATION
@@ -45,6 +47,13 @@ def enqueue(session: Session, *, task_id: str, account_id: int, url: str, payloa
             created_at=now,
         )
     )
+
+
+def _add(counter: Counter[K], key: K, step: int) -> None:
+    """Move ``key``'s count by ``step``; a count that reaches 0 leaves the counter."""
+    counter[key] += step
+    if counter[key] <= 0:
+        del counter[key]
 
 
 class CallbackSender:
@@ -110,13 +119,8 @@ class CallbackSender:
         """Count a row in (+1) or out (-1) of the in-flight totals."""
         with self._count_lock:
             self._in_flight += step
-            for counter, key in (
-                (self._by_destination, netguard.destination(row.url)),
-                (self._by_account, row.account_id),
-            ):
-                counter[key] += step
-                if counter[key] <= 0:
-                    del counter[key]
+            _add(self._by_destination, netguard.destination(row.url), step)
+            _add(self._by_account, row.account_id, step)
 
     def _take(self) -> list[Callback]:
         """Claim due rows for the free slots, leaving out saturated destinations and accounts;
@@ -150,7 +154,7 @@ class CallbackSender:
             query = query.where(~Callback.url.startswith(full + "/", autoescape=True))
         # a post may wait on the resolver, two connects, the write and the read
         lock_until = now + int(5 * self.settings.callback_timeout_seconds * 1000) + 5000
-        taken = []
+        taken: list[Callback] = []
         with self.sessions.begin() as s:
             rows = s.execute(query.order_by(Callback.id).limit(free * 4)).scalars().all()
             for row in rows:
@@ -166,7 +170,7 @@ class CallbackSender:
                     .where(Callback.id == row.id, Callback.locked_until == row.locked_until)
                     .values(locked_until=lock_until)
                 )
-                if claimed.rowcount == 1:
+                if affected(claimed) == 1:
                     taken.append(row)
                     by_destination[where] += 1
                     by_account[row.account_id] += 1

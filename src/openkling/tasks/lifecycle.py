@@ -15,7 +15,7 @@ from ..domain.status import TaskStatus, check_transition
 from ..domain.task import TaskRecord
 from ..observability import metrics
 from ..storage.base import Storage
-from ..store.db import Sessions, now_ms
+from ..store.db import Sessions, affected, now_ms
 from ..store.models import Task
 from . import callbacks, credits
 from .run import Run
@@ -63,7 +63,7 @@ class Lifecycle:
                 lease_expires_at=now + int(self.settings.lease_seconds * 1000),
                 attempts=task.attempts + 1,
             )
-        changed = session.execute(update(Task).where(*conditions).values(**values)).rowcount == 1
+        changed = affected(session.execute(update(Task).where(*conditions).values(**values))) == 1
         if not changed:
             return False
         session.refresh(task)
@@ -135,16 +135,18 @@ class Lifecycle:
                     if task.lease_owner is None
                     else Task.lease_owner == task.lease_owner
                 )
-                taken = s.execute(
-                    update(Task)
-                    .where(Task.id == task.id, Task.status == TaskStatus.PROCESSING, previous)
-                    .values(
-                        lease_owner=owner,
-                        lease_expires_at=now + int(self.settings.lease_seconds * 1000),
-                        attempts=task.attempts + 1,
-                        progress=0,
+                taken = affected(
+                    s.execute(
+                        update(Task)
+                        .where(Task.id == task.id, Task.status == TaskStatus.PROCESSING, previous)
+                        .values(
+                            lease_owner=owner,
+                            lease_expires_at=now + int(self.settings.lease_seconds * 1000),
+                            attempts=task.attempts + 1,
+                            progress=0,
+                        )
                     )
-                ).rowcount
+                )
                 if taken != 1:
                     return None
                 s.refresh(task)
@@ -175,18 +177,16 @@ class Lifecycle:
         if progress is not None:
             values["progress"] = progress
         with self.sessions.begin() as s:
-            ours = (
-                s.execute(
-                    update(Task)
-                    .where(
-                        Task.id == task_id,
-                        Task.lease_owner == owner,
-                        Task.status == TaskStatus.PROCESSING,
-                    )
-                    .values(**values)
-                ).rowcount
-                == 1
+            renewed = s.execute(
+                update(Task)
+                .where(
+                    Task.id == task_id,
+                    Task.lease_owner == owner,
+                    Task.status == TaskStatus.PROCESSING,
+                )
+                .values(**values)
             )
+            ours = affected(renewed) == 1
             cancel = s.execute(select(Task.cancel_requested).where(Task.id == task_id)).scalar()
         return ours, bool(cancel)
 
@@ -207,7 +207,7 @@ class Lifecycle:
                     attempts=Task.attempts - 1,
                 )
             )
-            return released.rowcount == 1
+            return affected(released) == 1
 
     def finish(
         self, task_id: str, owner: str, *, result: dict | None = None, error: str = ""

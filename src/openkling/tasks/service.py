@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import random
 import threading
@@ -26,8 +27,8 @@ from ..errors import (
     TaskNotFound,
 )
 from ..observability import logs, metrics
-from ..store.db import Sessions, now_ms
-from ..store.models import Account, Task
+from ..store.db import Sessions, affected, now_ms
+from ..store.models import TASKS, Account, Task
 from . import credits
 from .accounts import Principal
 from .group_commit import GroupCommit, PendingCreate
@@ -192,6 +193,7 @@ class TaskService:
             "cancel_requested": False,
             "created_at": now,
             "updated_at": now,
+            "expired_at": None,
         }
         # the create's transaction checks this is still the account's current key
         return PendingCreate(row=row, cost=cost, secret=account.secret_key)
@@ -221,7 +223,7 @@ class TaskService:
 
     # Reads below are Core reads (not ORM), each row made a TaskRecord: the hot polling path
     # stays cheap. The statements are built once, with parameters.
-    _TASKS = Task.__table__
+    _TASKS = TASKS
     _MINE = (_TASKS.c.account_id == bindparam("account_id")) & (
         _TASKS.c.family == bindparam("family")
     )
@@ -303,7 +305,7 @@ class TaskService:
 
     def list(
         self, account: Principal, *, page: int, size: int, family: str = "text2video"
-    ) -> list[TaskRecord]:
+    ) -> builtins.list[TaskRecord]:
         t = self._TASKS
         with self.sessions() as s:
             rows = s.execute(
@@ -317,7 +319,7 @@ class TaskService:
 
     def page(
         self, account: Principal, *, family: str, after: str | None, limit: int, ascending: bool
-    ) -> tuple[list[TaskRecord], bool]:
+    ) -> tuple[builtins.list[TaskRecord], bool]:
         """Up to ``limit`` tasks after the task id ``after`` (exclusive; it need not exist any
         more), in id order, which is creation order; and whether more follow."""
         t = self._TASKS
@@ -342,9 +344,9 @@ class TaskService:
             )
         t = self._TASKS
         with self.sessions.begin() as s:
-            gone = s.execute(
-                delete(t).where(t.c.id == task.id, t.c.account_id == account.id)
-            ).rowcount
+            gone = affected(
+                s.execute(delete(t).where(t.c.id == task.id, t.c.account_id == account.id))
+            )
         if not gone:  # a concurrent delete won
             raise TaskNotFound(f"task '{task_id}' does not exist")
         keys = list(also) + GenerationRequest.model_validate(task.request).input_keys()

@@ -8,7 +8,7 @@ from ..domain.status import UNFINISHED
 from ..domain.task import TaskRecord
 from ..domain.vocabulary import FAMILIES
 from ..store.db import Sessions
-from ..store.models import Task
+from ..store.models import TASKS
 
 MAX_ROWS = 200  # one read never returns more than this, whatever the account holds
 
@@ -16,7 +16,7 @@ MAX_ROWS = 200  # one read never returns more than this, whatever the account ho
 class TaskWatch:
     """Cheap indexed reads a stream repeats a few times a second (Core rows, no ORM)."""
 
-    _TASKS = Task.__table__
+    _TASKS = TASKS
 
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
