@@ -8,10 +8,10 @@ from pydantic import ValidationError
 
 from openkling import errors as e
 from openkling.config import Settings
-from openkling.contract.openai import videos as oa
+from openkling.contract import openai as oa
 from openkling.domain.catalog import default_catalog
 from openkling.domain.request import GenerationRequest
-from openkling.domain.task import TaskRecord
+from openkling.domain.task import StoredTask
 
 
 def test_model_map_setting_forms(monkeypatch):
@@ -37,7 +37,7 @@ def test_default_map_follows_the_catalog():
     }
 
 
-def task(status: str, **fields) -> TaskRecord:
+def task(status: str, **fields) -> StoredTask:
     request = GenerationRequest(
         model_name="kling-v1", prompt="p", duration=8, size=(1024, 1792), wire={"model": "sora-2"}
     )
@@ -64,7 +64,7 @@ def task(status: str, **fields) -> TaskRecord:
         expired_at=None,
     )
     row.update(fields)
-    return TaskRecord.from_mapping(row)
+    return StoredTask.from_mapping(row)
 
 
 def test_video_object_of_each_status():

@@ -1,7 +1,7 @@
 """A task as it crosses a seam: one frozen, typed record read from the store.
 
 The service's creates and reads, the presenters (Kling, OpenAI), the event streams and the
-callbacks all pass ``TaskRecord``; neither an ORM object nor a database row leaves the task
+callbacks all pass ``StoredTask``; neither an ORM object nor a database row leaves the task
 layer.
 """
 
@@ -21,7 +21,7 @@ class Columns(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class TaskRecord:
+class StoredTask:
     """The columns of one task (``store.models.Task``), with its status as a ``TaskStatus``."""
 
     id: str
@@ -50,7 +50,7 @@ class TaskRecord:
         return self.status.is_terminal()
 
     @classmethod
-    def from_mapping(cls, row: Columns) -> TaskRecord:
+    def from_mapping(cls, row: Columns) -> StoredTask:
         """From a row's mapping (or a dict) holding every column; JSON columns may be text
         (a raw SQLite read) and are decoded here."""
         request = row["request"]
@@ -79,9 +79,9 @@ class TaskRecord:
         )
 
     @classmethod
-    def from_object(cls, task: object) -> TaskRecord:
+    def from_object(cls, task: object) -> StoredTask:
         """From any object with the columns as attributes (a ``store.models.Task``)."""
         return cls.from_mapping({name: getattr(task, name) for name in COLUMNS})
 
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TaskRecord))
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(StoredTask))

@@ -11,16 +11,16 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..config import Settings
-from ..errors import OutboundError, URLRefused
+from ..errors import OutboundError, RateLimited, URLRefused
 from ..net import guard as netguard
 from ..observability import metrics
 from ..store.db import Sessions, affected, now_ms
 from ..store.models import Account, Callback
-from . import webhooks
+from . import webhook_secrets, webhooks
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -34,11 +34,19 @@ PER_DESTINATION = 2
 PER_ACCOUNT = 4
 
 
-def enqueue(session: Session, *, task_id: str, account_id: int, url: str, payload: dict) -> None:
+def enqueue(
+    session: Session,
+    *,
+    task_id: str,
+    account_id: int,
+    url: str,
+    payload: dict,
+    message_id: str | None = None,
+) -> None:
     now = now_ms()
     session.add(
         Callback(
-            message_id=f"msg_{uuid.uuid4().hex}",
+            message_id=message_id or f"msg_{uuid.uuid4().hex}",
             task_id=task_id,
             account_id=account_id,
             url=url,
@@ -47,6 +55,35 @@ def enqueue(session: Session, *, task_id: str, account_id: int, url: str, payloa
             created_at=now,
         )
     )
+
+
+def send_test(sessions: Sessions, account_id: int, url: str, body_for) -> dict:
+    """Queue a test callback to ``url`` (checked by the caller) through the outbox, signed as
+    the account's callbacks are; at most one per 6 s per account (else ``RateLimited``).
+    ``body_for(task_id, now_ms)`` makes its body."""
+    with sessions.begin() as s:
+        webhook_secrets.lock_account(s, account_id)
+        now = now_ms()
+        last = s.execute(
+            select(func.max(Callback.created_at)).where(
+                Callback.account_id == account_id,
+                Callback.message_id.startswith(webhook_secrets.TEST_PREFIX, autoescape=True),
+            )
+        ).scalar()
+        if last is not None and now - last < webhook_secrets.TEST_INTERVAL_MS:
+            wait = (webhook_secrets.TEST_INTERVAL_MS - (now - last) + 999) // 1000
+            raise RateLimited(f"one test callback per 6 seconds; try again in {wait} s")
+        task_id = f"{now:013d}{uuid.uuid4().int % 10**5:05d}"  # shaped like a task id
+        body = body_for(task_id, now)
+        enqueue(
+            s,
+            task_id=task_id,
+            account_id=account_id,
+            url=url,
+            payload=body,
+            message_id=webhook_secrets.TEST_PREFIX + uuid.uuid4().hex,
+        )
+        return body
 
 
 def _add(counter: Counter[K], key: K, step: int) -> None:
@@ -179,10 +216,9 @@ class CallbackSender:
         return taken
 
     def _deliver(self, row: Callback) -> None:
-        with self.sessions() as s:
-            secret = s.execute(
-                select(Account.webhook_secret).where(Account.id == row.account_id)
-            ).scalar_one()
+        with self.sessions() as s:  # read at each attempt: a rotation applies at once
+            account = s.execute(select(Account).where(Account.id == row.account_id)).scalar_one()
+            secret = webhook_secrets.signers(account)
         body = json.dumps(row.payload, separators=(",", ":")).encode()
         try:  # checked and pinned by the guard: never a connection into our own network
             status = netguard.post(

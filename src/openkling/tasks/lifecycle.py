@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..contract.kling.present import task_object
+from ..contract.kling2026.present import task_record
 from ..domain.status import TaskStatus, check_transition
-from ..domain.task import TaskRecord
+from ..domain.task import StoredTask
+from ..domain.vocabulary import FAMILIES_2026
 from ..observability import metrics
 from ..storage.base import Storage
 from ..store.db import Sessions, affected, now_ms
@@ -72,18 +74,21 @@ class Lifecycle:
             if credits.refund(session, task.account_id, task.id, task.cost_milli, msg):
                 refunded = task.cost_milli
         if task.callback_url:
-            self.queue_callback(session, TaskRecord.from_object(task))
+            self.queue_callback(session, StoredTask.from_object(task))
         metrics.task_transition(
             task.model_name, new, created_at_ms=task.created_at, refund_milli=refunded
         )
         log.info("task %s -> %s%s", task.id, new.value, f" ({msg})" if msg else "")
         return True
 
-    def queue_callback(self, session: Session, task: TaskRecord) -> None:
+    def queue_callback(self, session: Session, task: StoredTask) -> None:
         """In ``session``'s transaction: the outbox row posting ``task`` as it is now."""
         if not task.callback_url:
             return
-        payload = task_object(
+        # a task calls back in the shape of the API that made it (Kling: the "new callback"
+        # body for tasks of the 2026 endpoints, the legacy one for the others)
+        present = task_record if task.family in FAMILIES_2026 else task_object
+        payload = present(
             task,
             self.storage,
             base_url=self.settings.public_base,
@@ -108,7 +113,7 @@ class Lifecycle:
             return None
         if task.callback_url and self.on_callback:
             self.on_callback()
-        return Run(self, TaskRecord.from_object(task), token)
+        return Run(self, StoredTask.from_object(task), token)
 
     def _take(self, task_id: str, owner: str) -> Task | None:
         now = now_ms()

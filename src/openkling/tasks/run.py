@@ -6,7 +6,7 @@ from typing import Protocol
 
 from ..domain.request import GenerationRequest
 from ..domain.result import TaskResult
-from ..domain.task import TaskRecord
+from ..domain.task import StoredTask
 
 
 class Leases(Protocol):
@@ -29,7 +29,7 @@ class Run:
     was released); ``cancelled`` when the task's owner asked to cancel it.
     """
 
-    def __init__(self, lifecycle: Leases, task: TaskRecord, token: str) -> None:
+    def __init__(self, lifecycle: Leases, task: StoredTask, token: str) -> None:
         self._lifecycle = lifecycle
         self.token = token
         self.task_id: str = task.id

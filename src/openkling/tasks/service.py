@@ -20,7 +20,7 @@ from ..domain.catalog import Catalog, format_credits, milli
 from ..domain.request import GenerationRequest, InputFile
 from ..domain.result import TaskResult
 from ..domain.status import TaskStatus
-from ..domain.task import COLUMNS, TaskRecord
+from ..domain.task import COLUMNS, StoredTask
 from ..errors import (
     InvalidParameter,
     ModelPermissionDenied,
@@ -102,7 +102,7 @@ class TaskService:
         inputs: Mapping[str, InputFile] | None = None,
         *,
         family: str,
-    ) -> TaskRecord:
+    ) -> StoredTask:
         """The one way a task is created, for every door. Checks permission, policy and rate;
         stores the request's input files; charges, stores and dispatches the task in one
         transaction (shared with concurrent creates, see ``group_commit``) that also checks
@@ -125,7 +125,7 @@ class TaskService:
         inputs: Mapping[str, InputFile] | None = None,
         *,
         family: str,
-    ) -> TaskRecord:
+    ) -> StoredTask:
         """``submit`` for the event loop: files are written in the thread pool, and the
         writer is awaited without holding a thread."""
         item = self._prepare(account, req, family)
@@ -202,7 +202,7 @@ class TaskService:
         """In the create's transaction: the outbox row of each new task with a callback_url."""
         for row in rows:
             if row["callback_url"]:
-                self.lifecycle.queue_callback(session, TaskRecord.from_mapping(row))
+                self.lifecycle.queue_callback(session, StoredTask.from_mapping(row))
 
     def _dispatch(self, accepted: list[PendingCreate]) -> None:
         """After the commit, on the writer: hand the new tasks to workers."""
@@ -211,17 +211,17 @@ class TaskService:
         if self.lifecycle.on_callback and any(i.row["callback_url"] for i in accepted):
             self.lifecycle.on_callback()
 
-    def _accepted(self, item: PendingCreate) -> TaskRecord:
+    def _accepted(self, item: PendingCreate) -> StoredTask:
         # the record of the row just written, as the reads return it (an ORM instance costs
         # more to build than the rest of the create)
-        task = TaskRecord.from_mapping(item.row)
+        task = StoredTask.from_mapping(item.row)
         metrics.task_accepted(task.model_name, item.cost)
         if log.isEnabledFor(logging.INFO):
             with logs.context(task_id=task.id, model=task.model_name):
                 log.info("task %s accepted: %s credits", task.id, format_credits(item.cost))
         return task
 
-    # Reads below are Core reads (not ORM), each row made a TaskRecord: the hot polling path
+    # Reads below are Core reads (not ORM), each row made a StoredTask: the hot polling path
     # stays cheap. The statements are built once, with parameters.
     _TASKS = TASKS
     _MINE = (_TASKS.c.account_id == bindparam("account_id")) & (
@@ -237,7 +237,7 @@ class TaskService:
         task_id: str | None = None,
         external_id: str | None = None,
         family: str = "text2video",
-    ) -> TaskRecord:
+    ) -> StoredTask:
         """One task of this account made through ``family``'s door; others do not exist."""
         params = {"account_id": account.id, "family": family}
         with self.sessions.engine.connect() as conn:  # a plain read: no ORM session
@@ -252,7 +252,7 @@ class TaskService:
                 row = conn.execute(self._BY_EXTERNAL, {**params, "key": external_id}).first()
         if row is None:
             raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
-        return TaskRecord.from_mapping(row._mapping)
+        return StoredTask.from_mapping(row._mapping)
 
     # A get reads the task with the key check in one statement (``get_if_current``).
     # The task is matched by its primary key alone, its account and family compared here: a
@@ -266,7 +266,7 @@ class TaskService:
 
     def get_if_current(
         self, account: Principal, task_id: str, family: str
-    ) -> TaskRecord | None | Literal[False]:
+    ) -> StoredTask | None | Literal[False]:
         """The key check and the task read of a get in one statement (one round trip to the
         database): False if ``account``'s secret key is no longer the one it was cached with
         (revoked or rotated), else the task with id ``task_id``, or None if there is no such
@@ -276,7 +276,7 @@ class TaskService:
 
     async def get_if_current_async(
         self, account: Principal, task_id: str, family: str
-    ) -> TaskRecord | None | Literal[False]:
+    ) -> StoredTask | None | Literal[False]:
         """``get_if_current`` for the event loop: a network database is awaited there (no
         thread), SQLite (a local file) read directly."""
         loop_reads = self.sessions.loop_reads
@@ -295,17 +295,17 @@ class TaskService:
 
     def _current_task(
         self, row: Sequence[Any] | None, account: Principal, family: str
-    ) -> TaskRecord | None | Literal[False]:
+    ) -> StoredTask | None | Literal[False]:
         if row is None or row[0] != account.secret_key:
             return False
         # COLUMNS starts with id, account_id, family: whose it is is known before the record
         if row[1] is None or row[2] != account.id or row[3] != family:
             return None
-        return TaskRecord.from_mapping(dict(zip(COLUMNS, row[1:], strict=True)))
+        return StoredTask.from_mapping(dict(zip(COLUMNS, row[1:], strict=True)))
 
     def list(
         self, account: Principal, *, page: int, size: int, family: str = "text2video"
-    ) -> builtins.list[TaskRecord]:
+    ) -> builtins.list[StoredTask]:
         t = self._TASKS
         with self.sessions() as s:
             rows = s.execute(
@@ -315,11 +315,11 @@ class TaskService:
                 .offset((page - 1) * size)
                 .limit(size)
             ).all()
-        return [TaskRecord.from_mapping(row._mapping) for row in rows]
+        return [StoredTask.from_mapping(row._mapping) for row in rows]
 
     def page(
         self, account: Principal, *, family: str, after: str | None, limit: int, ascending: bool
-    ) -> tuple[builtins.list[TaskRecord], bool]:
+    ) -> tuple[builtins.list[StoredTask], bool]:
         """Up to ``limit`` tasks after the task id ``after`` (exclusive; it need not exist any
         more), in id order, which is creation order; and whether more follow."""
         t = self._TASKS
@@ -329,7 +329,7 @@ class TaskService:
         order = t.c.id.asc() if ascending else t.c.id.desc()
         with self.sessions() as s:
             rows = s.execute(query.order_by(order).limit(limit + 1)).all()
-        return [TaskRecord.from_mapping(row._mapping) for row in rows[:limit]], len(rows) > limit
+        return [StoredTask.from_mapping(row._mapping) for row in rows[:limit]], len(rows) > limit
 
     def delete(
         self, account: Principal, task_id: str, *, family: str, also: tuple[str, ...] = ()
@@ -358,7 +358,7 @@ class TaskService:
             except Exception:  # the row is gone; a stray file is logged, not fatal
                 log.exception("task %s: could not delete file %s", task.id, key)
 
-    def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> TaskRecord:
+    def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> StoredTask:
         task = self.get(account, task_id=task_id, family=family)
         if task.finished:
             raise InvalidParameter(
@@ -370,7 +370,7 @@ class TaskService:
             if row is None:  # deleted meanwhile
                 raise TaskNotFound(f"task '{task_id}' does not exist")
             self.lifecycle.request_cancel(s, row)
-            task = TaskRecord.from_object(row)
+            task = StoredTask.from_object(row)
         if self.lifecycle.on_callback:
             self.lifecycle.on_callback()
         return task

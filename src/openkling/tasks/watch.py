@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from ..domain.status import UNFINISHED
-from ..domain.task import TaskRecord
+from ..domain.task import StoredTask
 from ..domain.vocabulary import FAMILIES
 from ..store.db import Sessions
 from ..store.models import TASKS
@@ -23,7 +23,7 @@ class TaskWatch:
 
     def account_changes(
         self, account_id: int, *, watching: list[str], since_ms: int
-    ) -> list[TaskRecord]:
+    ) -> list[StoredTask]:
         """The account's Kling tasks (both doors) that are unfinished, that a stream was
         watching (they may have just finished) or that changed since ``since_ms``; oldest
         first."""
@@ -38,4 +38,4 @@ class TaskWatch:
                 .order_by(t.c.created_at, t.c.id)
                 .limit(MAX_ROWS)
             ).all()
-        return [TaskRecord.from_mapping(row._mapping) for row in rows]
+        return [StoredTask.from_mapping(row._mapping) for row in rows]

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
 from ...domain.status import TaskStatus
-from ...domain.task import TaskRecord
+from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES
 from ...errors import AuthError, RateLimited
 from ...store.db import now_ms
@@ -91,7 +91,7 @@ def sse(event: str, data: dict, event_id: str) -> bytes:
     return f"event: {event}\nid: {event_id}\ndata: {body}\n\n".encode()
 
 
-def _key(task: TaskRecord) -> tuple[TaskStatus, int, int]:
+def _key(task: StoredTask) -> tuple[TaskStatus, int, int]:
     return (task.status, task.progress, task.updated_at)
 
 
@@ -167,7 +167,7 @@ def _task_events(family: str):
     ):
         first = await run_in_threadpool(rt.service.get, account, task_id=task_id, family=family)
 
-        def present(task: TaskRecord) -> dict:
+        def present(task: StoredTask) -> dict:
             return task_object(
                 task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
             )
@@ -216,7 +216,7 @@ async def account_events(
 ):
     watch = TaskWatch(rt.sessions)
 
-    def present(task: TaskRecord) -> dict:
+    def present(task: StoredTask) -> dict:
         return task_object(
             task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
         )

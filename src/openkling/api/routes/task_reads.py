@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
-from ...domain.task import TaskRecord
+from ...domain.task import StoredTask
 from ...errors import InvalidParameter
 from ...observability import logs
 from ...runtime import Runtime
@@ -24,7 +24,7 @@ from ..deps import (
 from ..openapi import EXTERNAL_ID, PAGING, TaskEnvelope, TaskListEnvelope, errors
 
 
-def present(rt: Runtime, task: TaskRecord, base_url: str) -> dict:
+def present(rt: Runtime, task: StoredTask, base_url: str) -> dict:
     return task_object(
         task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
     )

@@ -6,12 +6,12 @@ from ...domain.catalog import format_credits
 from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
-from ...domain.task import TaskRecord
+from ...domain.task import StoredTask
 from ...storage.base import Storage
 from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
-def task_object(task: TaskRecord, storage: Storage, *, base_url: str, expires_in: int) -> dict:
+def task_object(task: StoredTask, storage: Storage, *, base_url: str, expires_in: int) -> dict:
     result = None
     if task.status is TaskStatus.SUCCEED and task.result:
         stored = TaskResult.model_validate(task.result)
@@ -54,7 +54,7 @@ def task_object(task: TaskRecord, storage: Storage, *, base_url: str, expires_in
     ).wire()
 
 
-def request_body(task: TaskRecord) -> dict:
+def request_body(task: StoredTask) -> dict:
     """The Kling create body that makes this task again, with its ``seed`` (openkling
     extension): what the studio's Reuse and its curl and Python examples start from. Input
     images are not sent back; an image2video task's images are given again by the caller."""
