@@ -15,6 +15,7 @@ from ...contract import openai as oa
 from ...domain.request import GenerationRequest, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...errors import (
     InvalidParameter,
     MalformedRequest,
@@ -25,6 +26,7 @@ from ...media.images import InputImage, check_image
 from ...media.spritesheet import make_spritesheet
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
+from ...tasks.accounts import Principal
 from ..body import json_body as _json_body
 from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
@@ -66,15 +68,15 @@ for (_method, _path), _what in NOT_OFFERED.items():
     router.add_api_route(_path, _not_offered(_what), methods=[_method], include_in_schema=False)
 
 
-def _targets(rt) -> dict[str, oa.ModelTarget]:
+def _targets(rt: Runtime) -> dict[str, oa.ModelTarget]:
     return oa.model_targets(rt.settings.openai_model_map, rt.catalog)
 
 
-def _video(rt, task) -> dict[str, Any]:
+def _video(rt: Runtime, task: StoredTask) -> dict[str, Any]:
     return oa.video_object(task, _targets(rt))
 
 
-def _polled(rt, body: dict) -> JSONResponse:
+def _polled(rt: Runtime, body: dict) -> JSONResponse:
     """A GET answer: the SDK's poll helper waits as long as ``openai-poll-after-ms`` says."""
     return JSONResponse(
         body, headers={"openai-poll-after-ms": str(rt.settings.openai_poll_after_ms)}
@@ -199,7 +201,7 @@ def list_videos(request: Request, rt: RuntimeDep, account: AccountDep):
     return _polled(rt, oa.list_object([_video(rt, row) for row in rows], has_more))
 
 
-def _task(rt, account, video_id: str):
+def _task(rt: Runtime, account: Principal, video_id: str) -> StoredTask:
     task_id = oa.task_id_of(video_id)
     try:
         return rt.service.get(account, task_id=task_id, family=oa.FAMILY)
@@ -213,7 +215,7 @@ def get_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
     return _polled(rt, _video(rt, _task(rt, account, video_id)))
 
 
-def _videos(task) -> list[VideoResult]:
+def _videos(task: StoredTask) -> list[VideoResult]:
     return TaskResult.model_validate(task.result).videos if task.result else []
 
 
@@ -225,7 +227,7 @@ def _videos(task) -> list[VideoResult]:
 def delete_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
     video_id = oa.video_id_of(tail)
     task = _task(rt, account, video_id)
-    if not TaskStatus(task.status).is_terminal():
+    if not task.finished:
         raise InvalidParameter(
             f"video '{video_id}' is {oa.STATUSES[task.status]}; only a completed or failed video "
             "can be deleted",
@@ -251,7 +253,7 @@ def content(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: Accoun
     videos = _videos(task) if task.status == TaskStatus.SUCCEED else []
     if not videos:
         raise InvalidParameter(
-            f"video '{video_id}' is {oa.STATUSES.get(task.status, task.status)}; its content can "
+            f"video '{video_id}' is {oa.STATUSES[task.status]}; its content can "
             "be downloaded once it is completed",
             param="video_id",
         )
@@ -307,7 +309,7 @@ async def remix(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: Ac
     prompt = oa.parse_remix(body)
     source = await run_in_threadpool(_task, rt, account, video_id)
     if source.status != TaskStatus.SUCCEED:
-        status = oa.STATUSES.get(source.status, source.status)
+        status = oa.STATUSES[source.status]
         raise InvalidParameter(
             f"video '{video_id}' is {status}; only a completed video can be remixed",
             param="video_id",
