@@ -88,7 +88,7 @@ def app_server(app_factory) -> AppServer:
 
 @pytest.fixture
 def gated_engine():
-    """An engine whose renders wait at their second frame until ``release()``."""
+    """An engine whose renders wait half way until ``release()``."""
     engine = GatedEngine()
     yield engine
     engine.release()

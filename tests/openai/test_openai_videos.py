@@ -13,7 +13,7 @@ import openai
 import pytest
 from PIL import Image, ImageDraw
 
-from liveserver import LiveServer
+from support.harness import AppServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Sora so
 
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # FAST_ENV shrinks Kling's sizes; an OpenAI size is exact regardless
-    server = LiveServer(
+    server = AppServer(
+        socket=True,
         data_dir=tmp_path_factory.mktemp("openai-videos"),
         env={"OPENKLING_OPENAI_POLL_AFTER_MS": "200"},
     )
@@ -62,7 +63,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
-def media_files(server: LiveServer) -> list[Path]:
+def media_files(server: AppServer) -> list[Path]:
     return sorted(p for p in (server.data_dir / "media").rglob("*") if p.is_file())
 
 

@@ -50,20 +50,32 @@ class ScriptedEngine:
         return frames()
 
 
-class GatedEngine(ScriptedEngine):
-    """A scripted engine that stops before frame ``at`` until ``release()``.
+class GatedEngine:
+    """An engine whose renders stop before frame ``at`` (a fraction below 1: that share of
+    the frames; default half) until ``release()``; it renders with
+    ``inner`` (default: the engine it replaces in an ``AppServer``, else a ScriptedEngine).
 
     ``started`` is set once a render reaches the gate: the task is then ``processing``, with
-    its progress at ``at`` frames. A cancel or a lost lease still stops it (``should_stop``
-    is polled while it waits). ``release()`` lets every render, present and future, run on.
+    its progress part way. A cancel or a lost lease still stops it (``should_stop`` is polled
+    while it waits). ``release()`` lets every render, present and future, run on.
     """
 
-    def __init__(self, at: int = 1) -> None:
-        super().__init__()
+    def __init__(self, inner: object | None = None, at: float = 0.5) -> None:
+        self.inner = inner
         self.at = at
         self.started = threading.Event()
         self.gate = threading.Event()
         self.renders = 0
+
+    def bind(self, default: object) -> None:
+        """Render with ``default`` unless an inner engine was given."""
+        if self.inner is None:
+            self.inner = default
+
+    def __getattr__(self, name: str):  # name, capabilities, sizes: the inner engine's
+        if self.__dict__.get("inner") is None:
+            self.inner = ScriptedEngine()
+        return getattr(self.inner, name)
 
     def release(self) -> None:
         self.gate.set()
@@ -72,14 +84,17 @@ class GatedEngine(ScriptedEngine):
         if not self.started.wait(timeout):
             raise AssertionError(f"no render reached the gate in {timeout} s")
 
-    def render(self, request: RenderRequest, *, on_step=None, should_stop=None) -> Iterator:
-        inner = super().render(request, on_step=on_step, should_stop=should_stop)
+    def render(self, request: RenderRequest, *, on_step=None, should_stop=None, **kw) -> Iterator:
+        if self.inner is None:
+            self.inner = ScriptedEngine()
+        inner = self.inner.render(request, on_step=on_step, should_stop=should_stop, **kw)
 
         def frames():
             self.renders += 1
             produced = iter(inner)
+            gate = int(request.num_frames * self.at) if self.at < 1 else int(self.at)
             for index in range(request.num_frames):
-                if index == self.at:
+                if index == max(gate, 1):
                     self._wait(should_stop, index)
                 yield next(produced)
 

@@ -35,6 +35,8 @@ from .accounts import Account, new_account
 from .server import Served, free_port, settings_from_env
 
 ASGI_BASE = "http://testserver"
+# Alembic's migration context is one per process: apps are built one at a time.
+_BUILDING = threading.Lock()
 
 
 class _LogCapture(logging.Handler):
@@ -112,10 +114,17 @@ class AppServer(Served):
         self._saved = (logger.level, gc.get_threshold())
         logger.addHandler(self._logs)
         logger.setLevel(settings.log_level.upper())
-        self.runtime = build_runtime(settings)
+        access = logging.getLogger("uvicorn.access")  # "GET /path HTTP/1.1" 200 lines
+        self._saved_access = access.level
+        access.addHandler(self._logs)
+        access.setLevel(logging.INFO)
+        with _BUILDING:
+            self.runtime = build_runtime(settings)
         if self.engine is not None and self.runtime.worker is not None:
             videos = self.runtime.worker.registry.videos
             for name in list(videos):
+                if hasattr(self.engine, "bind"):  # a wrapper (GatedEngine): around the default
+                    self.engine.bind(videos[name])
                 videos[name] = self.engine
         if self.account is None:
             self.account = self.new_account()
@@ -183,6 +192,9 @@ class AppServer(Served):
             logger = logging.getLogger("openkling")
             logger.removeHandler(self._logs)
             logger.setLevel(self._saved[0])
+            access = logging.getLogger("uvicorn.access")
+            access.removeHandler(self._logs)
+            access.setLevel(self._saved_access)
             gc.set_threshold(*self._saved[1])
         gc.unfreeze()
 
