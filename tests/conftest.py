@@ -37,17 +37,45 @@ FIXTURE_MARKS = {
 }
 
 
+# modules whose tests start real openkling processes (serve, worker, the CLI) because the
+# process is the point: start-up and its printout, signals, kill and restart, the data-dir
+# lock, drain, socket deadlines and connection caps, TLS, logging set-up, metrics ports
+PROCESS_MODULES = {
+    "test_cli_server.py",
+    "test_recovery.py",
+    "test_logs.py",
+    "test_metrics.py",
+    "test_edges.py",
+    "test_slow_clients.py",
+    "test_e2e_http.py",
+    "test_e2e_image_http.py",
+    "test_multishot_diffusers.py",
+}
+PROCESS_TESTS = {  # single tests in modules that otherwise run in this process
+    "test_local_generation_ignores_kling_base_url_and_says_so",
+    "test_generate_with_no_server_runs_in_process",
+}
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    studio = Path(__file__).parent / "studio"
+    here = Path(__file__).parent
     for item in items:
+        path = Path(str(item.fspath))
         names = set(getattr(item, "fixturenames", ()))
+        if (
+            path.name in PROCESS_MODULES
+            or getattr(item, "originalname", item.name) in PROCESS_TESTS
+            or here / "scale" in path.parents
+            or here / "studio" in path.parents
+        ):
+            item.add_marker("process")
         for fixture, mark in FIXTURE_MARKS.items():
             if fixture in names:
                 item.add_marker(mark)
         params = getattr(getattr(item, "callspec", None), "params", {})
         if params.get("database_url") == "postgresql":
             item.add_marker("postgres")
-        if studio in Path(str(item.fspath)).parents:
+        if here / "studio" in path.parents:
             item.add_marker("browser")
 
 

@@ -194,11 +194,12 @@ def test_uploaded_input_reference_is_the_first_frame(server, client):
     assert [p for p in media_files(server) if "inputs" in p.parts] == []
 
 
-def test_native_resolution_when_exact_size_is_off(server_factory):
+def test_native_resolution_when_exact_size_is_off(app_factory):
     """The size's aspect at the engine's own resolution (here FAST_ENV's 144 px short side);
     the object reports what was made."""
-    server = server_factory(
-        env={"OPENKLING_OPENAI_EXACT_SIZE": "false", "OPENKLING_OPENAI_POLL_AFTER_MS": "200"}
+    server = app_factory(
+        env={"OPENKLING_OPENAI_EXACT_SIZE": "false", "OPENKLING_OPENAI_POLL_AFTER_MS": "200"},
+        socket=True,
     )
     client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=server.secret_key)
     queued = client.videos.create(prompt="a tall tower", size="720x1280", seconds="4")
