@@ -42,7 +42,6 @@ FIXTURE_MARKS = {
 # lock, drain, socket deadlines and connection caps, TLS, logging set-up, metrics ports
 PROCESS_MODULES = {
     "test_cli_server.py",
-    "test_recovery.py",
     "test_logs.py",
     "test_metrics.py",
     "test_edges.py",

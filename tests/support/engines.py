@@ -51,13 +51,14 @@ class ScriptedEngine:
 
 
 class GatedEngine:
-    """An engine whose renders stop before frame ``at`` (a fraction below 1: that share of
-    the frames; default half) until ``release()``; it renders with
-    ``inner`` (default: the engine it replaces in an ``AppServer``, else a ScriptedEngine).
+    """An engine whose renders stop before a share ``at`` of their frames (a fraction below 1,
+    default half; or a frame index) until ``release()``, or until ``advance(at)`` moves the
+    gate on. It renders with ``inner`` (default: the engine it replaces in an ``AppServer``,
+    else a ScriptedEngine).
 
-    ``started`` is set once a render reaches the gate: the task is then ``processing``, with
-    its progress part way. A cancel or a lost lease still stops it (``should_stop`` is polled
-    while it waits). ``release()`` lets every render, present and future, run on.
+    ``started`` is set once a render reaches the gate: the task is then ``processing``, its
+    progress part way. A cancel or a lost lease still stops it (``should_stop`` is polled while
+    it waits). ``release()`` lets every render, present and future, run to the end.
     """
 
     def __init__(self, inner: object | None = None, at: float = 0.5) -> None:
@@ -66,6 +67,7 @@ class GatedEngine:
         self.started = threading.Event()
         self.gate = threading.Event()
         self.renders = 0
+        self._moved = threading.Condition()
 
     def bind(self, default: object) -> None:
         """Render with ``default`` unless an inner engine was given."""
@@ -79,10 +81,21 @@ class GatedEngine:
 
     def release(self) -> None:
         self.gate.set()
+        with self._moved:
+            self._moved.notify_all()
+
+    def advance(self, at: float) -> None:
+        """Move the gate on to ``at``: held renders run to there and stop again."""
+        with self._moved:
+            self.at = at
+            self._moved.notify_all()
 
     def wait_started(self, timeout: float = 30) -> None:
         if not self.started.wait(timeout):
             raise AssertionError(f"no render reached the gate in {timeout} s")
+
+    def _limit(self, total: int) -> int:
+        return max(int(total * self.at) if self.at < 1 else int(self.at), 1)
 
     def render(self, request: RenderRequest, *, on_step=None, should_stop=None, **kw) -> Iterator:
         if self.inner is None:
@@ -92,16 +105,16 @@ class GatedEngine:
         def frames():
             self.renders += 1
             produced = iter(inner)
-            gate = int(request.num_frames * self.at) if self.at < 1 else int(self.at)
             for index in range(request.num_frames):
-                if index == max(gate, 1):
-                    self._wait(should_stop, index)
+                self._hold(index, request.num_frames, should_stop)
                 yield next(produced)
 
         return frames()
 
-    def _wait(self, should_stop, index: int) -> None:
-        self.started.set()
-        while not self.gate.wait(0.05):
-            if should_stop is not None and should_stop():
-                raise GenerationCancelled(f"stopped at frame {index}")
+    def _hold(self, index: int, total: int, should_stop) -> None:
+        with self._moved:
+            while not self.gate.is_set() and index >= self._limit(total):
+                self.started.set()
+                self._moved.wait(0.05)
+                if should_stop is not None and should_stop():
+                    raise GenerationCancelled(f"stopped at frame {index}")
