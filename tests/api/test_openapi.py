@@ -13,7 +13,7 @@ import sys
 import httpx
 import pytest
 
-from openkling.api.routes.openai_videos import speaks_openai
+from openkling.api.doors import speaks_openai
 from support.harness import AppServer
 
 ENV = {
