@@ -44,13 +44,13 @@ PROCESS_MODULES = {
     "test_cli_server.py",
     "test_logs.py",
     "test_metrics.py",
-    "test_edges.py",
     "test_slow_clients.py",
     "test_e2e_http.py",
     "test_e2e_image_http.py",
     "test_multishot_diffusers.py",
 }
 PROCESS_TESTS = {  # single tests in modules that otherwise run in this process
+    "test_readyz_tells_anonymous_callers_no_addresses_or_credentials",  # the whole log
     "test_local_generation_ignores_kling_base_url_and_says_so",
     "test_generate_with_no_server_runs_in_process",
 }
