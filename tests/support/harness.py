@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from openkling.config import Settings
 from openkling.runtime import Runtime, build_runtime
 
 from .accounts import Account, new_account
-from .server import Served, free_port, settings_from_env
+from .server import Served, settings_from_env
 
 ASGI_BASE = "http://testserver"
 # Alembic's migration context is one per process: apps are built one at a time.
@@ -99,8 +100,12 @@ class AppServer(Served):
 
     def start(self) -> AppServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.socket and not self.port:
-            self.port = free_port()
+        self._listener = None
+        if self.socket:  # bound here and handed to uvicorn: no other test can take the port
+            self._listener = socket.socket()
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._listener.bind(("127.0.0.1", self.port))
+            self.port = self._listener.getsockname()[1]
         overrides = dict(self.settings_overrides)
         if self.socket:
             overrides.setdefault("port", self.port)
@@ -157,7 +162,9 @@ class AppServer(Served):
             timeout_graceful_shutdown=10,
         )
         self._uvicorn = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._uvicorn.run, daemon=True, name="app-server")
+        self._thread = threading.Thread(
+            target=self._uvicorn.run, args=([self._listener],), daemon=True, name="app-server"
+        )
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._uvicorn.started:
@@ -177,6 +184,7 @@ class AppServer(Served):
             self._uvicorn.should_exit = True
             self._thread.join(timeout=30)
             self._uvicorn = None
+            self._listener.close()
         if self._http is not None:
             if isinstance(self._http, TestClient):
                 self._http.__exit__(None, None, None)

@@ -112,6 +112,10 @@ def cli_process(*args: str, data_dir: Path, env: dict | None = None) -> subproce
     )
 
 
+class PortTaken(RuntimeError):
+    """The server's port was bound by someone else before the server bound it."""
+
+
 class Served:
     """What every test server answers: its first account, signed requests, task polling.
     Needs ``base_url``, ``account``, ``_client()`` and ``log()``."""
@@ -200,6 +204,14 @@ class LiveServer(Served):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.account is None:
             self.account = self.new_account()
+        for _ in range(3):
+            try:
+                return self._start()
+            except PortTaken:  # another test bound the free port first: take another
+                self.port = free_port()
+        return self._start()
+
+    def _start(self) -> LiveServer:
         self.log_path = self.data_dir / f"{self.log_prefix}-{self.port}.log"
         full_env = {**os.environ, **FAST_ENV, **self.env, "OPENKLING_DATA_DIR": str(self.data_dir)}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -220,6 +232,9 @@ class LiveServer(Served):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()
+                if "address already in use" in self.log().lower():
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
