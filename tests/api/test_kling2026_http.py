@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from liveserver import LiveServer, cli, free_port
 from pictures import b64, encode, gradient
+from support.harness import AppServer
+from support.server import cli, free_port
 
 
 class Receiver:
@@ -60,7 +61,7 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("kling2026"), env={})
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("kling2026"), env={})
     server.start()
     yield server
     server.stop()
@@ -84,11 +85,11 @@ def api_key(account) -> dict[str, str]:
     return {"Authorization": f"Bearer {account.secret_key}", "Content-Type": "application/json"}
 
 
-def call(server: LiveServer, method: str, path: str, account=None, **kw) -> httpx.Response:
+def call(server: AppServer, method: str, path: str, account=None, **kw) -> httpx.Response:
     return server.request(method, path, headers=api_key(account or server.account), **kw)
 
 
-def wait_record(server: LiveServer, task_id: str, account=None, timeout: float = 180) -> dict:
+def wait_record(server: AppServer, task_id: str, account=None, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         resp = call(server, "GET", f"/tasks?task_ids={task_id}", account)
@@ -100,7 +101,7 @@ def wait_record(server: LiveServer, task_id: str, account=None, timeout: float =
     raise AssertionError(f"task {task_id} did not finish:\n{server.log()[-3000:]}")
 
 
-def frames_of(server: LiveServer, url: str, path: Path) -> tuple[list[np.ndarray], float]:
+def frames_of(server: AppServer, url: str, path: Path) -> tuple[list[np.ndarray], float]:
     resp = httpx.get(url, timeout=30)
     assert resp.status_code == 200
     path.write_bytes(resp.content)
