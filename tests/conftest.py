@@ -42,6 +42,7 @@ FIXTURE_MARKS = {
 # lock, drain, socket deadlines and connection caps, TLS, logging set-up, metrics ports
 PROCESS_MODULES = {
     "test_cli_server.py",
+    "test_first_start.py",
     "test_logs.py",
     "test_metrics.py",
     "test_slow_clients.py",

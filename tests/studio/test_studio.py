@@ -126,7 +126,7 @@ def test_a_new_user_opens_the_printed_address_pastes_the_printed_key_and_watches
         )
     try:
         deadline = time.monotonic() + 60
-        while not re.search(r"Uvicorn running", log.read_text()):
+        while not re.search(r"serving on http", log.read_text()):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         printed = log.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import uuid
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -30,15 +31,29 @@ else:
 
 
 def run(
-    app: Any, settings: Settings, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+    app: Any,
+    settings: Settings,
+    *,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve ``app`` on ``settings.host:port`` until SIGINT/SIGTERM."""
+    """Serve ``app`` on ``sock`` (already listening), or on ``settings.host:port``, until
+    SIGINT/SIGTERM."""
     import uvicorn
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             app.state.draining = True  # open live event streams end now: shutdown waits on none
             super().handle_exit(sig, frame)
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                scheme = "https" if ssl_certfile else "http"
+                log.info(
+                    "serving on %s://%s:%d (Ctrl+C stops)", scheme, settings.host, settings.port
+                )
 
     server = Server(
         uvicorn.Config(
@@ -52,7 +67,7 @@ def run(
             timeout_graceful_shutdown=10,
         )
     )
-    server.run()
+    server.run(sockets=[sock] if sock is not None else None)
 
 
 def guarded_protocol(settings: Settings) -> type[asyncio.Protocol] | None:

@@ -11,6 +11,7 @@ import click
 
 from ..observability.logs import configure_logging
 from .options import load_settings
+from .startup import NOT_FOUND
 
 log = logging.getLogger("openkling.cli.main")
 
@@ -48,29 +49,31 @@ def main() -> None:
     help="Private key (PEM) of --ssl-certfile.",
 )
 @click.option("--no-worker", is_flag=True, help="API only: run no engine in this process.")
-def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
+@click.option("--debug", is_flag=True, help="Print the traceback of a start-up error.")
+def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker, debug) -> None:
     """Run the API server with its embedded worker.
 
     The first start on a data dir creates an account and prints its keys; later starts print
-    where keys come from (`openkling keys create`).
+    where keys come from (`openkling keys create`). The port is taken first: a start that
+    cannot listen creates nothing. Exit codes: 3 data dir in use, 4 cannot listen on the
+    port, 6 an extra is missing, 7 invalid profile or configuration.
     """
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together: give both")
-    from ..api.app import create_app
-    from ..api.server import run
-    from ..errors import DataDirInUse
-    from ..runtime import build_runtime
+    from .startup import listen, startup_errors
 
-    settings = load_settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
-    configure_logging(settings.log_level, settings.log_format)
-    try:
+    with startup_errors("openkling serve", debug=debug):
+        settings = load_settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
+        configure_logging(settings.log_level, settings.log_format)
+        sock = listen(settings.host, settings.port, debug=debug)
+        from ..api.app import create_app
+        from ..api.server import run
+        from ..runtime import build_runtime
+
         runtime = build_runtime(settings)
-    except DataDirInUse as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(3)
     _first_start(runtime, ssl=bool(ssl_certfile))
     app = create_app(settings, runtime=runtime)
-    run(app, settings, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    run(app, settings, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, sock=sock)
 
 
 def _first_start(runtime, *, ssl: bool) -> None:
@@ -243,7 +246,7 @@ def keys_rotate(access_key, as_json, data_dir) -> None:
         _no_account(access_key)
     except KeyRevoked:
         click.echo(f"error: access key {access_key} is revoked; create a new key", err=True)
-        sys.exit(5)
+        sys.exit(NOT_FOUND)
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -258,7 +261,7 @@ def credits() -> None:
 
 def _no_account(access_key: str) -> None:
     click.echo(f"error: no account with access key {access_key}", err=True)
-    sys.exit(5)
+    sys.exit(NOT_FOUND)
 
 
 def _account_or_exit(s, access_key: str):

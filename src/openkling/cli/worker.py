@@ -51,13 +51,25 @@ def _models(value: str, known: list[str]) -> list[str]:
     "outcomes) at http://<OPENKLING_METRICS_HOST>:PORT/metrics [env OPENKLING_METRICS_PORT; "
     "default: none].",
 )
-def worker(models, concurrency, data_dir, name, metrics_port) -> None:
+@click.option("--debug", is_flag=True, help="Print the traceback of a start-up error.")
+def worker(models, concurrency, data_dir, name, metrics_port, debug) -> None:
     """Run the engines of --models for queued tasks.
 
     Loads the engines once at start, consumes one queue per model (openkling.<model>), takes
     one task at a time per process and acknowledges a message only when its task is done.
     SIGTERM drains: the worker takes no new task, finishes the running one and exits.
+    Needs the scale extra. Exit codes: 6 an extra is missing, 7 invalid profile or
+    configuration.
     """
+    from .startup import startup_errors
+
+    with startup_errors("openkling worker", debug=debug):
+        _worker(models, concurrency, data_dir, name, metrics_port)
+
+
+def _worker(
+    models: str, concurrency: int, data_dir: Path | None, name: str | None, metrics_port: int | None
+) -> None:
     from celery import signals
 
     from ..config import Settings
