@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..runtime import Runtime, build_runtime
-from . import errors, openapi
+from . import apidocs, errors, openapi
 from .auth import Authenticator
 from .context import RequestIdMiddleware
 from .edge import EdgeGuard
@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         description="A self-hosted text-to-video service that speaks the Kling video API.",
         lifespan=lifespan,
+        docs_url=None,  # served by apidocs, from a package: no CDN
+        redoc_url=None,
     )
     app.add_middleware(EdgeGuard, settings=settings)
     # added last: runs first, so every refusal has an id (and is counted, with metrics on)
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(metrics_router)
     errors.install(app)
     openapi.install(app)
+    apidocs.install(app)
     # /v1/videos is shared: OpenAI's routes are /v1/videos and /v1/videos/video_{id}..., and
     # every other name under it is Kling's (api/doors.py), whatever the order here
     kling = (events, task_request, text2video, image2video, models)
