@@ -186,12 +186,21 @@ $("compose-form").addEventListener("submit", async (event) => {
     state.created.add(task.task_id);
     upsertQueue(task, family);
     refreshBalance();
+    showRunning(task.task_id);
   } catch (error) {
     showAlert("form-alert", error);
+    $("form-alert").focus(); // read out, and brought into view beside Generate
   } finally {
     button.disabled = false;
   }
 });
+
+// On a phone the queue is below the form: bring the new task's progress into sight.
+function showRunning(taskId) {
+  if (!window.matchMedia("(max-width: 860px)").matches) return;
+  const node = $("queue").querySelector(`[data-task-id="${CSS.escape(taskId)}"]`);
+  if (node) node.scrollIntoView({ block: "center" });
+}
 
 // ---- queue ------------------------------------------------------------------------------
 

@@ -111,7 +111,11 @@ export class Compose {
       }
       this._shotsTotal();
     });
-    $("add-shot").addEventListener("click", () => this.addShot());
+    $("add-shot").addEventListener("click", () => {
+      this.addShot();
+      this._rebalance();
+    });
+    $("duration").addEventListener("change", () => this._rebalance());
     for (const drop of document.querySelectorAll(".drop")) this._bindDrop(drop);
   }
 
@@ -220,6 +224,7 @@ export class Compose {
     li.querySelector(".remove-shot").addEventListener("click", () => {
       li.remove();
       this._renumberShots();
+      this._rebalance();
     });
     list.append(li);
     this._renumberShots();
@@ -232,6 +237,21 @@ export class Compose {
       li.querySelector(".remove-shot").textContent = `Remove shot ${i + 1}`;
     });
     $("add-shot").disabled = $("shot-list").children.length >= MAX_SHOTS;
+    this._shotsTotal();
+  }
+
+  // Share the video's duration among the shots, whole seconds, at least 1 s each.
+  _rebalance() {
+    const inputs = [...$("shot-list").children].map((li) => li.querySelector("input"));
+    if (!inputs.length) return;
+    const total = Number($("duration").value || 5);
+    const base = Math.max(1, Math.floor(total / inputs.length));
+    let left = total - base * inputs.length;
+    for (const input of inputs) {
+      const extra = left > 0 ? 1 : 0;
+      left -= extra;
+      input.value = String(base + extra);
+    }
     this._shotsTotal();
   }
 
@@ -303,8 +323,10 @@ export class Compose {
     if (this.images.image) body.image = this.images.image.base64;
     if (this.images.image_tail) body.image_tail = this.images.image_tail.base64;
     const type = $("camera-type").value;
-    if (type === "simple") body.camera_control = { type, config: this._axes() };
-    else if (type) body.camera_control = { type };
+    // a simple move with every axis at 0 is no move: no camera control until an axis moves
+    const axes = this._axes();
+    if (type === "simple" && Object.keys(axes).length) body.camera_control = { type, config: axes };
+    else if (type && type !== "simple") body.camera_control = { type };
     if (this.model && this.model.audio) body.sound = $("sound").checked ? "on" : "off";
     if ($("multi-shot").checked && this.model && this.model.multi_shot) {
       body.multi_shot = true;
