@@ -1,19 +1,24 @@
 """The synthetic engine's image path: the input image set in motion, on the CPU, no weights.
 
-Frame 0 is the image. The picture then drifts in gently (a slow push-in with a slight sideways
-glide), unless the worker moves a camera over it (``extra["camera_moves"]``): then it holds
-still and the camera path is the motion. With ``image_tail`` the clip eases into the
+Frame 0 is the image. The picture then drifts in gently (a slow push-in with a slight glide,
+both drawn from the prompt and the seed: same seed, same video; another seed, another motion),
+unless the worker moves a camera over it (``extra["camera_moves"]``): then it holds still and
+the camera path is the motion. A caption (the prompt and the seed) fades in and out at the
+bottom, so that first and last frames stay the images. With ``image_tail`` the clip eases into the
 tail image, which is the last frame exactly. Pixels under ``static_mask`` keep their first
 value; each dynamic mask's region is lifted off and carried along its trajectory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import GenerationCancelled
 from .base import RenderRequest, StepCallback, StopCheck
@@ -27,12 +32,51 @@ def smoothstep(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _motion(t: float, width: int, height: int) -> np.ndarray:
-    """2x3 affine map (source pixel -> frame pixel) of the default motion at progress ``t``."""
-    s = 1.0 + PUSH_IN * smoothstep(t)
-    cx, cy = (width - 1) / 2, (height - 1) / 2
-    dx = GLIDE * width * smoothstep(t)
-    return np.array([[s, 0.0, cx - s * cx + dx], [0.0, s, cy - s * cy]], np.float64)
+Motion = Callable[[float, int, int], np.ndarray]
+
+
+def _motion(prompt: str, seed: int | None) -> Motion:
+    """The default motion of a clip: push-in and glide drawn from the prompt and the seed."""
+    digest = hashlib.sha256(f"i2v\x00{prompt}\x00{seed}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    push = PUSH_IN * float(rng.uniform(0.85, 1.35))
+    glide_x = GLIDE * float(rng.uniform(0.5, 1.5)) * float(rng.choice([-1.0, 1.0]))
+    glide_y = GLIDE * float(rng.uniform(-0.8, 0.8))
+
+    def move(t: float, width: int, height: int) -> np.ndarray:
+        """2x3 affine map (source pixel -> frame pixel) at progress ``t``."""
+        s = 1.0 + push * smoothstep(t)
+        cx, cy = (width - 1) / 2, (height - 1) / 2
+        dx, dy = glide_x * width * smoothstep(t), glide_y * height * smoothstep(t)
+        return np.array([[s, 0.0, cx - s * cx + dx], [0.0, s, cy - s * cy + dy]], np.float64)
+
+    return move
+
+
+def _caption(prompt: str, seed: int | None, width: int, height: int) -> tuple[np.ndarray, int]:
+    """The caption strip (RGBA, ``width`` wide) and the row it starts at."""
+    size = max(8, min(width, height) // 14)
+    font = ImageFont.load_default(size=size)
+    chars = max(8, int(width / (size * 0.55)))
+    text = textwrap.shorten(" ".join(prompt.split()) or "(no prompt)", width=chars, placeholder="…")
+    line = f"seed {seed}" if seed is not None else "no seed"
+    strip_h = min(height // 4, int(size * 2.7))  # the picture keeps its top three quarters
+    strip = Image.new("RGBA", (width, strip_h), (10, 10, 18, 150))
+    draw = ImageDraw.Draw(strip)
+    pad = max(2, size // 4)
+    draw.text((pad, pad), text, font=font, fill=(255, 255, 255, 255))
+    draw.text((pad, pad + int(size * 1.25)), line, font=font, fill=(220, 220, 220, 230))
+    return np.asarray(strip), height - strip_h
+
+
+def _with_caption(frame: np.ndarray, strip: np.ndarray, top: int, alpha: float) -> np.ndarray:
+    region = frame[top:].astype(np.float32)
+    weight = strip[..., 3:4].astype(np.float32) / 255.0 * alpha
+    out = frame.copy()
+    out[top:] = (region * (1.0 - weight) + strip[..., :3].astype(np.float32) * weight).astype(
+        np.uint8
+    )
+    return out
 
 
 def _still(t: float, width: int, height: int) -> np.ndarray:
@@ -150,7 +194,8 @@ def render_image(
     tail = request.image_tail if request.image is not None else None
     alone_tail = request.image is None  # only an end frame: the clip arrives at it
     total = request.num_frames
-    motion = _still if request.extra.get("camera_moves") else _motion
+    motion = _still if request.extra.get("camera_moves") else _motion(request.prompt, request.seed)
+    strip, top = _caption(request.prompt, request.seed, w, h)
     end = motion(1.0, w, h)
     regions = [_Region(first, m, path) for m, path in request.dynamic_masks]
     lifted = np.zeros((h, w), bool)
@@ -173,6 +218,9 @@ def render_image(
                 frame = cv2.addWeighted(frame, 1.0 - weight, arriving, weight, 0.0)
                 if index == total - 1:
                     frame = tail.copy()
+        shown = smoothstep(min(t, 1.0 - t) * 6.0)  # 0 at the first and the last frame
+        if shown > 0:
+            frame = _with_caption(frame, strip, top, shown)
         if still is not None:
             frame = frame.copy() if frame is base else frame
             frame[still] = first[still]
