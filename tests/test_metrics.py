@@ -71,6 +71,7 @@ def test_metrics_after_one_task(server_factory, sink):
     task_id = created.json()["data"]["task_id"]
     assert server.wait_task(task_id)["task_status"] == "succeed"
     assert server.request("GET", "/no/such/endpoint/12345").status_code == 404
+    assert server.request("GET", "/studio/app.js").status_code == 200
     # /metrics needs no key: a plain GET, no Authorization header
     deadline = time.monotonic() + 30
     while True:  # the three callbacks (submitted, processing, succeed) go out in the background
@@ -86,6 +87,8 @@ def test_metrics_after_one_task(server_factory, sink):
     assert value(http, "openkling_http_requests_total", route=create_route, method="POST") == 1
     assert value(http, "openkling_http_requests_total", route=get_route, status="200") >= 1
     assert value(http, "openkling_http_requests_total", route="unmatched", status="404") == 1
+    # the studio's files are counted under their own label, not as "no route matched"
+    assert value(http, "openkling_http_requests_total", route="/studio/{file}", status="200") == 1
     assert not any(task_id in str(s.labels) or "12345" in str(s.labels) for s in http)
     durations = m["openkling_http_request_duration_seconds"]
     count = value(durations, "openkling_http_request_duration_seconds_count", route=create_route)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -24,8 +26,23 @@ async def studio_page():
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=HEADERS)
 
 
+@dataclass(frozen=True)
+class _Files:
+    """What a request for a studio file is counted under (a route template, as a route's)."""
+
+    path: str = "/studio/{file}"
+
+
+FILES_ROUTE = _Files()
+
+
 class StudioFiles(StaticFiles):
-    """The static files, revalidated on each load so an upgrade is seen at once."""
+    """The static files, revalidated on each load so an upgrade is seen at once; metrics
+    count them under their own route label, ``/studio/{file}``."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        scope["route"] = FILES_ROUTE
+        await super().__call__(scope, receive, send)
 
     async def get_response(self, path, scope):
         response = await super().get_response(path, scope)
