@@ -8,8 +8,11 @@ import pytest
 
 import openkling.client as sdk
 from openkling.client import (
+    OFFICIAL_BASE_URL,
     APIConnectionError,
+    AsyncKling,
     AuthenticationError,
+    ConfigurationError,
     InsufficientCreditsError,
     InvalidRequestError,
     Kling,
@@ -55,7 +58,7 @@ def test_credentials_and_base_url_come_from_the_environment(monkeypatch, no_klin
 
 def test_a_plain_api_key_is_sent_as_the_bearer_token(monkeypatch, no_kling_env):
     monkeypatch.setenv("KLING_API_KEY", "sk-plain")
-    client, seen = _recording_client()
+    client, seen = _recording_client(base_url=OFFICIAL_BASE_URL)  # chosen by name
     client.account.costs()
     assert seen[0].headers["authorization"] == "Bearer sk-plain"
     assert str(seen[0].url).startswith("https://api-singapore.klingai.com/account/costs?")
@@ -167,3 +170,12 @@ def test_task_parsing_tolerates_unknown_and_odd_fields():
     assert task.videos[0].duration == "5.1"
     assert task.raw["brand_new_field"] == {"x": 1}
     assert not task.is_terminal
+
+
+def test_keys_go_only_to_a_host_the_user_named(monkeypatch, no_kling_env):
+    monkeypatch.setenv("KLING_API_KEY", "sk-plain")
+    with pytest.raises(ConfigurationError, match="no server named") as refused:
+        _recording_client()
+    assert "KLING_BASE_URL" in str(refused.value) and "OFFICIAL_BASE_URL" in str(refused.value)
+    with pytest.raises(ConfigurationError):
+        AsyncKling(api_key="k")

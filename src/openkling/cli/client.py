@@ -41,7 +41,7 @@ from ..client import (
     TaskFailedError,
     WaitTimeout,
 )
-from ..client._base import DEFAULT_BASE_URL
+from ..client._base import OFFICIAL_BASE_URL
 from ..domain.vocabulary import (
     ASPECT_RATIOS,
     CAMERA_AXES,
@@ -109,7 +109,7 @@ def connection_options(fn: Callable) -> Callable:
         click.option(
             "--official",
             is_flag=True,
-            help=f"Talk to Kling's official service ({DEFAULT_BASE_URL}) instead.",
+            help=f"Talk to Kling's official service ({OFFICIAL_BASE_URL}) instead.",
         ),
         click.option(
             "--access-key",
@@ -148,11 +148,11 @@ def server_url(base_url: str | None, official: bool) -> str:
     """The host a command talks to: the one named, never a default the user did not ask for."""
     if official and base_url:
         raise click.UsageError(
-            f"--official talks to {DEFAULT_BASE_URL}; it cannot go with --base-url {base_url} "
+            f"--official talks to {OFFICIAL_BASE_URL}; it cannot go with --base-url {base_url} "
             "(or KLING_BASE_URL): give one"
         )
     if official:
-        return DEFAULT_BASE_URL
+        return OFFICIAL_BASE_URL
     if not base_url:
         raise click.UsageError(NO_SERVER)
     return base_url

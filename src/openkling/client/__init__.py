@@ -1,13 +1,14 @@
 """The openkling Python SDK: ``Kling`` and ``AsyncKling`` for any Kling-compatible server."""
 
 from ._async import AsyncKling
-from ._base import DEFAULT_BASE_URL, RetryPolicy
+from ._base import OFFICIAL_BASE_URL, RetryPolicy
 from ._sync import Kling
 from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     AuthenticationError,
+    ConfigurationError,
     InsufficientCreditsError,
     InvalidRequestError,
     KlingError,
@@ -28,13 +29,14 @@ __all__ = [
     "AsyncKling",
     "AuthenticationError",
     "Billing",
+    "ConfigurationError",
     "Costs",
-    "DEFAULT_BASE_URL",
     "InsufficientCreditsError",
     "InvalidRequestError",
     "Kling",
     "KlingError",
     "NotFoundError",
+    "OFFICIAL_BASE_URL",
     "Output",
     "PermissionDeniedError",
     "RateLimitError",

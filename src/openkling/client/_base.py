@@ -29,6 +29,7 @@ from .errors import (
     APIError,
     APITimeoutError,
     AuthenticationError,
+    ConfigurationError,
     InsufficientCreditsError,
     InvalidRequestError,
     KlingError,
@@ -41,7 +42,9 @@ from .errors import (
 )
 from .types import Shot, Task
 
-DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
+# Kling's official service. Never a default: keys go only to a host the user named
+# (``base_url=``, ``KLING_BASE_URL``), and this one is chosen with ``base_url=OFFICIAL_BASE_URL``.
+OFFICIAL_BASE_URL = "https://api-singapore.klingai.com"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_WAIT_TIMEOUT = 1800.0
@@ -169,9 +172,18 @@ class ClientConfig:
         retry: RetryPolicy | None,
     ) -> ClientConfig:
         env = ClientEnv()
+        auth = resolve_auth(access_key, secret_key, api_key, env)
+        chosen = base_url or env.base_url
+        if not chosen:
+            raise ConfigurationError(
+                "no server named: pass base_url= (e.g. http://127.0.0.1:8000 for openkling) or "
+                "set KLING_BASE_URL; for Kling's official service pass "
+                "base_url=openkling.client.OFFICIAL_BASE_URL. Keys are sent only to a host "
+                "you name."
+            )
         return cls(
-            base_url=normalize_base_url(base_url or env.base_url or DEFAULT_BASE_URL),
-            auth=resolve_auth(access_key, secret_key, api_key, env),
+            base_url=normalize_base_url(chosen),
+            auth=auth,
             retry=retry or RetryPolicy(max_retries=max_retries),
             timeout=timeout,
         )

@@ -61,7 +61,8 @@ class Kling:
 
     Credentials come from the arguments or ``KLING_ACCESS_KEY`` / ``KLING_SECRET_KEY`` (a JWT is
     signed with them) or ``KLING_API_KEY`` (sent as is); the base URL from ``base_url`` or
-    ``KLING_BASE_URL``, default ``https://api-singapore.klingai.com``.
+    ``KLING_BASE_URL``, with no default: keys go only to a host you name (Kling's
+    official service is ``base_url=OFFICIAL_BASE_URL``).
     """
 
     def __init__(

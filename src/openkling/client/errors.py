@@ -67,6 +67,10 @@ class KlingError(Exception):
         return f"{self.message} ({', '.join(details)})" if details else self.message
 
 
+class ConfigurationError(KlingError, ValueError):
+    """The client cannot be made as asked (no server named: keys go only to a named host)."""
+
+
 class APIConnectionError(KlingError):
     """The request got no usable answer (connection refused or reset, DNS, TLS, cut stream)."""
 
