@@ -43,6 +43,7 @@ FIXTURE_MARKS = {
 PROCESS_MODULES = {
     "test_cli_server.py",
     "test_first_start.py",
+    "test_doc_examples.py",
     "test_logs.py",
     "test_metrics.py",
     "test_slow_clients.py",
