@@ -6,7 +6,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +146,20 @@ class LoadSpec:
     cache: CacheSpec | None = None
     compile: bool = False
     denoisers: tuple[str, ...] = ("transformer",)
+
+    def shared(self) -> LoadSpec:
+        """This spec with the pipeline class left out: specs equal here share components."""
+        return replace(self, pipeline="")
+
+
+def derive_pipeline(spec: LoadSpec, base: Any) -> Any:
+    """A pipeline of ``spec.pipeline`` over ``base``'s components (no weights loaded)."""
+    import diffusers
+
+    pipe = getattr(diffusers, spec.pipeline).from_pipe(base)
+    pipe.set_progress_bar_config(disable=True)
+    log.info("derived %s from the loaded %s (shared components)", spec.pipeline, type(base).__name__)
+    return pipe
 
 
 def resolve_device(device: str) -> str:

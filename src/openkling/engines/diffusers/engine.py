@@ -8,6 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from .common import (
     StepHook,
     check_pipeline_dir,
     check_sizes,
+    derive_pipeline,
     frames_for,
     guidance_for,
     load_pipeline,
@@ -35,38 +37,76 @@ log = logging.getLogger(__name__)
 
 
 class PipelinePool:
-    """The loaded pipelines of one process, at most ``capacity``, least recently used evicted.
+    """The loaded pipelines of one process, at most ``capacity`` sets of weights, least
+    recently used evicted.
 
-    ``lock`` serialises loading and generation: a device runs one generation at a time.
+    Pipelines of different classes over the same weights and settings (LTX's text and image
+    pipelines) share their components through ``from_pipe`` and count once. An evicted
+    pipeline is released, and its memory freed, before the next one loads: a GPU never holds
+    both. ``lock`` serialises loading and generation: a device runs one generation at a time.
     """
 
-    def __init__(self, capacity: int = 1, loader: Callable[[LoadSpec], Any] = load_pipeline):
+    def __init__(
+        self,
+        capacity: int = 1,
+        loader: Callable[[LoadSpec], Any] = load_pipeline,
+        derive: Callable[[LoadSpec, Any], Any] = derive_pipeline,
+    ):
         self.capacity = capacity
         self.lock = threading.RLock()
         self._loader = loader
-        self._pipes: OrderedDict[LoadSpec, Any] = OrderedDict()
+        self._derive = derive
+        # one entry per set of weights: pipeline class -> pipeline
+        self._pipes: OrderedDict[LoadSpec, dict[str, Any]] = OrderedDict()
 
     def get(self, spec: LoadSpec) -> Any:
         """The pipeline for ``spec``, loading it on first use. Call with ``lock`` held."""
-        if spec in self._pipes:
-            self._pipes.move_to_end(spec)
-            return self._pipes[spec]
+        key = spec.shared()
+        entry = self._pipes.get(key)
+        if entry is not None:
+            self._pipes.move_to_end(key)
+            if spec.pipeline not in entry:
+                base = next(iter(entry.values()))
+                entry[spec.pipeline] = self._guarded(spec, lambda: self._derive(spec, base))
+            return entry[spec.pipeline]
         while self._pipes and len(self._pipes) >= self.capacity:
-            old, _ = self._pipes.popitem(last=False)
-            log.info("unloading %s from %s to make room", old.pipeline, old.weights)
-            _free_memory()
+            self._evict()
+        pipe = self._guarded(spec, lambda: self._loader(spec))
+        self._pipes[key] = {spec.pipeline: pipe}
+        return pipe
+
+    def fits(self, spec: LoadSpec) -> bool:
+        """Whether ``spec`` is loaded or can load without evicting another pipeline."""
+        return spec.shared() in self._pipes or len(self._pipes) < self.capacity
+
+    def loaded(self) -> list[LoadSpec]:
+        return [replace(key, pipeline=name) for key, entry in self._pipes.items() for name in entry]
+
+    def clear(self) -> None:
+        """Release every pipeline (process shutdown)."""
+        while self._pipes:
+            self._evict()
+
+    def _evict(self) -> None:
+        key, entry = self._pipes.popitem(last=False)
+        log.info("unloading %s from %s to make room", ", ".join(entry), key.weights)
+        for pipe in entry.values():
+            close = getattr(pipe, "close", None)  # a group of ranks: stop its processes
+            if close is not None:
+                close()
+        entry.clear()  # the last references: nothing of the old pipeline survives this call
+        del entry
+        _free_memory()
+
+    @staticmethod
+    def _guarded(spec: LoadSpec, load: Callable[[], Any]) -> Any:
         try:
-            pipe = self._loader(spec)
+            return load()
         except Exception as exc:
             _free_memory()
             raise EngineError(
                 f"cannot load {spec.pipeline} from {spec.weights}: {type(exc).__name__}: {exc}"
             ) from exc
-        self._pipes[spec] = pipe
-        return pipe
-
-    def loaded(self) -> list[LoadSpec]:
-        return list(self._pipes)
 
 
 class DiffusersEngine:
@@ -132,10 +172,20 @@ class DiffusersEngine:
         m = self.layout.size_multiple
         return max(m, round_up(width, m)), max(m, round_up(height, m))
 
-    def preload(self) -> None:
-        """Load the pipeline now rather than on the first render."""
+    def preload(self) -> bool:
+        """Load the pipeline now rather than on the first render, if the pool has room for it
+        without evicting another; whether it is loaded."""
         with self.pool.lock:
+            if not self.pool.fits(self.spec):
+                log.info(
+                    "warm-up: %s not loaded (max_loaded_pipelines = %d is full); it loads on "
+                    "its first task",
+                    self.spec.weights,
+                    self.pool.capacity,
+                )
+                return False
             self.pool.get(self.spec)
+            return True
 
     def render(
         self,
