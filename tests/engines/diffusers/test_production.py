@@ -17,9 +17,7 @@ from openkling.config import Settings  # noqa: E402
 from openkling.engines.base import RenderRequest  # noqa: E402
 from openkling.engines.diffusers import PipelinePool  # noqa: E402
 from openkling.engines.diffusers.common import load_pipeline  # noqa: E402
-from openkling.engines.profiles import ProfileError  # noqa: E402
-from openkling.engines.registry import build_catalog, build_registry  # noqa: E402
-from openkling.errors import EngineError  # noqa: E402
+from openkling.engines.registry import build_registry  # noqa: E402
 
 RES = 'std = {"16:9" = [48, 32], "1:1" = [32, 32]}'
 

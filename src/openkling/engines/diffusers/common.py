@@ -158,7 +158,7 @@ def derive_pipeline(spec: LoadSpec, base: Any) -> Any:
 
     pipe = getattr(diffusers, spec.pipeline).from_pipe(base)
     pipe.set_progress_bar_config(disable=True)
-    log.info("derived %s from the loaded %s (shared components)", spec.pipeline, type(base).__name__)
+    log.info("derived %s from the loaded %s", spec.pipeline, type(base).__name__)
     return pipe
 
 
