@@ -24,6 +24,8 @@ def tiny_weights(tmp_path_factory):
         "wan-i2v": tiny.build_wan_i2v,
         "wan-flf2v": lambda path: tiny.build_wan_i2v(path, first_last=True),
         "cogvideox-i2v": tiny.build_cogvideox_i2v,
+        "cogvideox-5b-i2v": lambda path: tiny.build_cogvideox_i2v(path, learned=True),
+        "wan-lora": lambda path: tiny.build_wan_lora(path, get("wan")),
         "wan2.2-i2v": tiny.build_wan22_i2v,
         "stable-audio": tiny.build_stable_audio,
     }

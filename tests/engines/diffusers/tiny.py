@@ -145,9 +145,11 @@ def build_wan22_i2v(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-def build_cogvideox_i2v(path: Path, *, seed: int = 0) -> Path:
+def build_cogvideox_i2v(path: Path, *, seed: int = 0, learned: bool = False) -> Path:
     """CogVideoX image-to-video layout (1.0 frame rule): the transformer takes the noise and
-    the image latents (2 x 4 channels); rotary positions, so any size on the 16 px grid."""
+    the image latents (2 x 4 channels); rotary positions, so any size on the 16 px grid.
+    ``learned``: CogVideoX-5b-I2V's learned position embeddings too, which fix the size to
+    64x32 (its sample size 8x4 latents) and the length to 9 frames."""
     from diffusers import (
         AutoencoderKLCogVideoX,
         CogVideoXDPMScheduler,
@@ -179,18 +181,40 @@ def build_cogvideox_i2v(path: Path, *, seed: int = 0) -> Path:
             text_embed_dim=32,
             num_layers=1,
             sample_width=8,
-            sample_height=8,
+            sample_height=4 if learned else 8,
             sample_frames=9,
             patch_size=2,
             temporal_compression_ratio=4,
-            max_text_seq_length=16,
+            # learned positions cover the prompt too: the pipeline's 226 tokens
+            max_text_seq_length=226 if learned else 16,
             use_rotary_positional_embeddings=True,
-            use_learned_positional_embeddings=False,
+            use_learned_positional_embeddings=learned,
         ),
         scheduler=CogVideoXDPMScheduler(),
     )
     pipe.save_pretrained(path)
     return path
+
+
+def build_wan_lora(path: Path, weights: Path, *, seed: int = 0) -> Path:
+    """A LoRA for the tiny Wan transformer, saved as diffusers saves one
+    (``pytorch_lora_weights.safetensors``): rank 2 on the attention projections, random (not
+    zero) so that it changes the frames."""
+    from diffusers import WanPipeline, WanTransformer3DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    transformer = WanTransformer3DModel.from_pretrained(weights / "transformer")
+    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"]))
+    with torch.no_grad():
+        for name, param in transformer.named_parameters():
+            if "lora_" in name:
+                param.copy_(torch.randn_like(param) * 0.5)
+    WanPipeline.save_lora_weights(
+        path, transformer_lora_layers=get_peft_model_state_dict(transformer)
+    )
+    return path / "pytorch_lora_weights.safetensors"
 
 
 def build_ltx(path: Path, *, seed: int = 0) -> Path:
