@@ -299,14 +299,14 @@ def test_relative_weights_resolve_beside_the_profile(tmp_path, profile_settings)
     assert engine.profile.weights == (tmp_path / "models" / "wan").resolve()
 
 
-def test_cogvideox_lengths_follow_the_model_cards(tmp_path, profile_settings, caplog):
+def test_cogvideox_lengths_follow_the_model_cards(tmp_path, profile_settings):
     v1_5 = engine_for(profile_settings, lay_out(tmp_path / "a", "cogvideox-1.5"), "cogvideox")
     assert v1_5.frame_plan(2.5) == (49, 16)  # 16N+1, not merely 8N+1 (41)
+    assert v1_5.max_frames == 161 and v1_5.longest(161)
     v1_0 = engine_for(profile_settings, lay_out(tmp_path / "b", "cogvideox-1.0"), "cogvideox")
     assert v1_0.frame_plan(5) == (41, 8)
-    assert "beyond the 49 frames" not in caplog.text
-    assert v1_0.frame_plan(10) == (81, 8)  # longer than trained on: made, with a warning
-    assert "beyond the 49 frames" in caplog.text
+    assert v1_0.frame_plan(10) == (81, 8)  # longer than trained on: never one pass
+    assert v1_0.max_frames == 49 and not v1_0.longest(81)
 
 
 def test_the_documented_example_profile_is_valid():
