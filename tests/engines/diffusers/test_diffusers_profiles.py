@@ -328,3 +328,8 @@ def test_the_documented_example_profile_is_valid():
     families = {p.family for p in profiles.models.values() if p.engine == "diffusers"}
     assert families == {"wan", "wan2.2", "ltx", "cogvideox", "hunyuan"}
     assert profiles.models["kling-v2-6"].audio.engine == "stable-audio"
+    turbo = profiles.models["kling-v2-5-turbo"]  # the distilled profile
+    assert turbo.steps == 4 and turbo.guidance == (1.0, 1.0) and len(turbo.loras) == 2
+    assert {lora.target for lora in turbo.loras} == {"transformer", "transformer_2"}
+    parallel = profiles.models["kling-v2-master"]
+    assert parallel.parallel == ("ulysses", 2) and parallel.long_video == "segments"
