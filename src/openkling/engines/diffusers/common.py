@@ -156,8 +156,9 @@ class LoadSpec:
     parallel: tuple[str, int] | None = None
 
     def shared(self) -> LoadSpec:
-        """This spec with the pipeline class left out: specs equal here share components."""
-        return replace(self, pipeline="")
+        """This spec with the pipeline class left out: specs equal here share components.
+        A group of ranks holds its pipeline in other processes: it shares nothing."""
+        return self if len(self.devices) > 1 else replace(self, pipeline="")
 
 
 def derive_pipeline(spec: LoadSpec, base: Any) -> Any:

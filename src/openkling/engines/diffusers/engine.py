@@ -64,6 +64,10 @@ class PipelinePool:
         """The pipeline for ``spec``, loading it on first use. Call with ``lock`` held."""
         key = spec.shared()
         entry = self._pipes.get(key)
+        if entry is not None and any(getattr(p, "broken", False) for p in entry.values()):
+            self._pipes.move_to_end(key, last=False)  # a rank group that failed: reload it
+            self._evict()
+            entry = None
         if entry is not None:
             self._pipes.move_to_end(key)
             if spec.pipeline not in entry:

@@ -40,6 +40,7 @@ class RankGroup:
     """Stands in the pipeline pool for a pipeline loaded across ``spec.devices``."""
 
     is_rank_group = True
+    broken = False  # a rank failed mid-job: the pool reloads the group on the next one
 
     def __init__(self, spec: LoadSpec) -> None:
         import torch.multiprocessing as mp
@@ -97,7 +98,13 @@ class RankGroup:
             elif kind == "stopped":
                 raise hook.raised or GenerationCancelled("cancelled")
             elif kind == "error":
+                # the other ranks may wait in a collective for the failed one: end them all
+                self.broken = True
+                self.close()
                 raise RuntimeError(rest[0])
+
+    def maybe_free_model_hooks(self) -> None:
+        """Nothing to reset here: each rank resets its own pipeline after a stopped job."""
 
     def _next(self, timeout: float | None) -> tuple:
         """The next message from a rank; a rank that died is an error, not a hang."""
