@@ -265,7 +265,8 @@ def test_file_level_mistakes(tmp_path, profile_settings):
 def test_without_profile_every_model_is_synthetic(tmp_path):
     registry = build_registry(Settings(data_dir=tmp_path))
     assert {registry.video(name).name for name in registry.catalog.names} == {"synthetic"}
-    assert [n for n in registry.catalog.names if registry.audio(n)] == ["kling-v2-6", "kling-v3"]
+    audio = [n for n in registry.catalog.names if registry.audio(n)]
+    assert audio == ["kling-v2-6", "kling-v3", "kling-2.6", "kling-3.0", "kling-3.0-omni"]
 
 
 def test_profile_sets_audio_and_prices_and_leaves_the_rest(tmp_path, profile_settings):
