@@ -419,3 +419,32 @@ def test_ltx_condition_weights_are_refused_for_image_to_video(tiny_weights, tmp_
     text = table(None, "ltx") + f'[models."kling-v1".i2v]\nweights = "{weights}"\n'
     with pytest.raises(ProfileError, match="LTXConditionPipeline.*Lightricks/LTX-Video"):
         registry_for(tmp_path, text)
+
+
+# --- tiny builders of the remaining families, through the real engine -----------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "family", "size", "rule"),
+    [
+        ("wan2.2-ti2v", "wan2.2", (64, 32), (32, 4, 24.0, 121)),  # 16 px latents, 2x2 patches
+        ("cogvideox", "cogvideox", (32, 32), (16, 8, 8.0, 49)),
+        ("cogvideox-1.5", "cogvideox", (32, 32), (16, 16, 16.0, 161)),
+        ("hunyuan", "hunyuan", (32, 32), (16, 4, 24.0, 129)),
+    ],
+)
+def test_tiny_builders_of_every_family_render_through_the_engine(
+    tiny_weights, tmp_path, kind, family, size, rule
+):
+    res = f'std = {{ "16:9" = [{size[0]}, {size[1]}] }}'
+    text = (
+        table(tiny_weights(kind), family, res=res)
+        .replace("fps = 4\n", "")
+        .replace("steps = 2", "steps = 1")
+    )
+    engine = registry_for(tmp_path, text).video("kling-v1")
+    layout = engine.layout
+    assert (layout.size_multiple, layout.frame_step, layout.fps, engine.max_frames) == rule
+    frames, fps = engine.frame_plan(0.5)
+    out = engine.render(request(engine, seconds=0.5, prompt="a red fox"))
+    assert len(out) == frames and out[0].shape == (size[1], size[0], 3)
