@@ -105,12 +105,12 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
             registry.audios[name] = _audio_engine(profile, procedural, pools)
         if profile is not None:
             audio = registry.audios.get(name)
-            image = registry.images.get(name)
+            own_image = registry.images.get(name)
             log.info(
                 "engines: %s -> %s%s%s",
                 name,
                 registry.videos[name].name,
-                f" + {image.name} for images" if image is not None else "",
+                f" + {own_image.name} for images" if own_image is not None else "",
                 f" + {audio.name} audio" if audio is not None else "",
             )
     return registry
