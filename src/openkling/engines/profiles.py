@@ -590,6 +590,12 @@ def _devices(t: dict[str, Any], where: str) -> tuple[tuple[str, ...], tuple[str,
             f"{where}: parallel.{kind} = {degree!r} must equal the number of devices "
             f"({len(devices)})"
         )
+    if kind == "ring" and any(d == "cpu" for d in devices):
+        raise ProfileError(
+            f"{where}: parallel.ring needs CUDA devices: ring attention takes an attention "
+            "kernel that returns log-sum-exp (cuDNN or flash), which the CPU has not; use "
+            f"parallel = {{ ulysses = {degree} }} on the CPU"
+        )
     return devices, (kind, degree)
 
 
