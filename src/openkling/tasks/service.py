@@ -153,6 +153,7 @@ class TaskService:
             "lease_owner": None,
             "lease_expires_at": None,
             "cancel_requested": False,
+            "passed_over": 0,
             "created_at": now,
             "updated_at": now,
         }
