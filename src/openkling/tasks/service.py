@@ -31,6 +31,7 @@ from .accounts import Principal
 from .group_commit import GroupCommit, PendingCreate
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
+from .queue import QueueEstimates
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class TaskService:
         self.catalog = catalog
         self.lifecycle = lifecycle
         self.dispatcher = dispatcher
+        self.queue = QueueEstimates(sessions)  # a waiting task's place in line
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
         # creates are decided and written in batches; on PostgreSQL under the accounts' row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...domain.catalog import format_credits
+from ...domain.queue import QueueInfo
 from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
 from ...storage.base import Storage
@@ -10,7 +11,15 @@ from ...store.models import Task
 from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
-def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int) -> dict:
+def task_object(
+    task: Task,
+    storage: Storage,
+    *,
+    base_url: str,
+    expires_in: int,
+    queue: QueueInfo | None = None,
+) -> dict:
+    """The Kling task object; ``queue`` is the task's place in line while it waits."""
     result = None
     if task.status == "succeed" and task.result:
         stored = TaskResult.model_validate(task.result)
@@ -47,6 +56,8 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
         updated_at=task.updated_at,
         final_unit_deduction=format_credits(task.cost_milli if task.status != "failed" else 0),
         task_progress=task.progress,
+        queue_position=queue.position if queue and task.status == "submitted" else None,
+        queue_eta_seconds=queue.eta_seconds if queue and task.status == "submitted" else None,
         task_result=result,
     ).wire()
 

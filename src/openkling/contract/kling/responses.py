@@ -23,7 +23,9 @@ class TaskResultPublic(BaseModel):
 
 
 class TaskPublic(BaseModel):
-    """The task object (``data``), as Kling sends it, plus ``task_progress`` (beyond Kling)."""
+    """The task object (``data``), as Kling sends it, plus ``task_progress`` and, while the
+    task waits, ``queue_position`` (1: next for its model) and ``queue_eta_seconds`` (the
+    expected wait before it starts), all beyond Kling."""
 
     task_id: str
     task_status: TaskStatus
@@ -33,6 +35,8 @@ class TaskPublic(BaseModel):
     updated_at: int
     final_unit_deduction: str = "0"
     task_progress: int = 0
+    queue_position: int | None = None
+    queue_eta_seconds: int | None = None
     task_result: TaskResultPublic | None = None
 
     def wire(self) -> dict[str, Any]:

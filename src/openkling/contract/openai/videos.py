@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ... import errors as e
 from ...domain.catalog import Catalog
+from ...domain.queue import QueueInfo
 from ...domain.request import GenerationRequest, ImageInput
 from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
@@ -354,8 +355,11 @@ def openai_model_of(req: GenerationRequest, targets: Mapping[str, ModelTarget]) 
     return req.model_name
 
 
-def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any]:
-    """The OpenAI video object of a stored task (a row or a Task)."""
+def video_object(
+    task: Any, targets: Mapping[str, ModelTarget], queue: QueueInfo | None = None
+) -> dict[str, Any]:
+    """The OpenAI video object of a stored task (a row or a Task). While it is queued, the
+    openkling extensions ``queue_position`` and ``queue_eta_seconds`` follow ``progress``."""
     req = GenerationRequest.model_validate(task.request)
     status = STATUSES.get(task.status, "queued")
     finished = status in ("completed", "failed")
@@ -366,6 +370,11 @@ def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any
     error = None
     if status == "failed":
         error = {"code": "video_generation_failed", "message": task.status_msg or "failed"}
+    extensions: dict[str, Any] = {}
+    if queue is not None and status == "queued":
+        extensions["queue_position"] = queue.position
+        if queue.eta_seconds is not None:
+            extensions["queue_eta_seconds"] = queue.eta_seconds
     return {
         "id": video_id_of(task.id),
         "object": "video",
@@ -373,6 +382,7 @@ def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any
         "prompt": req.prompt,
         "status": status,
         "progress": 100 if status == "completed" else max(0, min(99, int(task.progress or 0))),
+        **extensions,
         "created_at": task.created_at // 1000,
         "completed_at": task.updated_at // 1000 if finished else None,
         "expires_at": None,  # files are kept until the video is deleted
