@@ -52,7 +52,7 @@ def check_fair(world, created: dict[int, list[str]]) -> Counter:
     started = {r.id for r in rows if r.status != "submitted"}
     running = Counter(r.account_id for r in rows if r.status == "processing")
     waiting = {r.account_id for r in rows if r.status == "submitted"}
-    for account_id, ids in created.items():
+    for ids in created.values():
         taken = [i for i in ids if i in started]
         assert taken == ids[: len(taken)], "a younger task ran before an older one"
     if waiting:
