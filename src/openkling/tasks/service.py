@@ -220,7 +220,7 @@ class TaskService:
     # What a get shows, read with the key check in one statement (``get_if_current``).
     _SHOWN = (
         "id", "account_id", "family", "external_task_id", "status", "status_msg", "progress",
-        "cost_milli", "result", "created_at", "updated_at", "expired_at",
+        "cost_milli", "result", "created_at", "updated_at", "expired_at", "model_name",
     )  # fmt: skip
     # The task is matched by its primary key alone, its account and family compared here: a
     # condition on them in SQL lets PostgreSQL pick the (account, family) index instead and
