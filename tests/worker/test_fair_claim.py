@@ -163,3 +163,23 @@ def test_the_worker_runs_what_the_claim_gives_and_counts_pipeline_swaps(world):
     assert [world.task(t).status for t in (first, second)] == ["succeed", "succeed"]
     with world.lifecycle.sessions() as s:
         assert all(t.started_at for t in s.query(Task).all())
+
+
+def test_the_weight_is_set_with_the_keys_command(world, tmp_path):
+    from click.testing import CliRunner
+
+    from openkling.cli.main import main
+
+    heavy, light = world.account("heavy"), world.account("light")
+    runner = CliRunner()
+    out = runner.invoke(main, ["keys", "priority", heavy.access_key, "3", "--data-dir", tmp_path])
+    assert out.exit_code == 0 and out.output.strip() == "priority: 3", out.output
+    bad = runner.invoke(main, ["keys", "priority", heavy.access_key, "0", "--data-dir", tmp_path])
+    assert bad.exit_code == 2 and "0.01" in bad.output  # names the allowed range
+    shown = runner.invoke(main, ["credits", "show", heavy.access_key, "--data-dir", tmp_path])
+    assert "priority: 3" in shown.output
+    for _ in range(6):
+        world.create(heavy)
+        world.create(light)
+    owners = [world.lifecycle.claim_next(BOTH, f"w{i}").account_id for i in range(4)]
+    assert owners.count(heavy.id) == 3
