@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..store.models import Account, Task
@@ -60,87 +60,93 @@ class Choice:
 class Scheduler:
     """Chooses the next task inside the caller's write transaction (see the module doc)."""
 
-    def __init__(self, *, max_skips: int) -> None:
+    def __init__(self, *, max_skips: int, fifo: bool = False) -> None:
         self.max_skips = max_skips
+        self.fifo = fifo  # plain first-in first-out, for comparison (bench/bench_fleet.py)
 
-    # -- reads ---------------------------------------------------------------------------
-    @staticmethod
-    def standings(s: Session, models: list[str], now: int) -> list[Waiting]:
-        """Every account with a waiting task of ``models``: two grouped, indexed reads."""
-        waiting = s.execute(
-            select(Task.account_id, Task.model_name, func.min(Task.created_at))
-            .where(Task.status == SUBMITTED, Task.model_name.in_(models))
-            .group_by(Task.account_id, Task.model_name)
-        ).all()
-        if not waiting:
-            return []
-        ids = sorted({row[0] for row in waiting})
-        running = dict(
-            s.execute(
-                select(Task.account_id, func.count())
-                .where(
-                    Task.status == PROCESSING,
-                    Task.lease_expires_at >= now,
-                    Task.account_id.in_(ids),
-                )
-                .group_by(Task.account_id)
-            ).all()
+    # -- reads (statements built once, with parameters: a claim is on every worker's path) --
+    _WAITING = (
+        select(
+            Task.account_id.label("account_id"),
+            Task.model_name.label("model_name"),
+            func.min(Task.created_at).label("oldest"),
         )
-        accounts = {
-            row[0]: row
-            for row in s.execute(
-                select(Account.id, Account.priority, Account.last_claim_at).where(
-                    Account.id.in_(ids)
-                )
-            ).all()
-        }
+        .where(Task.status == SUBMITTED, Task.model_name.in_(bindparam("models", expanding=True)))
+        .group_by(Task.account_id, Task.model_name)
+        .subquery()
+    )
+    _STANDINGS = select(
+        _WAITING.c.account_id,
+        _WAITING.c.model_name,
+        _WAITING.c.oldest,
+        Account.priority,
+        Account.last_claim_at,
+        select(func.count())
+        .where(
+            Task.account_id == _WAITING.c.account_id,
+            Task.status == PROCESSING,
+            Task.lease_expires_at >= bindparam("now"),
+        )
+        .scalar_subquery(),
+    ).join(Account, Account.id == _WAITING.c.account_id)
+    _RUNNING = select(func.count()).where(
+        Task.account_id == bindparam("account_id"),
+        Task.status == PROCESSING,
+        Task.lease_expires_at >= bindparam("now"),
+    )
+    _LOCK = (
+        select(Account.id)
+        .where(Account.id == bindparam("account_id"))
+        .with_for_update(skip_locked=True)
+    )
+    _HEAD = (
+        select(Task)
+        .where(
+            Task.status == SUBMITTED,
+            Task.account_id == bindparam("account_id"),
+            Task.model_name.in_(bindparam("models", expanding=True)),
+        )
+        .order_by(Task.created_at, Task.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    _OLDEST = (
+        select(Task)
+        .where(Task.status == SUBMITTED, Task.model_name.in_(bindparam("models", expanding=True)))
+        .order_by(Task.created_at, Task.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+    @classmethod
+    def standings(cls, s: Session, models: list[str], now: int) -> list[Waiting]:
+        """Every account with a waiting task of ``models``, with its running count, weight and
+        last claim: one statement (waiting tasks through ix_tasks_queue, each account's
+        running count through ix_tasks_account_status)."""
+        rows = s.execute(cls._STANDINGS, {"models": models, "now": now}).all()
         out: dict[int, Waiting] = {}
-        for account_id, model, oldest in waiting:
-            _, priority, last = accounts[account_id]
+        for account_id, model, oldest, priority, last, count in rows:
             entry = out.get(account_id)
             if entry is None:
                 entry = out[account_id] = Waiting(
-                    account_id,
-                    running.get(account_id, 0),
-                    max(float(priority or 1.0), 1e-6),
-                    int(last or 0),
-                    {},
+                    account_id, int(count), max(float(priority or 1.0), 1e-6), int(last or 0), {}
                 )
             entry.oldest[model] = int(oldest)
         return list(out.values())
 
-    @staticmethod
-    def _running(s: Session, account_id: int, now: int) -> int:
-        return s.execute(
-            select(func.count()).where(
-                Task.account_id == account_id,
-                Task.status == PROCESSING,
-                Task.lease_expires_at >= now,
-            )
-        ).scalar_one()
+    @classmethod
+    def _running(cls, s: Session, account_id: int, now: int) -> int:
+        return s.execute(cls._RUNNING, {"account_id": account_id, "now": now}).scalar_one()
 
-    @staticmethod
-    def _lock_account(s: Session, account_id: int) -> bool:
+    @classmethod
+    def _lock_account(cls, s: Session, account_id: int) -> bool:
         """Hold the account's row for this claim; False if another claimer holds it."""
-        got = s.execute(
-            select(Account.id).where(Account.id == account_id).with_for_update(skip_locked=True)
-        ).first()
-        return got is not None
+        return s.execute(cls._LOCK, {"account_id": account_id}).first() is not None
 
-    @staticmethod
-    def _head(s: Session, account_id: int, models: list[str]) -> Task | None:
+    @classmethod
+    def _head(cls, s: Session, account_id: int, models: list[str]) -> Task | None:
         """The account's oldest waiting task of ``models`` (locked where the store can)."""
-        return s.scalars(
-            select(Task)
-            .where(
-                Task.status == SUBMITTED,
-                Task.account_id == account_id,
-                Task.model_name.in_(models),
-            )
-            .order_by(Task.created_at, Task.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
+        return s.scalars(cls._HEAD, {"account_id": account_id, "models": models}).first()
 
     # -- the decision ----------------------------------------------------------------------
     def _pick(
@@ -153,8 +159,9 @@ class Scheduler:
             key=lambda w: w.key(models),
         )
         skipped = False
+        exact = s.get_bind().dialect.name == "sqlite"  # one claim at a time: nothing to lock
         for entry in ranked:
-            if entry.account_id not in held:
+            if not exact and entry.account_id not in held:
                 if not self._lock_account(s, entry.account_id):
                     skipped = True  # another claimer is choosing for it right now
                     continue
@@ -173,6 +180,9 @@ class Scheduler:
         every candidate account is being claimed for by someone else at this instant (the
         caller tries again in a moment, holding nothing), ``Rerank`` when a concurrent claim
         changed a count under us. Returned rows are locked (PostgreSQL)."""
+        if self.fifo:
+            oldest = s.scalars(self._OLDEST, {"models": models}).first()
+            return Choice(oldest) if oldest is not None else None
         standings = self.standings(s, models, now)
         if not standings:
             return None
@@ -195,21 +205,21 @@ class Scheduler:
             return Choice(fair)
         return Choice(mine, passed_over=fair)
 
-    @staticmethod
-    def mark_claimed(s: Session, choice: Choice) -> None:
+    _SERVED = (
+        update(Account)
+        .where(Account.id == bindparam("account_id"))
+        .values(last_claim_at=bindparam("at"))
+    )
+    _PASSED_OVER = (
+        update(Task).where(Task.id == bindparam("task_id")).values(passed_over=Task.passed_over + 1)
+    )
+
+    @classmethod
+    def mark_claimed(cls, s: Session, choice: Choice) -> None:
         """After the claim: the account was served now; a passed-over pick counts one more."""
-        greatest = func.max if s.get_bind().dialect.name == "sqlite" else func.greatest
-        s.execute(
-            update(Account)
-            .where(Account.id == choice.task.account_id)
-            .values(last_claim_at=greatest(Account.last_claim_at + 1, now_us()))
-        )
+        s.execute(cls._SERVED, {"account_id": choice.task.account_id, "at": now_us()})
         if choice.passed_over is not None:
-            s.execute(
-                update(Task)
-                .where(Task.id == choice.passed_over.id)
-                .values(passed_over=Task.passed_over + 1)
-            )
+            s.execute(cls._PASSED_OVER, {"task_id": choice.passed_over.id})
 
 
 class Busy(Exception):
