@@ -6,7 +6,9 @@
 Part 1 starts `openkling serve` (no engine, so the load is the API alone) on each database and
 a bare FastAPI app with the same routes under the same uvicorn, then drives each with wrk:
 create and get requests per second, p50/p99 latency, and openkling's rate as a multiple of
-the bare app's. Bare and openkling take turns (``--rounds`` turns each, ``seconds`` in all),
+the bare app's. A get of a waiting task also reads its place in line (one indexed query over
+its model's waiting tasks): measured first in a line of one, then behind every task the create
+row queued. Bare and openkling take turns (``--rounds`` turns each, ``seconds`` in all),
 so a machine shared with other work slows both alike. Part 2 times a 5 s 720p synthetic video
 with audio through the API (submit -> succeed, after one warm-up task), the same work
 in-process, and the encoding of the same frames alone; each the median of ``--video-runs``.
@@ -33,6 +35,7 @@ import httpx
 import jwt
 
 HERE = Path(__file__).parent
+M2 = "kling-v1-6"  # a model with a line of one, beside the create rows' kling-v1
 sys.path.insert(0, str(HERE))
 
 
@@ -209,19 +212,29 @@ def api_part(seconds: int, concurrency: int, rounds: int, kind: str) -> list[tup
             )
             rows.append(("bare FastAPI POST (baseline)", b, None))
             rows.append((f"openkling create ({kind})", o, b))
-            one = httpx.post(base + path, headers=headers, json=body).json()
-            task_path = f"{path}/{one['data']['task_id']}"
-            b, o = side_by_side(
-                bare_base + task_path,
-                base + task_path,
-                "GET",
-                headers,
-                None,
-                seconds,
-                concurrency,
-                rounds,
-            )
-            rows += [("bare FastAPI GET (baseline)", b, None), (f"openkling get ({kind})", o, b)]
+            # a waiting task's get reads its place in line: one more indexed query, over the
+            # waiting tasks of its model. Polled: a task first in its model's line, and the
+            # newest task behind everything the create rows queued (tens of thousands)
+            alone = httpx.post(base + path, headers=headers, json={**body, "model_name": M2})
+            behind = httpx.post(base + path, headers=headers, json=body).json()
+            queued = httpx.get(f"{base}{path}/{behind['data']['task_id']}", headers=headers)
+            depth = queued.json()["data"].get("queue_position", 0)
+            for label, task in (("", alone.json()), (f", {depth} queued", behind)):
+                task_path = f"{path}/{task['data']['task_id']}"
+                b, o = side_by_side(
+                    bare_base + task_path,
+                    base + task_path,
+                    "GET",
+                    headers,
+                    None,
+                    seconds,
+                    concurrency,
+                    rounds,
+                )
+                rows += [
+                    ("bare FastAPI GET (baseline)", b, None),
+                    (f"openkling get ({kind}{label})", o, b),
+                ]
         finally:
             for p in (server, bare):
                 p.terminate()
