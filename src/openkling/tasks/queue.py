@@ -16,50 +16,49 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import text
-
 from ..domain.queue import QueueInfo
 from ..store.db import Sessions, now_ms
 
 RECENT_RUNS = 20
 
-# one statement: the model's waiting tasks grouped by account (index ix_tasks_queue), with the
-# model's running count and recent mean run time as uncomputed-per-row subqueries
-# (ix_tasks_status_lease, ix_tasks_model_runs)
-_QUEUE = text(
-    """
-SELECT t.account_id, a.last_claim_at, count(*), min(t.created_at),
-       sum(CASE WHEN t.created_at < :created OR (t.created_at = :created AND t.id < :id)
-           THEN 1 ELSE 0 END),
-       (SELECT count(*) FROM tasks p
-         WHERE p.status = 'processing' AND p.model_name = :model AND p.lease_expires_at >= :now),
+# One statement, one row: the model's waiting tasks grouped by account (an index-only range of
+# ix_tasks_queue), the task's own account picked out of them, the round-robin sum over the
+# others, and the model's running count and recent mean run time (ix_tasks_status_lease,
+# ix_tasks_model_runs). Parameters: model, created, id (the task), account, model, now, model,
+# recent. ``?`` placeholders: the raw connections' driver style is applied once.
+_QUEUE = """
+WITH g AS (
+  SELECT t.account_id AS acc, a.last_claim_at AS last, count(*) AS n,
+         min(t.created_at) AS oldest,
+         sum(CASE WHEN t.created_at < ? OR (t.created_at = ? AND t.id < ?) THEN 1 ELSE 0 END)
+           AS before
+    FROM tasks t JOIN accounts a ON a.id = t.account_id
+   WHERE t.status = 'submitted' AND t.model_name = ?
+   GROUP BY t.account_id, a.last_claim_at
+), me AS (
+  SELECT acc, last, oldest, before + 1 AS i FROM g WHERE acc = ?
+)
+SELECT me.i + coalesce(sum(CASE WHEN g.acc IS NULL THEN 0 ELSE
+         CASE WHEN g.n < me.i - 1 THEN g.n ELSE me.i - 1 END
+         + CASE WHEN g.n >= me.i AND (g.last < me.last OR (g.last = me.last AND
+                (g.oldest < me.oldest OR (g.oldest = me.oldest AND g.acc < me.acc))))
+           THEN 1 ELSE 0 END END), 0),
+       (SELECT count(*) FROM tasks p WHERE p.status = 'processing' AND p.model_name = ?
+           AND p.lease_expires_at >= ?),
        (SELECT avg(r.updated_at - r.started_at) FROM
          (SELECT updated_at, started_at FROM tasks
-           WHERE model_name = :model AND status = 'succeed' AND started_at IS NOT NULL
-           ORDER BY updated_at DESC LIMIT :recent) r)
-FROM tasks t JOIN accounts a ON a.id = t.account_id
-WHERE t.status = 'submitted' AND t.model_name = :model
-GROUP BY t.account_id, a.last_claim_at
+           WHERE model_name = ? AND status = 'succeed' AND started_at IS NOT NULL
+           ORDER BY updated_at DESC LIMIT ?) r)
+  FROM me LEFT JOIN g ON g.acc <> me.acc
+ GROUP BY me.i
 """
-)
 
 
-def estimate(rows: list[Any], task: Any) -> QueueInfo | None:
-    """The place of ``task`` from the grouped rows of its model's queue."""
-    mine = next((r for r in rows if r[0] == task.account_id), None)
-    if mine is None:
+def estimate(row: tuple | None) -> QueueInfo | None:
+    """QueueInfo from the statement's row: (position, running on the model, mean run ms)."""
+    if row is None or row[0] is None:
         return None
-    index = int(mine[4] or 0) + 1  # its account's index-th waiting task of the model
-    own = (int(mine[1] or 0), int(mine[3]), int(mine[0]))
-    ahead = index - 1
-    for account_id, last, count, oldest, _, _, _ in rows:
-        if account_id == task.account_id:
-            continue
-        ahead += min(int(count), index - 1)
-        if int(count) >= index and (int(last or 0), int(oldest), int(account_id)) < own:
-            ahead += 1  # served before it in its round
-    position = ahead + 1
-    running, mean_ms = int(rows[0][5] or 0), rows[0][6]
+    position, running, mean_ms = int(row[0]), int(row[1] or 0), row[2]
     if mean_ms is None:
         return QueueInfo(position, None)
     workers = max(running, 1)
@@ -68,27 +67,34 @@ def estimate(rows: list[Any], task: Any) -> QueueInfo | None:
 
 
 class QueueEstimates:
-    """``of(task)``: its QueueInfo while it waits (one query), else None."""
+    """``of(task)``: its QueueInfo while it waits (one statement), else None."""
 
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
+        self._sql = sessions.raw.sql(_QUEUE)
+
+    @staticmethod
+    def _params(task: Any) -> tuple:
+        model = task.model_name
+        now = now_ms()
+        return (task.created_at, task.created_at, task.id, model, task.account_id, model, now,
+                model, RECENT_RUNS)  # fmt: skip
 
     def of(self, task: Any) -> QueueInfo | None:
         if task is None or task.status != "submitted":
             return None
-        params = {
-            "model": task.model_name,
-            "created": task.created_at,
-            "id": task.id,
-            "now": now_ms(),
-            "recent": RECENT_RUNS,
-        }
-        with self.sessions() as s:
-            rows = s.execute(_QUEUE, params).all()
-        return estimate(rows, task)
+        return estimate(self.sessions.raw.fetchone(self._sql, self._params(task)))
+
+    async def of_async(self, task: Any) -> QueueInfo | None:
+        """``of`` on the event loop: PostgreSQL awaited there, SQLite read directly."""
+        if task is None or task.status != "submitted":
+            return None
+        if self.sessions.loop_reads is None:
+            return self.of(task)
+        return estimate(await self.sessions.loop_reads.fetchone(self._sql, self._params(task)))
 
     def of_many(self, tasks: list[Any]) -> dict[str, QueueInfo]:
-        """For a page of tasks: one query per waiting task on it (the rest cost nothing)."""
+        """For a page of tasks: one statement per waiting task on it (the rest cost nothing)."""
         out: dict[str, QueueInfo] = {}
         for task in tasks:
             info = self.of(task)

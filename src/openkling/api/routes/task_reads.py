@@ -31,7 +31,7 @@ def present(rt, task, base_url: str, queue: QueueInfo | None = None) -> dict:
 
 async def presented(rt, task, base_url: str) -> dict:
     """The task object with its place in line while it waits: one more indexed read then."""
-    queue = await read(rt, rt.service.queue.of, task) if task.status == "submitted" else None
+    queue = await rt.service.queue.of_async(task) if task.status == "submitted" else None
     return present(rt, task, base_url, queue)
 
 
