@@ -95,7 +95,8 @@ class Fleet:
         return run.model_name
 
     def create(self, tenant: Principal, model: str) -> None:
-        task = self.service.create(tenant, GenerationRequest(prompt="a harbour", model_name=model))
+        req = GenerationRequest(prompt="a harbour", model_name=model)
+        task = self.service.submit(tenant, req, family="text2video")
         with self.lock:
             self.created.setdefault(task.id, time.monotonic())
 

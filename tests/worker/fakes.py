@@ -84,7 +84,7 @@ class World:
 
     def create(self, principal: Principal | None = None, **fields) -> str:
         request = GenerationRequest(prompt="a quiet harbour", **fields)
-        return self.service.create(principal or self.principal, request).id
+        return self.service.submit(principal or self.principal, request, family="text2video").id
 
     def account(self, name: str = "tenant", *, priority: float = 1.0) -> Principal:
         """Another tenant, with its fair-claim weight."""

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ...contract.openai import videos as oa
-from ...domain.request import GenerationRequest, ImageInput
+from ...contract import openai as oa
+from ...domain.request import GenerationRequest, ImageInput, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
 from ...errors import (
-    InsufficientCredits,
     InvalidParameter,
     MalformedRequest,
     ModelPermissionDenied,
@@ -25,52 +23,25 @@ from ...errors import (
 )
 from ...media.images import InputImage, check_image, input_key
 from ...media.spritesheet import make_spritesheet
+from ...net.image_fetch import image_loader
 from ...runtime import Runtime
 from ..body import json_body as _json_body
-from ..deps import AccountDep, RuntimeDep
-from ..errors import ERROR_SHAPES, ErrorShape
+from ..create import create_task
+from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
 from ..openapi import errors
-from .image2video import _loader as _image_loader
 
 FIELD = "input_reference"
 log = logging.getLogger(__name__)
 
 
-def speaks_openai(path: str) -> bool:
-    """Every /v1/videos path but Kling's own doors answers errors in OpenAI's shape."""
-    if path != "/v1/videos" and not path.startswith("/v1/videos/"):
-        return False
-    return not path.startswith(("/v1/videos/text2video", "/v1/videos/image2video"))
-
-
-# OpenAI reports spent credits as 429 insufficient_quota, not to be retried
-ERROR_SHAPES.append(
-    ErrorShape(
-        matches=speaks_openai,
-        body=lambda exc, request_id: oa.error_body(exc),
-        model=oa.OpenAIErrorEnvelope,
-        statuses={InsufficientCredits: 429},
-        no_retry=(InsufficientCredits,),
-    )
-)
-
-
-class VideoIdConvertor(Convertor):
-    """OpenAI video ids start with ``video_``: Kling's /v1/videos/text2video and
-    /v1/videos/image2video are never taken for one."""
-
-    regex = "video_[A-Za-z0-9_-]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("video_id", VideoIdConvertor())
-
 router = APIRouter(prefix="/v1/videos", tags=["openai"])
+
+# OpenAI video ids are video_...: the routes say so in their paths, so that no other name
+# under /v1/videos (Kling's, api/doors.py) is ever taken for a video id
+VideoIdTail = Annotated[
+    str,
+    Path(alias="id", min_length=1, description="the video id after video_ (the id is video_{id})"),
+]
 
 
 # Parts of OpenAI's video API that openkling does not offer: a clear 404 rather than a 405
@@ -126,7 +97,7 @@ async def _capped_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _form_body(request: Request, limit: int) -> dict[str, Any]:
+async def _form_body(request: Request, limit: int) -> oa.FormFields:
     """The fields of a multipart (or url-encoded) form, files as ``Upload``; at most ``limit``
     bytes are read, and the parts are parsed from memory."""
     raw = await _capped_body(request, limit)
@@ -148,7 +119,7 @@ async def _form_body(request: Request, limit: int) -> dict[str, Any]:
             "request body is not a valid multipart form (the fields prompt, model, seconds, "
             "size and at most one file, input_reference)"
         ) from None
-    fields: dict[str, Any] = {}
+    fields = oa.FormFields()
     try:
         for key, value in form.multi_items():
             if key in fields:
@@ -163,42 +134,51 @@ async def _form_body(request: Request, limit: int) -> dict[str, Any]:
     return fields
 
 
-@router.post(
-    "",
-    summary="Create a video (OpenAI)",
-    responses=errors(403, 429),
-    openapi_extra=oa.CREATE_BODY_DOC,
-)
-async def create(request: Request, rt: RuntimeDep, account: AccountDep):
+async def _create_body(request: Request, rt: Runtime) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        body: Any = await _form_body(request, rt.settings.openai_max_upload_bytes)
-    elif content_type in ("application/json", ""):
-        body = await _json_body(request, rt.settings.image_body_bytes)
-    else:
-        raise MalformedRequest(
-            f"content type {content_type!r} is not accepted; send multipart/form-data or "
-            "application/json"
-        )
-    task = await run_in_threadpool(_create, rt, account, body)
-    return JSONResponse(_video(rt, task))
+        return await _form_body(request, rt.settings.openai_max_upload_bytes)
+    if content_type in ("application/json", ""):
+        return await _json_body(request, rt.settings.image_body_bytes)
+    raise MalformedRequest(
+        f"content type {content_type!r} is not accepted; send multipart/form-data or "
+        "application/json"
+    )
 
 
-def _create(rt: Runtime, account, body: Any):
+def _parse_create(body: Any, rt: Runtime) -> Parsed:
     targets = _targets(rt)
     parsed = oa.parse_create(body, targets)
     target = targets[oa.target_name(parsed.model, targets)]
     oa.check_target(parsed, target, rt.catalog)
     image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
-    return _store_and_create(
-        rt,
-        account,
-        parsed.model,
-        image,
-        lambda stored: oa.generation_request(
-            parsed, target, stored, exact_size=rt.settings.openai_exact_size
-        ),
-    )
+    stored, inputs = _input(image)
+    req = oa.generation_request(parsed, target, stored, exact_size=rt.settings.openai_exact_size)
+    return Parsed(req, inputs)
+
+
+@router.post(
+    "",
+    summary="Create a video (OpenAI)",
+    responses=errors(403, 429),
+    openapi_extra={**oa.CREATE_BODY_DOC, "security": BEARER_SECURITY},
+)
+async def create(request: Request):
+    rt: Runtime = request.app.state.runtime
+    parsed: list[GenerationRequest] = []
+
+    def parse(body: Any, rt: Runtime) -> Parsed:
+        result = _parse_create(body, rt)
+        parsed.append(result.request)
+        return result
+
+    try:
+        task = await create_task(
+            request, family=oa.FAMILY, parse=parse, read_body=_create_body, blocking=True
+        )
+    except ModelPermissionDenied:
+        raise _permission_denied(parsed[0]) from None
+    return JSONResponse(_video(rt, task))
 
 
 def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputImage:
@@ -216,34 +196,24 @@ def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputIm
                 param=field,
             )
         url = payload
-    return _image_loader(rt)(field, url)  # URLs are fetched through the URL guard
+    return image_loader(rt.settings)(field, url)  # URLs are fetched through the URL guard
 
 
-def _store_and_create(rt: Runtime, account, openai_model: str, image: InputImage | None, build):
-    """Write the input image, then the task; a refused task leaves no file behind."""
-    stored = None
-    if image is not None:
-        stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
-        rt.storage.put_bytes(stored.key, image.data, image.content_type)
-    try:
-        return _service_create(rt, account, build(stored), openai_model)
-    except BaseException:
-        if stored is not None:
-            try:
-                rt.storage.delete(stored.key)
-            except Exception:  # the create's own error is the one to report
-                log.exception("could not remove input %s of a refused request", stored.key)
-        raise
+def _input(image: InputImage | None) -> tuple[ImageInput | None, dict[str, InputImage]]:
+    """The request's reference to an input image, and the file to store under it."""
+    if image is None:
+        return None, {}
+    stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
+    return stored, {stored.key: image}
 
 
-def _service_create(rt: Runtime, account, req: GenerationRequest, openai_model: str):
-    try:
-        return rt.service.create(account, req, family=oa.FAMILY)
-    except ModelPermissionDenied:
-        raise ModelPermissionDenied(
-            f"model: this key may not use '{openai_model}' (served by {req.model_name})",
-            param="model",
-        ) from None
+def _permission_denied(req: GenerationRequest) -> ModelPermissionDenied:
+    """The service's refusal, in the OpenAI door's words: its model names the field."""
+    openai_model = req.wire.get("model", req.model_name)
+    return ModelPermissionDenied(
+        f"model: this key may not use '{openai_model}' (served by {req.model_name})",
+        param="model",
+    )
 
 
 @router.get("", summary="List videos (OpenAI)", responses=errors(404))
@@ -268,8 +238,9 @@ def _task(rt, account, video_id: str):
         raise TaskNotFound(f"video '{video_id}' does not exist", param="video_id") from None
 
 
-@router.get("/{video_id:video_id}", summary="Get a video (OpenAI)", responses=errors(404))
-def get_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+@router.get("/video_{id}", summary="Get a video (OpenAI)", responses=errors(404))
+def get_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     return _polled(rt, _video(rt, _task(rt, account, video_id), queued=True))
 
 
@@ -278,11 +249,12 @@ def _videos(task) -> list[VideoResult]:
 
 
 @router.delete(
-    "/{video_id:video_id}",
+    "/video_{id}",
     summary="Delete a video and its files (OpenAI)",
     responses=errors(404),
 )
-def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+def delete_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     task = _task(rt, account, video_id)
     if not TaskStatus(task.status).is_terminal():
         raise InvalidParameter(
@@ -299,11 +271,12 @@ def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
 
 
 @router.get(
-    "/{video_id:video_id}/content",
+    "/video_{id}/content",
     summary="Download a video, thumbnail or spritesheet (OpenAI)",
     responses=errors(404),
 )
-def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+def content(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     variant = oa.parse_variant(request.query_params)
     task = _task(rt, account, video_id)
     videos = _videos(task) if task.status == TaskStatus.SUCCEED else []
@@ -331,12 +304,9 @@ def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep
 
 def _stored(rt: Runtime, key: str, media_type: str) -> Response:
     """A stored file: streamed from disk when the storage is local, else read whole."""
-    path_of = getattr(rt.storage, "path", None)
-    if path_of is None:
+    path = rt.storage.local_path(key)
+    if path is None:
         return Response(rt.storage.read(key), media_type=media_type)
-    path = path_of(key)
-    if not path.is_file():
-        raise FileNotFoundError(key)
     return FileResponse(path, media_type=media_type)
 
 
@@ -357,12 +327,13 @@ def _spritesheet(rt: Runtime, video: VideoResult) -> bytes:
 
 
 @router.post(
-    "/{video_id:video_id}/remix",
+    "/video_{id}/remix",
     summary="Remix a completed video with a new prompt (OpenAI)",
     responses=errors(403, 404, 429),
     openapi_extra=oa.REMIX_BODY_DOC,
 )
-async def remix(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+async def remix(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     body = await _json_body(request, rt.settings.max_body_bytes)
     prompt = oa.parse_remix(body)
     source = await run_in_threadpool(_task, rt, account, video_id)
@@ -380,21 +351,26 @@ async def remix(video_id: str, request: Request, rt: RuntimeDep, account: Accoun
             param="video_id",
         )
     req = oa.remix_request(base, prompt, source.seed, source.id)
-    task = await run_in_threadpool(_remix, rt, account, req)
+    req, inputs = await run_in_threadpool(_remix_inputs, rt, req)
+    try:
+        task = await rt.service.submit_async(account, req, inputs, family=oa.FAMILY)
+    except ModelPermissionDenied:
+        raise _permission_denied(req) from None
     return JSONResponse(_video(rt, task))
 
 
-def _remix(rt: Runtime, account, req: GenerationRequest):
-    openai_model = req.wire.get("model", req.model_name)
+def _remix_inputs(
+    rt: Runtime, req: GenerationRequest
+) -> tuple[GenerationRequest, dict[str, InputImage]]:
+    """The remix keeps its own copy of the source's image, under a key of its own: deleting
+    the source leaves it whole."""
     if req.image is None:
-        return _service_create(rt, account, req, openai_model)
-    # the remix keeps its own copy of the source's image: deleting the source leaves it whole
+        return req, {}
     try:
         image = check_image(rt.storage.read(req.image.key), FIELD)
     except FileNotFoundError:
         raise InvalidParameter(
             "video_id: the source video's input_reference is no longer stored", param="video_id"
         ) from None
-    return _store_and_create(
-        rt, account, openai_model, image, lambda stored: req.model_copy(update={"image": stored})
-    )
+    stored, inputs = _input(image)
+    return req.model_copy(update={"image": stored}), inputs
