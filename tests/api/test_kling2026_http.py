@@ -315,3 +315,26 @@ def test_omni_video_reference_images_reach_the_engine(server, tmp_path):
     side = width // 6
     corner = frames[len(frames) // 2][height - side : height - 4, 4 : side - 2].reshape(-1, 3)
     assert np.abs(corner.mean(axis=0) - [230, 0, 0]).max() < 25, corner.mean(axis=0)
+
+
+def test_waiting_records_carry_their_place_in_line(tmp_path):
+    """No worker here: the tasks wait, and GET /tasks and POST /tasks say where they stand."""
+    idle = LiveServer(data_dir=tmp_path / "idle", env={"OPENKLING_WORKERS": "0"})
+    idle.start()
+    try:
+        made = []
+        for i in range(2):
+            resp = call(
+                idle, "POST", "/text-to-video/kling-3.0",
+                json={"prompt": f"a queue {i}", "settings": {"duration": 3}},
+            )  # fmt: skip
+            assert resp.status_code == 200, resp.text
+            made.append(resp.json()["data"]["id"])
+        got = call(idle, "GET", "/tasks?task_ids=" + ",".join(made)).json()["data"]
+        places = {r["id"]: r["queue_position"] for r in got}
+        assert places == {made[0]: 1, made[1]: 2}
+        assert all(r["status"] == "submitted" and "queue_eta_seconds" not in r for r in got)
+        page = call(idle, "POST", "/tasks", json={"limit": 10}).json()["data"]
+        assert {r["id"]: r["queue_position"] for r in page["result"]} == places
+    finally:
+        idle.stop()
