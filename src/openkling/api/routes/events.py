@@ -20,12 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
 from ...domain.queue import QueueInfo
-from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES
 from ...errors import AuthError, RateLimited
 from ...store.db import now_ms
 from ...tasks.watch import TaskWatch
-from ..auth import authenticate
+from ..auth import Authenticator
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 from ..openapi import errors
 
@@ -91,12 +91,12 @@ def sse(event: str, data: dict, event_id: str) -> bytes:
     return f"event: {event}\nid: {event_id}\ndata: {body}\n\n".encode()
 
 
-def _key(row, queue: QueueInfo | None = None) -> tuple:
+def _key(task: StoredTask, queue: QueueInfo | None = None) -> tuple:
     """What a client sees change: the state, the progress, and the place in line."""
     return (
-        row.status,
-        row.progress,
-        row.updated_at,
+        task.status,
+        task.progress,
+        task.updated_at,
         queue.position if queue else None,
         queue.eta_seconds if queue else None,
     )
@@ -143,10 +143,9 @@ def _stream_response(
 
 async def _still_signed_in(request: Request, rt) -> bool:
     """The stream's credentials still hold: a revoked key or an expired token ends it."""
-    header = request.headers.get("authorization")
-    leeway = rt.settings.jwt_leeway_seconds
+    auth: Authenticator = request.app.state.auth
     try:
-        await run_in_threadpool(authenticate, rt.accounts, header, leeway)
+        await run_in_threadpool(auth.authenticate, request.headers.get("authorization"))
     except AuthError:
         return False
     return True
@@ -178,7 +177,7 @@ def _task_events(family: str):
     ):
         first = await run_in_threadpool(rt.service.get, account, task_id=task_id, family=family)
 
-        def present(row, queue: QueueInfo | None) -> dict:
+        def present(row: StoredTask, queue: QueueInfo | None) -> dict:
             return task_object(
                 row,
                 rt.storage,
@@ -198,7 +197,7 @@ def _task_events(family: str):
                 if _key(row, queue) != last:
                     last = _key(row, queue)
                     yield sse(family, present(row, queue), f"{row.updated_at}-{row.progress}")
-                    if TaskStatus(row.status).is_terminal():
+                    if row.finished:
                         return
                 elif keepalive:
                     yield b": keep-alive\n\n"
@@ -233,7 +232,7 @@ async def account_events(
 ):
     watch = TaskWatch(rt.sessions)
 
-    def present(row, queue: QueueInfo | None) -> dict:
+    def present(row: StoredTask, queue: QueueInfo | None) -> dict:
         return task_object(
             row,
             rt.storage,
@@ -259,7 +258,7 @@ async def account_events(
         since = now_ms()  # the first read sends every unfinished task: the queue as it is
         async for keepalive in _ticks(request, rt):
             read_at = now_ms()
-            watching = [i for i, k in seen.items() if not TaskStatus(k[0]).is_terminal()]
+            watching = [i for i, k in seen.items() if not k[0].is_terminal()]
             rows = await run_in_threadpool(read_changes, watching, since - RECENT_MS)
             since = read_at
             sent = False
@@ -271,7 +270,7 @@ async def account_events(
                     sent = True
             horizon = read_at - 2 * RECENT_MS  # forget finished tasks no read can return
             for task_id, key in list(seen.items()):
-                if key[2] < horizon and TaskStatus(key[0]).is_terminal():
+                if key[2] < horizon and key[0].is_terminal():
                     del seen[task_id]
             if keepalive and not sent:
                 yield b": keep-alive\n\n"

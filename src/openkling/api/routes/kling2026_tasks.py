@@ -21,7 +21,9 @@ from ...contract.kling2026 import (
     parse_page,
     task_record,
 )
+from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES_2026
+from ...runtime import Runtime
 from ...store.db import now_ms
 from ...tasks import queries
 from ..body import json_body
@@ -52,7 +54,7 @@ class PageEnvelope(_Success):
     data: TaskPage
 
 
-async def _present(rt, rows, base_url: str) -> list[dict]:
+async def _present(rt: Runtime, rows: list[StoredTask], base_url: str) -> list[dict]:
     """The records, each waiting one with its place in line (one indexed read each)."""
     expires = rt.settings.url_expiry_seconds
     queues = await read(rt, rt.service.queue.of_many, rows)

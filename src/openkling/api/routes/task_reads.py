@@ -7,8 +7,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
 from ...domain.queue import QueueInfo
+from ...domain.task import StoredTask
 from ...errors import InvalidParameter
 from ...observability import logs
+from ...runtime import Runtime
 from ..context import ok
 from ..deps import (
     BEARER_SECURITY,
@@ -23,13 +25,13 @@ from ..deps import (
 from ..openapi import EXTERNAL_ID, PAGING, TaskEnvelope, TaskListEnvelope, errors
 
 
-def present(rt, task, base_url: str, queue: QueueInfo | None = None) -> dict:
+def present(rt: Runtime, task: StoredTask, base_url: str, queue: QueueInfo | None = None) -> dict:
     return task_object(
         task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds, queue=queue
     )
 
 
-async def presented(rt, task, base_url: str) -> dict:
+async def presented(rt: Runtime, task: StoredTask, base_url: str) -> dict:
     """The task object with its place in line while it waits: one more indexed read then."""
     queue = await rt.service.queue.of_async(task) if task.status == "submitted" else None
     return present(rt, task, base_url, queue)
