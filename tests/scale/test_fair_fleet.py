@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import redis
 
-from .conftest import REDIS_HOST, REDIS_PORT, sql
+from support.infra import REDIS_HOST, REDIS_PORT
+
+from .conftest import sql
 
 
 def _create(api, **body) -> str:
