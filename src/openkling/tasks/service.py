@@ -133,7 +133,7 @@ class TaskService:
         for shot in req.shots:
             self.policy.check(shot.prompt)
         self.rate.hit(account.id)
-        cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
+        cost = milli(self.catalog.price_of(req))
         now = now_ms()
         row = {
             "id": new_task_id(),
@@ -156,7 +156,7 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
         }
-        return PendingCreate(row=row, cost=cost)
+        return PendingCreate(row=row, cost=cost, slots=req.n if req.makes_images else 1)
 
     def _queue_callbacks(self, rows: list[dict], session: Session) -> None:
         """In the create's transaction: the outbox row of each new task with a callback_url."""

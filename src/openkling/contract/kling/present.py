@@ -7,7 +7,7 @@ from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
 from ...storage.base import Storage
 from ...store.models import Task
-from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
+from .responses import ImagePublic, TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
 def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int) -> dict:
@@ -37,6 +37,15 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
                 for video in stored.videos
             ]
         result = TaskResultPublic(videos=videos)
+        if stored.images:  # an image task: its pictures in index order, and no videos
+            result = TaskResultPublic(
+                images=[
+                    ImagePublic(index=image.index, url="", expired=True)
+                    if task.expired_at is not None
+                    else ImagePublic(index=image.index, url=url(image.key))
+                    for image in sorted(stored.images, key=lambda image: image.index)
+                ]
+            )
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
     return TaskPublic(
         task_id=task.id,
