@@ -21,6 +21,7 @@ from .routes import (
     events,
     health,
     image2video,
+    images,
     media,
     models,
     openai_videos,
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     openapi.install(app)
     # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
-    kling = (events, task_request, text2video, image2video, models)
+    kling = (events, task_request, text2video, image2video, images, models)
     for module in (*kling, openai_videos, account, media, health):
         app.include_router(module.router)
     studio.mount(app)

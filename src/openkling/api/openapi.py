@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..contract.kling import MAX_EXTERNAL_ID, MAX_PROMPT, MAX_URL, TaskPublic
 from ..contract.kling.costs import MAX_NAME as MAX_PACK_NAME
+from ..contract.kling.images import ImageGenerationRequest
 from ..domain.vocabulary import ASPECT_RATIOS, CAMERA_TYPES, MODE_ALIASES, MODEL_NAMES
 from .errors import HTTP_STATUS, shape_for
 
@@ -247,7 +248,7 @@ _WHY = {
     503: "maintenance, shutting down, or too many open connections (5001)",
 }
 EVERY_ROUTE = (400, 408, 500, 503)
-DOC_MODELS = (Text2VideoRequest, Image2VideoRequest)
+DOC_MODELS = (Text2VideoRequest, Image2VideoRequest, ImageGenerationRequest)
 
 
 # ---- the document --------------------------------------------------------------------------

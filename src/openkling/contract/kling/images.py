@@ -7,7 +7,6 @@ nothing; the image is read last, under the same rules as image2video's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,12 +22,10 @@ from ...domain.vocabulary import (
     MAX_IMAGES,
 )
 from ...errors import InvalidParameter
-from ...media.images import InputImage, input_key
+from ...media.images import input_key
 from ...net.guard import MAX_URL, NOTHING_ALLOWED, AllowList
+from ...net.image_fetch import ImageLoader
 from ..fields import MAX_EXTERNAL_ID, MAX_PROMPT, _bad, _seed, _string, _type_name, _url
-
-# (field, value) -> a checked image; raises InvalidParameter naming the field
-ImageLoader = Callable[[str, str], InputImage]
 
 
 class ImageGenerationRequest(BaseModel):
@@ -164,7 +161,7 @@ def parse_image_generation(
     if source is not None:  # decoded or fetched only now that every other field is good
         picture = load("image", source)
         key = input_key("image", picture)
-        inputs[key] = InputFile(data=picture.data, content_type=picture.content_type)
+        inputs[key] = picture
         reference = ImageInput(key=key, width=picture.width, height=picture.height)
     request = GenerationRequest(
         model_name=req.model_name,
