@@ -18,7 +18,7 @@ from .errors import (
     TaskFailedError,
     WaitTimeout,
 )
-from .types import Costs, ResourcePack, Shot, Task, TaskResult, Video
+from .types import Costs, Image, ResourcePack, Shot, Task, TaskResult, Video
 
 __all__ = [
     "APIConnectionError",
@@ -28,6 +28,7 @@ __all__ = [
     "AuthenticationError",
     "Costs",
     "DEFAULT_BASE_URL",
+    "Image",
     "InsufficientCreditsError",
     "InvalidRequestError",
     "Kling",
