@@ -299,3 +299,23 @@ def test_a_duplicate_external_task_id_is_refused(idle):
     )
     assert again.status_code == 400 and "already used" in again.json()["message"]
     assert balance(idle, account) == 96
+
+
+def test_image_models_list_their_prices(idle):
+    models = {m["model_name"]: m for m in idle.request("GET", "/v1/images/models").json()["data"]}
+    assert list(models) == [
+        "kling-v1",
+        "kling-v1-5",
+        "kling-v2",
+        "kling-v2-new",
+        "kling-v2-1",
+        "kling-v3",
+    ]
+    prices = {p["input"]: p["credits_per_image"] for p in models["kling-v2-1"]["prices"]}
+    assert prices == {"text": 4, "image": 8}  # Kling Image 2.1's units per picture
+    prices = {p["input"]: p["credits_per_image"] for p in models["kling-v3"]["prices"]}
+    assert prices == {"text": 8, "image": 8}
+    assert models["kling-v3"]["aspect_ratios"][-1] == "21:9" and models["kling-v3"]["allowed"]
+    account = idle.new_account(credits=100)
+    task = create(idle, {"prompt": PROMPT, "model_name": "kling-v3", "n": 2}, account)
+    assert task["final_unit_deduction"] == "16" and balance(idle, account) == 84
