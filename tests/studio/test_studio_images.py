@@ -58,7 +58,7 @@ def test_images_tab_makes_priced_pictures_and_shows_them(browser, server, size, 
     expect(page.locator("#studio-view")).to_be_hidden()
     page.get_by_label("Picture prompt").fill("a red kite over green hills")
     page.get_by_label("Number of pictures").fill("2")
-    page.get_by_label("Picture aspect ratio").select_option("9:16")
+    page.get_by_label("Picture shape").select_option("9:16")
     expect(page.locator("#img-cost")).to_have_text("2 × 4 = 8 credits")
     page.get_by_role("button", name="Make pictures").click()
 
