@@ -139,8 +139,10 @@ class Images(_VideoTasks):
         ``<task_id>-<index>.png``). Returns the path written."""
         url, name, task_id = _source(task_or_url, index)
         if url is None:
-            url, name, _ = _source(self.get(task_id), index)
-        return self._client._download(url, target_path(path, name), on_progress)
+            url, name, _ = _source(self.get(task_id or ""), index)
+        assert url is not None  # a looked-up task gives its picture's URL, or raises
+        target = target_path(None if path is None else Path(path), name)
+        return self._client._download(url, target, on_progress)
 
     def download_all(self, task: Task | str, directory: str | os.PathLike[str] = ".") -> list[Path]:
         """Save every picture of a task into ``directory``, in index order."""
@@ -215,8 +217,10 @@ class AsyncImages(_AsyncVideoTasks):
     ) -> Path:
         url, name, task_id = _source(task_or_url, index)
         if url is None:
-            url, name, _ = _source(await self.get(task_id), index)
-        return await self._client._download(url, target_path(path, name), on_progress)
+            url, name, _ = _source(await self.get(task_id or ""), index)
+        assert url is not None  # a looked-up task gives its picture's URL, or raises
+        target = target_path(None if path is None else Path(path), name)
+        return await self._client._download(url, target, on_progress)
 
     async def download_all(
         self, task: Task | str, directory: str | os.PathLike[str] = "."

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from ...domain.catalog import Catalog
 from ...domain.request import GenerationRequest, ImageInput, InputFile, Parsed
@@ -79,7 +80,7 @@ class ImageGenerationRequest(BaseModel):
         return value
 
 
-def _message(error: dict[str, Any]) -> InvalidParameter:
+def _message(error: ErrorDetails) -> InvalidParameter:
     """One pydantic error as Kling's 1201: the field, what is allowed, what was given."""
     field = ".".join(str(part) for part in error["loc"]) or "body"
     name = str(error["loc"][0]) if error["loc"] else ""
@@ -90,7 +91,7 @@ def _message(error: dict[str, Any]) -> InvalidParameter:
         return _bad(field, f"is required and must not be empty (at most {MAX_PROMPT} characters)")
     if kind == "string_too_long":
         limit = error.get("ctx", {}).get("max_length")
-        return _bad(field, f"must be at most {limit} characters, got {len(got)}")
+        return _bad(field, f"must be at most {limit} characters, got {len(str(got))}")
     if kind == "literal_error":
         allowed = error.get("ctx", {}).get("expected", "")
         allowed = allowed.replace("'", "").replace(" or ", ", ")
