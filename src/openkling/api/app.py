@@ -22,12 +22,15 @@ from .routes import (
     health,
     image2video,
     images,
+    kling2026_create,
+    kling2026_tasks,
     media,
     models,
     openai_videos,
     studio,
     task_request,
     text2video,
+    webhook_secrets,
 )
 
 
@@ -69,9 +72,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(metrics_router)
     errors.install(app)
     openapi.install(app)
-    # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
+    # /v1/videos is shared: OpenAI's routes are /v1/videos and /v1/videos/video_{id}..., and
+    # every other name under it is Kling's (api/doors.py), whatever the order here
     kling = (events, task_request, text2video, image2video, images, models)
     for module in (*kling, openai_videos, account, media, health):
+        app.include_router(module.router)
+    # Kling's 2026 API: the model in the path, /tasks; and the account's webhook secrets
+    for module in (kling2026_create, kling2026_tasks, webhook_secrets):
         app.include_router(module.router)
     studio.mount(app)
     return app

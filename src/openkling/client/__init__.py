@@ -19,6 +19,7 @@ from .errors import (
     WaitTimeout,
 )
 from .types import Costs, Image, ResourcePack, Shot, Task, TaskResult, Video
+from .types2026 import Billing, Output, TaskPage, TaskRecord
 
 __all__ = [
     "APIConnectionError",
@@ -26,6 +27,7 @@ __all__ = [
     "APITimeoutError",
     "AsyncKling",
     "AuthenticationError",
+    "Billing",
     "Costs",
     "DEFAULT_BASE_URL",
     "Image",
@@ -34,6 +36,7 @@ __all__ = [
     "Kling",
     "KlingError",
     "NotFoundError",
+    "Output",
     "PermissionDeniedError",
     "RateLimitError",
     "ResourcePack",
@@ -42,6 +45,8 @@ __all__ = [
     "Shot",
     "Task",
     "TaskFailedError",
+    "TaskPage",
+    "TaskRecord",
     "TaskResult",
     "Video",
     "WaitTimeout",

@@ -22,19 +22,23 @@ class InputFile(Protocol):
 
 
 class CameraConfig(BaseModel):
+    """How far the camera moves along each axis, from -10 to 10 (Kling's scale)."""
+
     model_config = ConfigDict(frozen=True)
-    horizontal: float = 0.0
-    vertical: float = 0.0
-    pan: float = 0.0
-    tilt: float = 0.0
-    roll: float = 0.0
-    zoom: float = 0.0
+    horizontal: float = Field(0.0, ge=-10, le=10)
+    vertical: float = Field(0.0, ge=-10, le=10)
+    pan: float = Field(0.0, ge=-10, le=10)
+    tilt: float = Field(0.0, ge=-10, le=10)
+    roll: float = Field(0.0, ge=-10, le=10)
+    zoom: float = Field(0.0, ge=-10, le=10)
 
 
 class CameraControl(BaseModel):
+    """A camera move: a named preset, or ``simple`` with its axes."""
+
     model_config = ConfigDict(frozen=True)
     type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-    config: CameraConfig | None = None
+    config: CameraConfig | None = Field(None, description="with type 'simple' only")
 
 
 class ImageInput(BaseModel):
@@ -89,6 +93,8 @@ class GenerationRequest(BaseModel):
     static_mask: ImageInput | None = None
     dynamic_masks: list[DynamicMask] = Field(default_factory=list)
     shots: list[Shot] = Field(default_factory=list)  # [] is one shot of `prompt`
+    # reference images (Kling's refer_image, named @image_1, ... in the prompt), in order
+    references: list[ImageInput] = Field(default_factory=list)
     watermark: bool = False
     size: tuple[int, int] | None = None  # exact output width x height; None: the engine's
     seed: int | None = None  # a fixed seed (a remix); None: a random one at create
@@ -119,6 +125,7 @@ class GenerationRequest(BaseModel):
         """Storage keys of every input file stored with the task."""
         images = [self.image, self.image_tail, self.static_mask]
         images += [m.mask for m in self.dynamic_masks]
+        images += self.references
         return [image.key for image in images if image is not None]
 
 

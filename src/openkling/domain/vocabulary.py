@@ -37,3 +37,22 @@ IMAGE_ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"
 IMAGE_RESOLUTIONS = ("1k", "2k")
 IMAGE_REFERENCES = ("subject", "face")
 MAX_IMAGES = 9  # n: 1 to 9 images per task
+# Kling's 2026 API ("new design standard"): the model sits in the path, e.g.
+# POST /text-to-video/kling-3.0; its tasks are read through /tasks.
+MODELS_2026 = (
+    "kling-2.5-turbo",
+    "kling-2.6",
+    "kling-3.0",
+    "kling-3.0-turbo",
+    "kling-3.0-omni",
+    "kling-o1",
+)
+# every model name a deployment profile may map to an engine
+ALL_MODEL_NAMES = MODEL_NAMES + MODELS_2026
+# the 2026 endpoints, also the family stored on their tasks; /tasks reads these alone
+FAMILIES_2026 = ("text-to-video", "image-to-video", "omni-video")
+RESOLUTIONS = ("720p", "1080p", "4k")
+# a resolution is made at the engine's size for a mode (the profile's std and pro tables):
+# Kling's std is its 720p, pro its 1080p; a resolution with no mode here is not made
+RESOLUTION_MODES = {"720p": "std", "1080p": "pro"}
+AUDIO_SETTINGS = ("native", "original", "off")

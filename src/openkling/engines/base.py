@@ -22,6 +22,7 @@ class Capabilities:
     audio: bool = False  # the engine makes its own soundtrack
     own_camera: bool = False  # the engine moves the camera itself: no camera path is applied
     camera_phrase: bool = False  # a phrase describing the camera move helps its prompt
+    references: bool = False  # reference images (omni-video's refer_image) guide the content
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class RenderRequest:
     image_tail: np.ndarray | None = None
     static_mask: np.ndarray | None = None
     dynamic_masks: list[tuple[np.ndarray, list[tuple[float, float]]]] = field(default_factory=list)
+    # reference images (omni-video's refer_image, @image_1 ... in the prompt), each HxWx3
+    # uint8 at its own size, in the prompt's order
+    references: list[np.ndarray] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

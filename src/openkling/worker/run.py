@@ -261,6 +261,7 @@ class Worker:
                 image_tail=inputs.image_tail if index == last else None,
                 static_mask=inputs.static_mask,
                 dynamic_masks=inputs.dynamic_masks,
+                references=inputs.references,
                 # the camera path moves the picture; an engine adds no motion of its own
                 extra={"camera_moves": not plan.camera.is_static},
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from ...domain.catalog import Catalog
@@ -27,12 +27,13 @@ from ...media.images import input_key
 from ...net.guard import MAX_URL, NOTHING_ALLOWED, AllowList
 from ...net.image_fetch import ImageLoader
 from ..fields import MAX_EXTERNAL_ID, MAX_PROMPT, _bad, _seed, _string, _type_name, _url
+from ..model import RequestModel
 
 
-class ImageGenerationRequest(BaseModel):
+class ImageGenerationRequest(RequestModel):
     """The body of ``POST /v1/images/generations``. Fields Kling does not know are ignored."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(strict=True)
 
     model_name: Literal[IMAGE_MODEL_NAMES] = Field(  # type: ignore[valid-type]
         DEFAULT_IMAGE_MODEL, description="an image model; the older field `model` is read too"
