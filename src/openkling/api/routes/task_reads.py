@@ -6,8 +6,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
+from ...domain.task import StoredTask
 from ...errors import InvalidParameter
 from ...observability import logs
+from ...runtime import Runtime
 from ..context import ok
 from ..deps import (
     BEARER_SECURITY,
@@ -22,7 +24,7 @@ from ..deps import (
 from ..openapi import EXTERNAL_ID, PAGING, TaskEnvelope, TaskListEnvelope, errors
 
 
-def present(rt, task, base_url: str) -> dict:
+def present(rt: Runtime, task: StoredTask, base_url: str) -> dict:
     return task_object(
         task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
     )
