@@ -26,7 +26,7 @@ from ...errors import InvalidParameter
 from ...media.images import input_key
 from ...net.guard import MAX_URL, NOTHING_ALLOWED, AllowList
 from ...net.image_fetch import ImageLoader
-from ..fields import MAX_EXTERNAL_ID, MAX_PROMPT, _bad, _seed, _string, _type_name, _url
+from ..fields import MAX_EXTERNAL_ID, MAX_PROMPT, _bad, _string, _type_name, _url, seed
 from ..model import RequestModel
 
 
@@ -125,7 +125,7 @@ def validate(body: Any) -> ImageGenerationRequest:
     body = {k: v for k, v in body.items() if not (v is None and k != "prompt")}
     for name in ("prompt", "negative_prompt", "image", "external_task_id", "callback_url"):
         _string(body, name)  # NUL characters and lone surrogates, refused as text2video does
-    _seed(body)
+    seed(body.get("seed"))
     try:
         return ImageGenerationRequest.model_validate(body)
     except ValidationError as exc:
