@@ -349,10 +349,11 @@ def sweep(data_dir) -> None:
 def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
     from .client import generate, tasks
+    from .image import image
     from .webhooks import webhooks
     from .worker import worker
 
-    for command in (generate, tasks, worker, webhooks):
+    for command in (generate, image, tasks, worker, webhooks):
         main.add_command(command)
 
 

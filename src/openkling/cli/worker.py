@@ -80,7 +80,9 @@ def worker(models, concurrency, data_dir, name, metrics_port) -> None:
             "and publish nothing to the broker",
             settings.dispatcher,
         )
-    names = _models(models, list(build_catalog(settings).names))
+    catalog = build_catalog(settings)
+    # a model name serves its videos and, when it is an image model too, its pictures
+    names = _models(models, list(dict.fromkeys([*catalog.names, *catalog.images])))
     host = socket.gethostname()[:60]
     parts = build_worker_process(settings, names, owner=f"{host}-{os.getpid()}")
     registry, sessions, runner = parts.registry, parts.sessions, parts.worker

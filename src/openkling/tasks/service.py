@@ -173,7 +173,7 @@ class TaskService:
         for shot in req.shots:
             self.policy.check(shot.prompt)
         self.rate.hit(account.id)
-        cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
+        cost = milli(self.catalog.price_of(req))
         now = now_ms()
         row = {
             "id": new_task_id(),
@@ -199,7 +199,12 @@ class TaskService:
             "expired_at": None,
         }
         # the create's transaction checks this is still the account's current key
-        return PendingCreate(row=row, cost=cost, secret=account.secret_key)
+        return PendingCreate(
+            row=row,
+            cost=cost,
+            secret=account.secret_key,
+            slots=req.n if req.makes_images else 1,
+        )
 
     def _queue_callbacks(self, rows: list[dict[str, Any]], session: Session) -> None:
         """In the create's transaction: the outbox row of each new task with a callback_url."""

@@ -26,6 +26,7 @@ from ..tasks.lifecycle import CANCELLED_MSG, Lifecycle
 from ..tasks.run import Run
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
+from .pictures import make_pictures
 from .plan import RenderPlan, check_inputs, plan_render
 from .scratch import Scratch
 from .stages import NullObserver, StageClock, WorkerObserver
@@ -150,6 +151,17 @@ class Worker:
 
     def _generate(self, run: Run, lease: Lease) -> TaskResult:
         request = run.request
+        if request.makes_images:  # still pictures: their own steps, no video pipeline
+            return make_pictures(
+                task_id=run.task_id,
+                attempt=run.attempt,
+                request=request,
+                seed=run.seed,
+                engine=self.registry.picture(request.model_name),
+                storage=self.storage,
+                report=lease.report,
+                should_stop=lease.should_stop,
+            )
         engine = self.registry.video(request.model_name, image=request.has_image)
         check_inputs(request, engine)
         plan = plan_render(run.request, engine, seed=run.seed)

@@ -9,7 +9,7 @@ from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
 from ...domain.task import StoredTask
 from ...storage.base import Storage
-from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
+from .responses import ImagePublic, TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
 def task_object(
@@ -47,6 +47,15 @@ def task_object(
                 for video in stored.videos
             ]
         result = TaskResultPublic(videos=videos)
+        if stored.images:  # an image task: its pictures in index order, and no videos
+            result = TaskResultPublic(
+                images=[
+                    ImagePublic(index=image.index, url="", expired=True)
+                    if task.expired_at is not None
+                    else ImagePublic(index=image.index, url=url(image.key))
+                    for image in sorted(stored.images, key=lambda image: image.index)
+                ]
+            )
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
     return TaskPublic(
         task_id=task.id,

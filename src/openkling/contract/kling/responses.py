@@ -18,8 +18,19 @@ class VideoPublic(BaseModel):
     watermark_url: str | None = None  # the watermarked copy, when watermark_info asked for it
 
 
+class ImagePublic(BaseModel):
+    """One picture of an image task (``/v1/images/generations``)."""
+
+    index: int  # from 0, in the order asked for
+    url: str
+    expired: bool | None = None  # beyond Kling: files deleted after retention (url is "")
+
+
 class TaskResultPublic(BaseModel):
-    videos: list[VideoPublic] = Field(default_factory=list)
+    """``videos`` for a video task, ``images`` for an image task (the other is left out)."""
+
+    videos: list[VideoPublic] | None = None
+    images: list[ImagePublic] | None = None
 
 
 class TaskPublic(BaseModel):

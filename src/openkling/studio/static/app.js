@@ -2,6 +2,7 @@
 
 import { Api, ApiError, Credentials } from "./api.js";
 import { Compose } from "./compose.js";
+import { ImagesTab } from "./images.js";
 import { curlExample, jwtExample, pythonExample } from "./snippets.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +23,7 @@ const state = {
 };
 
 const compose = new Compose();
+const images = new ImagesTab({ onCharge: () => refreshBalance() });
 
 // ---- small helpers ----------------------------------------------------------------------
 
@@ -105,6 +107,8 @@ async function signIn(credentials) {
   compose.setModels(await api.request("GET", "/v1/models"));
   await loadGallery(1);
   startLive();
+  // the images tab failing to load leaves the videos working
+  await images.start(api).catch((error) => showAlert("img-alert", error));
 }
 
 // The server no longer takes the key (revoked or rotated): back to sign in, saying why.
@@ -118,6 +122,7 @@ function forget() {
   if (state.live) state.live.abort();
   clearInterval(state.poller);
   state.api = null;
+  images.stop();
   state.queue.clear();
   state.requests.clear();
   state.created.clear();
