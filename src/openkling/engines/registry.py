@@ -10,6 +10,7 @@ from ..config import Settings
 from ..domain.catalog import Catalog, default_catalog
 from ..errors import EngineError
 from .base import AudioEngine, PictureEngine, VideoEngine
+from .lengths import fits_one_pass
 from .profiles import ModelProfile, Profiles, load_profiles
 
 if TYPE_CHECKING:  # diffusers and torch load only when a profile needs them
@@ -101,10 +102,15 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
         if profile is not None and profile.engine == "diffusers":
             from .diffusers import build_engine, build_image_engine
 
-            if profile.weights is not None:
-                registry.videos[name] = build_engine(profile, pools.video())
-            if profile.i2v is not None:
-                registry.images[name] = build_image_engine(profile, pools.video())
+            text = build_engine(profile, pools.video()) if profile.weights is not None else None
+            image = build_image_engine(profile, pools.video()) if profile.i2v else None
+            if image is not None:
+                # a long video continues from its last frame through the image pipeline
+                image.continuation = image
+                registry.images[name] = image
+            if text is not None:
+                text.continuation = image
+                registry.videos[name] = text
         if entry.audio:
             registry.audios[name] = _audio_engine(profile, procedural, pools)
         if profile is not None:
@@ -170,12 +176,16 @@ def _catalog(profiles: Profiles | None) -> Catalog:
         entry = replace(entry, audio=audio, prices=prices)
         if profile.engine == "diffusers":
             i2v = profile.i2v
+            durations = entry.durations
+            if profile.long_video == "refuse":
+                durations = tuple(d for d in durations if fits_one_pass(profile, d))
             entry = replace(
                 entry,
                 text2video=entry.text2video and profile.weights is not None,
                 image2video=entry.image2video and i2v is not None,
                 end_frame=entry.end_frame and i2v is not None and i2v.end_frame,
                 masks=False,
+                durations=durations or entry.durations[:1],
                 references=False,  # no diffusers family here takes reference images yet
             )
             if entry.api == "2026":  # the same narrowing for the 2026 endpoints
