@@ -5,9 +5,12 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.vocabulary import ALL_MODEL_NAMES, ASPECT_RATIOS, MODES
+
+if TYPE_CHECKING:
+    from .picture_profiles import PictureProfile
 
 ENGINES = ("synthetic", "diffusers")
 FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")
@@ -43,7 +46,7 @@ CACHE_TYPES: dict[str, dict[str, Any]] = {
     },
 }
 
-_TOP_KEYS = {"models", "max_loaded_pipelines"}
+_TOP_KEYS = {"models", "max_loaded_pipelines", "images"}
 _SYNTHETIC_KEYS = {"engine", "audio", "prices"}
 _DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
     "family",
@@ -233,6 +236,8 @@ class Profiles:
     source: Path
     models: dict[str, ModelProfile]
     max_loaded_pipelines: int = 1
+    # [images."<model>"]: the image models' engines (see picture_profiles)
+    images: dict[str, PictureProfile] = field(default_factory=dict)
 
 
 def load_profiles(path: Path | str) -> Profiles:
@@ -263,7 +268,10 @@ def load_profiles(path: Path | str) -> Profiles:
         if not isinstance(table, dict):
             raise ProfileError(f'{path}: [models."{name}"] must be a table')
         parsed[name] = _model(name, table, path)
-    return Profiles(source=path, models=parsed, max_loaded_pipelines=max_loaded)
+    from .picture_profiles import load_picture_profiles
+
+    images = load_picture_profiles(data.get("images", {}), path)
+    return Profiles(source=path, models=parsed, max_loaded_pipelines=max_loaded, images=images)
 
 
 def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:

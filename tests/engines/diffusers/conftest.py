@@ -32,6 +32,8 @@ def tiny_weights(tmp_path_factory):
         "hunyuan": tiny.build_hunyuan,
         "wan2.2-i2v": tiny.build_wan22_i2v,
         "stable-audio": tiny.build_stable_audio,
+        "flux": tiny.build_flux,
+        "sd3": tiny.build_sd3,
     }
     built: dict[str, Path] = {}
 

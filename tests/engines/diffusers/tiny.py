@@ -197,27 +197,6 @@ def build_cogvideox_i2v(path: Path, *, seed: int = 0, learned: bool = False) -> 
     return path
 
 
-def build_wan_lora(path: Path, weights: Path, *, seed: int = 0) -> Path:
-    """A LoRA for the tiny Wan transformer, saved as diffusers saves one
-    (``pytorch_lora_weights.safetensors``): rank 2 on the attention projections, random (not
-    zero) so that it changes the frames."""
-    from diffusers import WanPipeline, WanTransformer3DModel
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    torch.manual_seed(seed)
-    transformer = WanTransformer3DModel.from_pretrained(weights / "transformer")
-    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"]))
-    with torch.no_grad():
-        for name, param in transformer.named_parameters():
-            if "lora_" in name:
-                param.copy_(torch.randn_like(param) * 0.5)
-    WanPipeline.save_lora_weights(
-        path, transformer_lora_layers=get_peft_model_state_dict(transformer)
-    )
-    return path / "pytorch_lora_weights.safetensors"
-
-
 def build_ltx(path: Path, *, seed: int = 0) -> Path:
     from diffusers import (
         AutoencoderKLLTXVideo,
@@ -319,6 +298,141 @@ def build_stable_audio(path: Path, *, seed: int = 0) -> Path:
     )
     pipe.save_pretrained(path)
     return path
+
+
+def clip_tokenizer():
+    """A byte-pair CLIP tokenizer from an in-memory vocabulary of single letters (no merges)."""
+    from transformers import CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in "abcdefghijklmnopqrstuvwxyz0123456789,.!?":
+        vocab[char] = len(vocab)
+        vocab[char + "</w>"] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+
+
+def _clip_config():
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=96,
+        projection_dim=32,
+        max_position_embeddings=77,
+    )
+
+
+def _picture_vae():
+    """An 8x VAE (four levels, like the real ones) with four channels a level."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4, 4, 4, 4),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=1,
+        sample_size=32,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+
+
+def build_flux(path: Path, *, seed: int = 0) -> Path:
+    """Flux layout: CLIP + T5 text encoders, one double and one single transformer block."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(seed)
+    pipe = FluxPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=_picture_vae(),
+        text_encoder=CLIPTextModel(_clip_config()),
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=_t5(),
+        tokenizer_2=tokenizer(),
+        transformer=FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=16,  # 4 latent channels packed 2x2
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=32,
+            pooled_projection_dim=32,
+            axes_dims_rope=[4, 4, 8],
+        ),
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def build_sd3(path: Path, *, seed: int = 0) -> Path:
+    """Stable Diffusion 3 layout: two CLIP encoders with projections and a T5, an MMDiT."""
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    pipe = StableDiffusion3Pipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_picture_vae(),
+        text_encoder=CLIPTextModelWithProjection(_clip_config()),
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=CLIPTextModelWithProjection(_clip_config()),
+        tokenizer_2=clip_tokenizer(),
+        text_encoder_3=_t5(),
+        tokenizer_3=tokenizer(),
+        transformer=SD3Transformer2DModel(
+            sample_size=32,
+            patch_size=2,
+            in_channels=4,
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=4,
+            caption_projection_dim=32,
+            joint_attention_dim=32,  # the T5's d_model (CLIP's 32 are padded up to it)
+            pooled_projection_dim=64,  # both CLIP projections side by side
+            out_channels=4,
+        ),
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def build_wan_lora(path: Path, weights: Path, *, seed: int = 0) -> Path:
+    """A LoRA for the tiny Wan transformer, saved as diffusers saves one
+    (``pytorch_lora_weights.safetensors``): rank 2 on the attention projections, random (not
+    zero) so that it changes the frames."""
+    from diffusers import WanPipeline, WanTransformer3DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    transformer = WanTransformer3DModel.from_pretrained(weights / "transformer")
+    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"]))
+    with torch.no_grad():
+        for name, param in transformer.named_parameters():
+            if "lora_" in name:
+                param.copy_(torch.randn_like(param) * 0.5)
+    WanPipeline.save_lora_weights(
+        path, transformer_lora_layers=get_peft_model_state_dict(transformer)
+    )
+    return path / "pytorch_lora_weights.safetensors"
 
 
 def build_wan_ti2v(path: Path, *, seed: int = 0) -> Path:
