@@ -18,15 +18,18 @@ from .observe import HttpMetrics
 from .observe import router as metrics_router
 from .routes import (
     account,
+    effects,
     events,
     health,
     image2video,
     media,
     models,
+    multi_image2video,
     openai_videos,
     studio,
     task_request,
     text2video,
+    video_extend,
 )
 
 
@@ -69,8 +72,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     openapi.install(app)
     # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
-    kling = (events, task_request, text2video, image2video, models)
-    for module in (*kling, openai_videos, account, media, health):
+    kling = (events, task_request, text2video, image2video, video_extend, multi_image2video)
+    for module in (*kling, effects, models, openai_videos, account, media, health):
         app.include_router(module.router)
+    app.include_router(effects.scenes_router)
     studio.mount(app)
     return app

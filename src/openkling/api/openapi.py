@@ -129,6 +129,67 @@ class Image2VideoRequest(BaseModel):
     )
 
 
+class VideoExtendRequest(BaseModel):
+    """The body of ``POST /v1/videos/video-extend``: 5 more seconds of a finished video."""
+
+    video_id: str = Field(
+        ..., max_length=128, description="a video of a succeeded task of yours, any video door"
+    )
+    prompt: str = Field("", max_length=MAX_PROMPT, description="default: the parent's prompt")
+    negative_prompt: str = Field("", max_length=MAX_PROMPT)
+    cfg_scale: float = Field(0.5, ge=0, le=1)
+    callback_url: str | None = Field(
+        None, max_length=MAX_URL, description="http(s) URL on a public host"
+    )
+    external_task_id: str | None = Field(
+        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
+    )
+
+
+class ImageItem(BaseModel):
+    image: str = Field(..., description="raw base64 (no data: prefix) or an http(s) URL")
+
+
+class MultiImage2VideoRequest(BaseModel):
+    """The body of ``POST /v1/videos/multi-image2video``: 1 to 4 reference pictures."""
+
+    model_name: Literal[MODEL_NAMES] = Field(  # type: ignore[valid-type]
+        "kling-v1-6", description="models whose profile offers reference images"
+    )
+    image_list: list[ImageItem] = Field(..., min_length=1, max_length=4)
+    prompt: str = Field(..., min_length=1, max_length=MAX_PROMPT)
+    negative_prompt: str = Field("", max_length=MAX_PROMPT)
+    mode: Literal[tuple(MODE_ALIASES)] = "std"  # type: ignore[valid-type]
+    duration: str | int = Field("5", description='seconds: "5" or "10"')
+    aspect_ratio: Literal[ASPECT_RATIOS] = "16:9"  # type: ignore[valid-type]
+    callback_url: str | None = Field(
+        None, max_length=MAX_URL, description="http(s) URL on a public host"
+    )
+    external_task_id: str | None = Field(
+        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
+    )
+
+
+class EffectInput(BaseModel):
+    image: str | None = Field(None, description="single-image scenes: one picture")
+    images: list[str] | None = Field(
+        None, min_length=2, max_length=2, description="dual-image scenes: left, then right"
+    )
+
+
+class EffectsRequest(BaseModel):
+    """The body of ``POST /v1/videos/effects``; ``GET /v1/effects`` lists the scenes."""
+
+    effect_scene: str = Field(..., description="e.g. zoom_out, day_to_night, hug_pro")
+    input: EffectInput
+    callback_url: str | None = Field(
+        None, max_length=MAX_URL, description="http(s) URL on a public host"
+    )
+    external_task_id: str | None = Field(
+        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
+    )
+
+
 # ---- responses -------------------------------------------------------------------------------
 
 
@@ -247,7 +308,13 @@ _WHY = {
     503: "maintenance, shutting down, or too many open connections (5001)",
 }
 EVERY_ROUTE = (400, 408, 500, 503)
-DOC_MODELS = (Text2VideoRequest, Image2VideoRequest)
+DOC_MODELS = (
+    Text2VideoRequest,
+    Image2VideoRequest,
+    VideoExtendRequest,
+    MultiImage2VideoRequest,
+    EffectsRequest,
+)
 
 
 # ---- the document --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ CAPABILITIES = (
     "audio",
     "camera",
     "multi_shot",
+    "references",
 )
 
 
@@ -60,6 +61,7 @@ class ModelEntry:
     audio: bool = False  # sound / motion_has_audio
     camera: bool = True  # camera_control
     multi_shot: bool = False  # multi_shot / multi_prompt
+    references: bool = False  # reference images, offered at /v1/videos/multi-image2video
     durations: tuple[int, ...] = CLASSIC_DURATIONS
     modes: tuple[str, ...] = MODES
     prices: dict[tuple[str, int], float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -120,7 +122,8 @@ def _default_entry(name: str) -> ModelEntry:
         return ModelEntry(name=name, audio=True, multi_shot=True, durations=V3_DURATIONS)
     if name == "kling-v2-1":  # Kling offers kling-v2-1 for image2video only
         return ModelEntry(name=name, text2video=False)
-    return ModelEntry(name=name, audio=(name == "kling-v2-6"))
+    # Kling offers multi-image2video on kling-v1-6
+    return ModelEntry(name=name, audio=(name == "kling-v2-6"), references=(name == "kling-v1-6"))
 
 
 def default_catalog() -> Catalog:

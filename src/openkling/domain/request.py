@@ -56,6 +56,30 @@ class Shot(BaseModel):
     duration: float
 
 
+class ParentVideo(BaseModel):
+    """The video an extension continues: a succeeded task's video, as it was at create."""
+
+    model_config = ConfigDict(frozen=True)
+    task_id: str
+    video_id: str
+    key: str  # its MP4 in storage (the parent's file: never removed with the extension)
+    duration: float
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+
+
+class EffectRender(BaseModel):
+    """How an effect scene is realised: its name, the synthetic look, the LoRA by name."""
+
+    model_config = ConfigDict(frozen=True)
+    scene: str
+    look: str = "drift"
+    lora: str | None = None
+    dual: bool = False  # the image is two pictures stitched left | right
+
+
 class GenerationRequest(BaseModel):
     """A validated request in openkling's own terms. Wire formats parse into it; the worker
     plans a render from it. Older tasks stored fewer fields: every new field has a default."""
@@ -84,6 +108,10 @@ class GenerationRequest(BaseModel):
     # a door's own values for what it mapped into the fields above, e.g. OpenAI's
     # {"model": "sora-2", "size": "1280x720"} (presentation only)
     wire: dict[str, str] = Field(default_factory=dict)
+    parent: ParentVideo | None = None  # video-extend: the video this one continues
+    references: list[ImageInput] = Field(default_factory=list)  # multi-image2video
+    effect: EffectRender | None = None  # effects: the scene realised over ``image``
+    credits: float | None = None  # a door's own price (an effect scene's); None: the model's
 
     @property
     def has_image(self) -> bool:
@@ -94,4 +122,5 @@ class GenerationRequest(BaseModel):
         """Storage keys of every input file stored with the task."""
         images = [self.image, self.image_tail, self.static_mask]
         images += [m.mask for m in self.dynamic_masks]
+        images += list(self.references)  # (a parent video is its own task's file, not ours)
         return [image.key for image in images if image is not None]

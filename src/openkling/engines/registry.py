@@ -21,6 +21,7 @@ class EngineRegistry:
     audios: dict[str, AudioEngine] = field(default_factory=dict)
     profiles: Profiles | None = None
     images: dict[str, VideoEngine] = field(default_factory=dict)  # own image-to-video engines
+    refs: dict[str, VideoEngine] = field(default_factory=dict)  # own reference-image engines
 
     def video(self, model_name: str, *, image: bool = False) -> VideoEngine:
         """The engine for a model; ``image``: for a request with an image input, which a model
@@ -31,6 +32,15 @@ class EngineRegistry:
             raise EngineError(f"model {model_name} is not served by this worker")
         if image and not engine.capabilities.image_input:
             raise EngineError(f"model {model_name} takes no image input on this worker")
+        return engine
+
+    def references(self, model_name: str) -> VideoEngine:
+        """The engine that puts a model's reference pictures into a video."""
+        engine = self.refs.get(model_name) or self.videos.get(model_name)
+        if engine is None:
+            raise EngineError(f"model {model_name} is not served by this worker")
+        if not engine.capabilities.references:
+            raise EngineError(f"model {model_name} takes no reference images on this worker")
         return engine
 
     def audio(self, model_name: str) -> AudioEngine | None:

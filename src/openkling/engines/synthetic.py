@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..domain.vocabulary import ASPECT_RATIOS
 from ..errors import GenerationCancelled
 from .base import Capabilities, RenderRequest, StepCallback, StopCheck
+from .synthetic_effects import ReferenceCards, render_look
 from .synthetic_image import render_image
 
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
@@ -105,7 +106,7 @@ class SyntheticEngine:
 
     name = "synthetic"
     # the image path (synthetic_image) honours a first and last frame and both mask kinds
-    capabilities = Capabilities(image_input=True, end_frame=True, masks=True)
+    capabilities = Capabilities(image_input=True, end_frame=True, masks=True, references=True)
 
     def __init__(self, fps: int = 24, std_short_side: int = 720, pro_short_side: int = 1080):
         if fps <= 0:
@@ -142,6 +143,8 @@ class SyntheticEngine:
             raise ValueError(f"canvas must be at least 16x16, got {request.width}x{request.height}")
         if request.num_frames < 1:
             raise ValueError(f"num_frames must be at least 1, got {request.num_frames}")
+        if request.look is not None and request.image is not None:
+            return render_look(request, on_step, should_stop)
         if request.image is not None or request.image_tail is not None:
             return render_image(request, on_step, should_stop)
         return self._frames(request, on_step, should_stop)
@@ -151,12 +154,17 @@ class SyntheticEngine:
     ) -> Iterator[np.ndarray]:
         # 1. static layers, once per clip
         scene = _Scene(request)
+        cards = None
+        if request.references:
+            cards = ReferenceCards(request.references, request.width, request.height)
         total = request.num_frames
         # 2. per frame: copy the backdrop, draw the shapes, put the text panel back on top
         for index in range(total):
             if should_stop is not None and should_stop():
                 raise GenerationCancelled(f"cancelled at frame {index} of {total}")
             frame = scene.frame(index, index / request.fps, total)
+            if cards is not None:
+                frame = cards.paste(frame, index / request.fps)
             if on_step is not None:
                 on_step(index + 1, total)
             yield frame

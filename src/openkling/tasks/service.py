@@ -133,7 +133,10 @@ class TaskService:
         for shot in req.shots:
             self.policy.check(shot.prompt)
         self.rate.hit(account.id)
-        cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
+        price = req.credits  # a door's own price (an effect scene's), else the model's table
+        if price is None:
+            price = self.catalog.models[req.model_name].price(req.mode, req.duration)
+        cost = milli(price)
         now = now_ms()
         row = {
             "id": new_task_id(),
@@ -262,6 +265,18 @@ class TaskService:
         if isinstance(task.result, str | bytes):  # SQLite keeps JSON as text
             task.result = json.loads(task.result)
         return task
+
+    def video_owner(self, account: Principal, video_id: str):
+        """The task of this account (any door) whose result holds the video ``video_id``, or
+        None. Video ids are ``<task id>-<attempt>``: the task is read by its primary key."""
+        task_id = video_id.rpartition("-")[0]
+        if not task_id:
+            return None
+        with self.sessions.engine.connect() as conn:
+            row = conn.execute(self._BY_ID, {"key": task_id}).first()
+        if row is None or row.account_id != account.id:
+            return None
+        return row
 
     def list(self, account: Principal, *, page: int, size: int, family: str = "text2video") -> list:
         t = self._TASKS

@@ -16,6 +16,7 @@ from ...contract.openai import videos as oa
 from ...domain.request import GenerationRequest, ImageInput
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
+from ...domain.vocabulary import FAMILIES
 from ...errors import (
     InsufficientCredits,
     InvalidParameter,
@@ -36,11 +37,14 @@ FIELD = "input_reference"
 log = logging.getLogger(__name__)
 
 
+KLING_DOORS = tuple(f"/v1/videos/{family}" for family in FAMILIES)
+
+
 def speaks_openai(path: str) -> bool:
     """Every /v1/videos path but Kling's own doors answers errors in OpenAI's shape."""
     if path != "/v1/videos" and not path.startswith("/v1/videos/"):
         return False
-    return not path.startswith(("/v1/videos/text2video", "/v1/videos/image2video"))
+    return not path.startswith(KLING_DOORS)
 
 
 # OpenAI reports spent credits as 429 insufficient_quota, not to be retried
