@@ -4,12 +4,12 @@ top-left pixels, and that no image is read before every other field passed."""
 from __future__ import annotations
 
 import pytest
-from openkling.media.images import InputImage
 
 from openkling.contract.kling import parse_text2video
 from openkling.contract.kling.image2video import parse_image2video
 from openkling.domain.catalog import default_catalog
 from openkling.errors import InvalidParameter
+from openkling.media.images import InputImage
 
 CATALOG = default_catalog()
 

@@ -8,6 +8,9 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
+
+from openkling.errors import InvalidParameter
 from openkling.media.images import (
     MAX_IMAGE_BYTES,
     check_image,
@@ -16,9 +19,6 @@ from openkling.media.images import (
     to_mask,
     to_rgb,
 )
-from PIL import Image
-
-from openkling.errors import InvalidParameter
 from pictures import b64, encode, gradient
 
 

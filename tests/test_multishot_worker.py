@@ -109,7 +109,7 @@ def world(tmp_path):
 
 def submit(runtime, account, **fields) -> str:
     req = GenerationRequest(model_name="kling-v3", duration=7, shots=SHOTS, **fields)
-    return runtime.service.create(account, req).id
+    return runtime.service.submit(account, req, family="text2video").id
 
 
 def finish(settings, runtime, account, task_id, engine):

@@ -10,8 +10,8 @@ import sys
 import click
 import pytest
 from click.testing import CliRunner
-from openkling.cli.client import parse_camera
 
+from openkling.cli.client import parse_camera
 from openkling.cli.main import main
 
 from .conftest import assert_playable_mp4, closed_port_url

@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 import pytest
 from click.testing import CliRunner
-from openkling.cli.client import parse_shots
 
+from openkling.cli.client import parse_shots
 from openkling.cli.main import main
 from openkling.client import Kling, Shot, Video
 from openkling.client._base import create_body

@@ -84,7 +84,7 @@ class World:
 
     def create(self, **fields) -> str:
         request = GenerationRequest(prompt="a quiet harbour", **fields)
-        return self.service.create(self.principal, request).id
+        return self.service.submit(self.principal, request, family="text2video").id
 
     def task(self, task_id: str) -> Task:
         with self.lifecycle.sessions() as s:

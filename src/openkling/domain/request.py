@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .vocabulary import CAMERA_TYPES, DEFAULT_MODEL, MODES
+
+
+class InputFile(Protocol):
+    """An input file a request brings (an image): stored with the task under its key."""
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def content_type(self) -> str: ...
 
 
 class CameraConfig(BaseModel):
@@ -124,3 +136,12 @@ class GenerationRequest(BaseModel):
         images += [m.mask for m in self.dynamic_masks]
         images += list(self.references)  # (a parent video is its own task's file, not ours)
         return [image.key for image in images if image is not None]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a door's parse hands to ``TaskService.submit``: the normalised request, and the
+    input files it names (storage key -> file), stored only once every check has passed."""
+
+    request: GenerationRequest
+    inputs: Mapping[str, InputFile] = field(default_factory=dict)

@@ -7,15 +7,17 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Mapping
 from types import SimpleNamespace
 
+from anyio import to_thread
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..dispatch.base import Dispatcher
 from ..domain.catalog import Catalog, format_credits, milli
-from ..domain.request import GenerationRequest
+from ..domain.request import GenerationRequest, InputFile
 from ..domain.result import TaskResult
 from ..domain.status import TaskStatus
 from ..errors import (
@@ -92,32 +94,67 @@ class TaskService:
         )
         self.writer.after_commit = self._dispatch
 
-    def create(
-        self, account: Principal, req: GenerationRequest, *, family: str = "text2video"
-    ) -> SimpleNamespace:
-        """Check permission, policy and limits, charge, store and dispatch. Any error changes
-        nothing. ``family`` is the door the task came through: it is found and listed there.
-        Concurrent creates share one transaction (see ``group_commit``)."""
-        item = self._prepare(account, req, family)
-        self.writer.submit(item).result()
-        return self._accepted(item)
-
-    async def create_async(
+    def submit(
         self,
         account: Principal,
         req: GenerationRequest,
+        inputs: Mapping[str, InputFile] | None = None,
         *,
-        family: str = "text2video",
-        key_checked: bool = True,
+        family: str,
     ) -> SimpleNamespace:
-        """``create`` for the event loop: waits for the writer without holding a thread.
-        ``key_checked=False``: ``account`` comes from the credentials cache unchecked; the
-        create's transaction checks its key and raises ``KeyChanged`` if it is not current."""
+        """The one way a task is created, for every door. Checks permission, policy and rate;
+        stores the request's input files; charges, stores and dispatches the task in one
+        transaction (shared with concurrent creates, see ``group_commit``) that also checks
+        ``account``'s key is still current (``KeyChanged`` if not); and removes the stored
+        inputs when any step fails, so a refused create changes nothing. ``family`` is the
+        door the task came through: it is found and listed there."""
         item = self._prepare(account, req, family)
-        if not key_checked:
-            item.secret = account.secret_key
-        await self.writer.submit_async(item)
+        written = self._store_inputs(inputs)
+        try:
+            self.writer.submit(item).result()
+        except BaseException:
+            self._remove_inputs(written)
+            raise
         return self._accepted(item)
+
+    async def submit_async(
+        self,
+        account: Principal,
+        req: GenerationRequest,
+        inputs: Mapping[str, InputFile] | None = None,
+        *,
+        family: str,
+    ) -> SimpleNamespace:
+        """``submit`` for the event loop: files are written in the thread pool, and the
+        writer is awaited without holding a thread."""
+        item = self._prepare(account, req, family)
+        written = await to_thread.run_sync(self._store_inputs, inputs) if inputs else []
+        try:
+            await self.writer.submit_async(item)
+        except BaseException:
+            if written:
+                await to_thread.run_sync(self._remove_inputs, written)
+            raise
+        return self._accepted(item)
+
+    def _store_inputs(self, inputs: Mapping[str, InputFile] | None) -> list[str]:
+        """Write each input file; on a failure, remove those written and re-raise."""
+        written: list[str] = []
+        try:
+            for key, file in (inputs or {}).items():
+                self.lifecycle.storage.put_bytes(key, file.data, file.content_type)
+                written.append(key)
+        except BaseException:
+            self._remove_inputs(written)
+            raise
+        return written
+
+    def _remove_inputs(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.lifecycle.storage.delete(key)
+            except Exception:  # the create's own error is the one to report
+                log.exception("could not remove input %s of a refused request", key)
 
     def close(self) -> None:
         self.writer.stop()
@@ -159,7 +196,8 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
         }
-        return PendingCreate(row=row, cost=cost)
+        # the create's transaction checks this is still the account's current key
+        return PendingCreate(row=row, cost=cost, secret=account.secret_key)
 
     def _queue_callbacks(self, rows: list[dict], session: Session) -> None:
         """In the create's transaction: the outbox row of each new task with a callback_url."""

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...contract.openai import videos as oa
-from ...domain.request import GenerationRequest, ImageInput
+from ...domain.request import GenerationRequest, ImageInput, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
 from ...domain.vocabulary import FAMILIES
@@ -26,12 +26,13 @@ from ...errors import (
 )
 from ...media.images import InputImage, check_image, input_key
 from ...media.spritesheet import make_spritesheet
+from ...net.image_fetch import image_loader
 from ...runtime import Runtime
 from ..body import json_body as _json_body
-from ..deps import AccountDep, RuntimeDep
+from ..create import create_task
+from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
 from ..errors import ERROR_SHAPES, ErrorShape
 from ..openapi import errors
-from .image2video import _loader as _image_loader
 
 FIELD = "input_reference"
 log = logging.getLogger(__name__)
@@ -165,42 +166,51 @@ async def _form_body(request: Request, limit: int) -> dict[str, Any]:
     return fields
 
 
-@router.post(
-    "",
-    summary="Create a video (OpenAI)",
-    responses=errors(403, 429),
-    openapi_extra=oa.CREATE_BODY_DOC,
-)
-async def create(request: Request, rt: RuntimeDep, account: AccountDep):
+async def _create_body(request: Request, rt: Runtime) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        body: Any = await _form_body(request, rt.settings.openai_max_upload_bytes)
-    elif content_type in ("application/json", ""):
-        body = await _json_body(request, rt.settings.image_body_bytes)
-    else:
-        raise MalformedRequest(
-            f"content type {content_type!r} is not accepted; send multipart/form-data or "
-            "application/json"
-        )
-    task = await run_in_threadpool(_create, rt, account, body)
-    return JSONResponse(_video(rt, task))
+        return await _form_body(request, rt.settings.openai_max_upload_bytes)
+    if content_type in ("application/json", ""):
+        return await _json_body(request, rt.settings.image_body_bytes)
+    raise MalformedRequest(
+        f"content type {content_type!r} is not accepted; send multipart/form-data or "
+        "application/json"
+    )
 
 
-def _create(rt: Runtime, account, body: Any):
+def _parse_create(body: Any, rt: Runtime) -> Parsed:
     targets = _targets(rt)
     parsed = oa.parse_create(body, targets)
     target = targets[oa.target_name(parsed.model, targets)]
     oa.check_target(parsed, target, rt.catalog)
     image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
-    return _store_and_create(
-        rt,
-        account,
-        parsed.model,
-        image,
-        lambda stored: oa.generation_request(
-            parsed, target, stored, exact_size=rt.settings.openai_exact_size
-        ),
-    )
+    stored, inputs = _input(image)
+    req = oa.generation_request(parsed, target, stored, exact_size=rt.settings.openai_exact_size)
+    return Parsed(req, inputs)
+
+
+@router.post(
+    "",
+    summary="Create a video (OpenAI)",
+    responses=errors(403, 429),
+    openapi_extra={**oa.CREATE_BODY_DOC, "security": BEARER_SECURITY},
+)
+async def create(request: Request):
+    rt: Runtime = request.app.state.runtime
+    parsed: list[GenerationRequest] = []
+
+    def parse(body: Any, rt: Runtime) -> Parsed:
+        result = _parse_create(body, rt)
+        parsed.append(result.request)
+        return result
+
+    try:
+        task = await create_task(
+            request, family=oa.FAMILY, parse=parse, read_body=_create_body, blocking=True
+        )
+    except ModelPermissionDenied:
+        raise _permission_denied(parsed[0]) from None
+    return JSONResponse(_video(rt, task))
 
 
 def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputImage:
@@ -218,34 +228,24 @@ def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputIm
                 param=field,
             )
         url = payload
-    return _image_loader(rt)(field, url)  # URLs are fetched through the URL guard
+    return image_loader(rt.settings)(field, url)  # URLs are fetched through the URL guard
 
 
-def _store_and_create(rt: Runtime, account, openai_model: str, image: InputImage | None, build):
-    """Write the input image, then the task; a refused task leaves no file behind."""
-    stored = None
-    if image is not None:
-        stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
-        rt.storage.put_bytes(stored.key, image.data, image.content_type)
-    try:
-        return _service_create(rt, account, build(stored), openai_model)
-    except BaseException:
-        if stored is not None:
-            try:
-                rt.storage.delete(stored.key)
-            except Exception:  # the create's own error is the one to report
-                log.exception("could not remove input %s of a refused request", stored.key)
-        raise
+def _input(image: InputImage | None) -> tuple[ImageInput | None, dict[str, InputImage]]:
+    """The request's reference to an input image, and the file to store under it."""
+    if image is None:
+        return None, {}
+    stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
+    return stored, {stored.key: image}
 
 
-def _service_create(rt: Runtime, account, req: GenerationRequest, openai_model: str):
-    try:
-        return rt.service.create(account, req, family=oa.FAMILY)
-    except ModelPermissionDenied:
-        raise ModelPermissionDenied(
-            f"model: this key may not use '{openai_model}' (served by {req.model_name})",
-            param="model",
-        ) from None
+def _permission_denied(req: GenerationRequest) -> ModelPermissionDenied:
+    """The service's refusal, in the OpenAI door's words: its model names the field."""
+    openai_model = req.wire.get("model", req.model_name)
+    return ModelPermissionDenied(
+        f"model: this key may not use '{openai_model}' (served by {req.model_name})",
+        param="model",
+    )
 
 
 @router.get("", summary="List videos (OpenAI)", responses=errors(404))
@@ -332,12 +332,9 @@ def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep
 
 def _stored(rt: Runtime, key: str, media_type: str) -> Response:
     """A stored file: streamed from disk when the storage is local, else read whole."""
-    path_of = getattr(rt.storage, "path", None)
-    if path_of is None:
+    path = rt.storage.local_path(key)
+    if path is None:
         return Response(rt.storage.read(key), media_type=media_type)
-    path = path_of(key)
-    if not path.is_file():
-        raise FileNotFoundError(key)
     return FileResponse(path, media_type=media_type)
 
 
@@ -381,21 +378,26 @@ async def remix(video_id: str, request: Request, rt: RuntimeDep, account: Accoun
             param="video_id",
         )
     req = oa.remix_request(base, prompt, source.seed, source.id)
-    task = await run_in_threadpool(_remix, rt, account, req)
+    req, inputs = await run_in_threadpool(_remix_inputs, rt, req)
+    try:
+        task = await rt.service.submit_async(account, req, inputs, family=oa.FAMILY)
+    except ModelPermissionDenied:
+        raise _permission_denied(req) from None
     return JSONResponse(_video(rt, task))
 
 
-def _remix(rt: Runtime, account, req: GenerationRequest):
-    openai_model = req.wire.get("model", req.model_name)
+def _remix_inputs(
+    rt: Runtime, req: GenerationRequest
+) -> tuple[GenerationRequest, dict[str, InputImage]]:
+    """The remix keeps its own copy of the source's image, under a key of its own: deleting
+    the source leaves it whole."""
     if req.image is None:
-        return _service_create(rt, account, req, openai_model)
-    # the remix keeps its own copy of the source's image: deleting the source leaves it whole
+        return req, {}
     try:
         image = check_image(rt.storage.read(req.image.key), FIELD)
     except FileNotFoundError:
         raise InvalidParameter(
             "video_id: the source video's input_reference is no longer stored", param="video_id"
         ) from None
-    return _store_and_create(
-        rt, account, openai_model, image, lambda stored: req.model_copy(update={"image": stored})
-    )
+    stored, inputs = _input(image)
+    return req.model_copy(update={"image": stored}), inputs

@@ -5,16 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from ...contract.kling import parse_text2video
-from ...errors import OpenklingError, TokenInvalid
-from ...tasks.group_commit import KeyChanged
-from ..body import json_body
+from ...domain.request import Parsed
+from ...runtime import Runtime
 from ..context import ok
-from ..deps import BEARER_SECURITY, account_of, base_url_of, cached_account_of, read
+from ..create import create_task
+from ..deps import BEARER_SECURITY, base_url_of
 from ..openapi import TaskEnvelope, Text2VideoRequest, errors
 from ..openapi import json_body as body_doc
 from .task_reads import add_task_reads, present
 
+FAMILY = "text2video"
 router = APIRouter(prefix="/v1/videos/text2video", tags=["text2video"])
+
+
+def _parse(body: object, rt: Runtime) -> Parsed:
+    return Parsed(parse_text2video(body, rt.catalog, url_allow=rt.settings.url_allowlist))
 
 
 @router.post(
@@ -25,26 +30,8 @@ router = APIRouter(prefix="/v1/videos/text2video", tags=["text2video"])
     openapi_extra={**body_doc(Text2VideoRequest), "security": BEARER_SECURITY},
 )
 async def create(request: Request):
-    # a hot route: it calls the dependencies' functions itself (solving them costs more than
-    # their work) and waits for the group commit on the loop, holding no thread
-    rt = request.app.state.runtime
-    account = cached_account_of(request)  # its key is checked in the create's transaction
-    checked = account is None
-    if checked:
-        account = await read(rt, account_of, request)  # on the loop only on SQLite
-    try:
-        body = await json_body(request, rt.settings.max_body_bytes)
-        req = parse_text2video(body, rt.catalog, url_allow=rt.settings.url_allowlist)
-        task = await rt.service.create_async(account, req, key_checked=checked)
-    except KeyChanged:  # revoked or rotated since cached: the full check gives the answer
-        rt.accounts.forget(account)
-        await read(rt, account_of, request)
-        raise TokenInvalid("API key is not valid") from None
-    except OpenklingError:
-        if not checked:  # a revoked key is answered 401 before anything else
-            await read(rt, account_of, request)
-        raise
-    return ok(present(rt, task, base_url_of(request)), request)
+    task = await create_task(request, family=FAMILY, parse=_parse)
+    return ok(present(request.app.state.runtime, task, base_url_of(request)), request)
 
 
-add_task_reads(router, "text2video")
+add_task_reads(router, FAMILY)

@@ -7,7 +7,6 @@ relate them (mask sizes, trajectory points inside the image) checked last.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ from ...domain.vocabulary import DEFAULT_MODEL
 from ...errors import InvalidParameter
 from ...media.images import InputImage, input_key
 from ...net.guard import NOTHING_ALLOWED, AllowList
+from ...net.image_fetch import ImageLoader
 from ..fields import (
     MAX_EXTERNAL_ID,
     MAX_PROMPT,
@@ -40,7 +40,6 @@ TRAJECTORY_POINTS = (2, 77)
 MASK_DURATION = 5  # Kling: a motion-brush request makes a 5-second video
 
 # (field, value) -> a checked image; raises InvalidParameter naming the field
-ImageLoader = Callable[[str, str], InputImage]
 
 
 @dataclass
