@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.effects import parse_effects
 from ...domain.effects import EffectsCatalog, load_effects
+from ...domain.request import Parsed
+from ...net.image_fetch import image_loader
 from ...runtime import Runtime
-from ..body import json_body
 from ..context import ok
-from ..deps import AccountDep, BaseUrlDep, RuntimeDep
+from ..create import create_task, read_json_with_images
+from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep, base_url_of
 from ..openapi import EffectsRequest, TaskEnvelope, errors
 from ..openapi import json_body as body_doc
-from .image2video import _loader
-from .inputs import create_with_inputs
 from .task_reads import add_task_reads, present
 
 FAMILY = "effects"
@@ -28,11 +27,15 @@ def effects_of(rt: Runtime) -> EffectsCatalog:
     return load_effects(rt.settings.effects_file)
 
 
-def _create(rt: Runtime, account, body: object):
+def _parse(body: object, rt: Runtime) -> Parsed:
     parsed = parse_effects(
-        body, effects_of(rt), rt.catalog, _loader(rt), url_allow=rt.settings.url_allowlist
+        body,
+        effects_of(rt),
+        rt.catalog,
+        image_loader(rt.settings),
+        url_allow=rt.settings.url_allowlist,
     )
-    return create_with_inputs(rt, account, parsed, family=FAMILY)
+    return Parsed(parsed.request, parsed.files)
 
 
 @router.post(
@@ -40,12 +43,13 @@ def _create(rt: Runtime, account, body: object):
     summary="Create a video effect (a scene over one picture, or two side by side)",
     response_model=TaskEnvelope,
     responses=errors(402, 403, 429),
-    openapi_extra=body_doc(EffectsRequest),
+    openapi_extra={**body_doc(EffectsRequest), "security": BEARER_SECURITY},
 )
-async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
-    body = await json_body(request, rt.settings.image_body_bytes)
-    task = await run_in_threadpool(_create, rt, account, body)
-    return ok(present(rt, task, base_url), request)
+async def create(request: Request):
+    task = await create_task(
+        request, family=FAMILY, parse=_parse, read_body=read_json_with_images, blocking=True
+    )
+    return ok(present(request.app.state.runtime, task, base_url_of(request)), request)
 
 
 add_task_reads(router, FAMILY)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.multi_image2video import parse_multi_image2video
+from ...domain.request import Parsed
+from ...net.image_fetch import image_loader
 from ...runtime import Runtime
-from ..body import json_body
 from ..context import ok
-from ..deps import AccountDep, BaseUrlDep, RuntimeDep
+from ..create import create_task, read_json_with_images
+from ..deps import BEARER_SECURITY, base_url_of
 from ..openapi import MultiImage2VideoRequest, TaskEnvelope, errors
 from ..openapi import json_body as body_doc
-from .image2video import _loader
-from .inputs import create_with_inputs
 from .task_reads import add_task_reads, present
 
 FAMILY = "multi-image2video"
@@ -21,11 +20,11 @@ FAMILY = "multi-image2video"
 router = APIRouter(prefix="/v1/videos/multi-image2video", tags=["multi-image2video"])
 
 
-def _create(rt: Runtime, account, body: object):
+def _parse(body: object, rt: Runtime) -> Parsed:
     parsed = parse_multi_image2video(
-        body, rt.catalog, _loader(rt), url_allow=rt.settings.url_allowlist
+        body, rt.catalog, image_loader(rt.settings), url_allow=rt.settings.url_allowlist
     )
-    return create_with_inputs(rt, account, parsed, family=FAMILY)
+    return Parsed(parsed.request, parsed.files)
 
 
 @router.post(
@@ -33,12 +32,13 @@ def _create(rt: Runtime, account, body: object):
     summary="Create a video from 1 to 4 reference images",
     response_model=TaskEnvelope,
     responses=errors(402, 403, 429),
-    openapi_extra=body_doc(MultiImage2VideoRequest),
+    openapi_extra={**body_doc(MultiImage2VideoRequest), "security": BEARER_SECURITY},
 )
-async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
-    body = await json_body(request, rt.settings.image_body_bytes)
-    task = await run_in_threadpool(_create, rt, account, body)
-    return ok(present(rt, task, base_url), request)
+async def create(request: Request):
+    task = await create_task(
+        request, family=FAMILY, parse=_parse, read_body=read_json_with_images, blocking=True
+    )
+    return ok(present(request.app.state.runtime, task, base_url_of(request)), request)
 
 
 add_task_reads(router, FAMILY)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.video_extend import parse_video_extend
+from ...domain.request import Parsed
 from ...runtime import Runtime
-from ..body import json_body
+from ...tasks.accounts import Principal
 from ..context import ok
-from ..deps import AccountDep, BaseUrlDep, RuntimeDep
+from ..create import create_task
+from ..deps import BEARER_SECURITY, base_url_of
 from ..openapi import TaskEnvelope, VideoExtendRequest, errors
 from ..openapi import json_body as body_doc
 from .task_reads import add_task_reads, present
@@ -19,13 +20,13 @@ FAMILY = "video-extend"
 router = APIRouter(prefix="/v1/videos/video-extend", tags=["video-extend"])
 
 
-def _create(rt: Runtime, account, body: object):
+def _parse(body: object, rt: Runtime, account: Principal) -> Parsed:
     request = parse_video_extend(
         body,
         lambda video_id: rt.service.video_owner(account, video_id),
         url_allow=rt.settings.url_allowlist,
     )
-    return rt.service.create(account, request, family=FAMILY)
+    return Parsed(request)
 
 
 @router.post(
@@ -33,12 +34,11 @@ def _create(rt: Runtime, account, body: object):
     summary="Extend a finished video by 5 seconds (the result is the whole video)",
     response_model=TaskEnvelope,
     responses=errors(402, 403, 429),
-    openapi_extra=body_doc(VideoExtendRequest),
+    openapi_extra={**body_doc(VideoExtendRequest), "security": BEARER_SECURITY},
 )
-async def create(request: Request, rt: RuntimeDep, account: AccountDep, base_url: BaseUrlDep):
-    body = await json_body(request, rt.settings.max_body_bytes)
-    task = await run_in_threadpool(_create, rt, account, body)
-    return ok(present(rt, task, base_url), request)
+async def create(request: Request):
+    task = await create_task(request, family=FAMILY, parse_for=_parse)
+    return ok(present(request.app.state.runtime, task, base_url_of(request)), request)
 
 
 add_task_reads(router, FAMILY)
