@@ -327,9 +327,10 @@ def sweep(data_dir) -> None:
 def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
     from .client import generate, tasks
+    from .neighbours import effect, extend, multi_image
     from .worker import worker
 
-    for command in (generate, tasks, worker):
+    for command in (generate, tasks, worker, extend, effect, multi_image):
         main.add_command(command)
 
 

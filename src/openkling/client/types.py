@@ -130,6 +130,12 @@ class Task:
     def videos(self) -> list[Video]:
         return self.task_result.videos if self.task_result else []
 
+    @property
+    def parent_video(self) -> Video | None:
+        """An extension's parent: the video it continues (``task_info.parent_video``)."""
+        parent = self.task_info.get("parent_video")
+        return Video.from_dict(parent) if isinstance(parent, dict) else None
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
         data = _dict(data)
