@@ -53,6 +53,7 @@ class EngineRegistry:
         """
         names = model_names if model_names is not None else list(self.catalog.names)
         engines = [self.videos.get(n) for n in names] + [self.images.get(n) for n in names]
+        engines += [self.refs.get(n) for n in names]
         for engine in engines + [self.audios.get(n) for n in names]:
             preload = getattr(engine, "preload", None)
             if preload is not None:
@@ -95,12 +96,14 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
         profile = profiles.models.get(name) if profiles else None
         registry.videos[name] = synthetic
         if profile is not None and profile.engine == "diffusers":
-            from .diffusers import build_engine, build_image_engine
+            from .diffusers import build_engine, build_image_engine, build_reference_engine
 
             if profile.weights is not None:
                 registry.videos[name] = build_engine(profile, pools.video())
             if profile.i2v is not None:
                 registry.images[name] = build_image_engine(profile, pools.video())
+            if profile.references is not None:
+                registry.refs[name] = build_reference_engine(profile, pools.video())
         if entry.audio:
             registry.audios[name] = _audio_engine(profile, procedural, pools)
         if profile is not None:
@@ -139,6 +142,7 @@ def _catalog(profiles: Profiles | None) -> Catalog:
                 image2video=entry.image2video and i2v is not None,
                 end_frame=entry.end_frame and i2v is not None and i2v.end_frame,
                 masks=False,
+                references=profile.references is not None,
             )
         entries[name] = entry
     return Catalog(entries)

@@ -261,7 +261,7 @@ class Worker:
                 negative_prompt=plan.negative_prompt,
                 width=plan.canvas_w,
                 height=plan.canvas_h,
-                num_frames=shot.render_frames + lead,
+                num_frames=self._render_count(job, shot.render_frames, lead),
                 fps=plan.fps,
                 cfg_scale=plan.cfg_scale,
                 seed=shot.seed,
@@ -283,6 +283,14 @@ class Worker:
                 min(95, int(95 * (shot.start_frame + shot.num_frames) / plan.num_frames))
             )
             job.checkpoint()
+
+    @staticmethod
+    def _render_count(job: _Job, frames: int, lead: int) -> int:
+        """``frames`` and ``lead`` more, rounded up to a count the engine renders (its frame
+        rule, e.g. 4k+1)."""
+        if not lead:
+            return frames
+        return max(frames + lead, job.engine.frame_plan((frames + lead) / job.plan.fps)[0])
 
     def _audio(self, job: _Job) -> np.ndarray | None:
         if not job.plan.audio:
