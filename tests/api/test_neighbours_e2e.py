@@ -341,3 +341,26 @@ def test_cancel_a_queued_extension(server):
         data = server.request("GET", f"/v1/videos/video-extend/{data['task_id']}").json()["data"]
         if data["task_status"] in ("failed", "succeed"):
             break
+
+
+def test_every_door_sees_only_its_own_tasks(server):
+    """Run last in this module: every door has tasks by now; each lists and finds only its own."""
+    doors = ("text2video", "video-extend", "multi-image2video", "effects")
+    listed = {
+        door: {
+            t["task_id"]
+            for t in server.request("GET", f"/v1/videos/{door}?pageSize=500").json()["data"]
+        }
+        for door in doors
+    }
+    for door in doors:
+        assert listed[door], door
+        for other in doors:
+            if other == door:
+                continue
+            assert not listed[door] & listed[other], (door, other)
+            task_id = next(iter(listed[door]))
+            response = server.request("GET", f"/v1/videos/{other}/{task_id}")
+            assert response.status_code == 404 and response.json()["code"] == 1203
+            cancel = server.request("POST", f"/v1/videos/{other}/{task_id}/cancel")
+            assert cancel.status_code == 404
