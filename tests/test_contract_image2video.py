@@ -40,7 +40,7 @@ def test_defaults_and_an_optional_prompt():
     assert req.aspect_ratio is None and not req.watermark
     assert (req.image.width, req.image.height) == (640, 360)
     assert req.image.key.startswith("inputs/") and req.image.key.endswith("/image.png")
-    assert list(parsed.files) == [req.image.key] and calls == ["image"]
+    assert list(parsed.inputs) == [req.image.key] and calls == ["image"]
 
 
 def test_every_listed_model_takes_an_image_and_kling_v2_1_only_an_image():
@@ -73,7 +73,7 @@ def test_watermark_tail_sound_and_callback():
     assert (
         req.callback_url == "https://hooks.example.com/kling" and req.external_task_id == "mine-1"
     )
-    assert len(parsed.files) == 2 and req.input_keys() == list(parsed.files)
+    assert len(parsed.inputs) == 2 and req.input_keys() == list(parsed.inputs)
 
 
 def test_trajectories_count_from_the_bottom_left_and_are_kept_from_the_top_left():

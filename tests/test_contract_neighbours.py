@@ -47,7 +47,7 @@ def test_multi_image_reads_no_image_until_every_other_field_is_good():
     parsed = parse_multi_image2video({**body, "mode": "pro"}, CATALOG, load)
     assert load.fields == ["image_list[0].image", "image_list[1].image"]
     assert parsed.request.model_name == "kling-v1-6" and len(parsed.request.references) == 2
-    assert set(parsed.files) == {r.key for r in parsed.request.references}
+    assert set(parsed.inputs) == {r.key for r in parsed.request.references}
     assert parsed.request.input_keys() == [r.key for r in parsed.request.references]
 
 
@@ -71,7 +71,7 @@ def test_effects_scene_kind_decides_the_input_and_the_price():
         {"effect_scene": "kiss_pro", "input": {"images": ["a", "b"]}}, effects, CATALOG, load
     )
     assert dual.request.effect.dual and dual.request.credits == 35 and dual.request.mode == "pro"
-    assert len(dual.files) == 1  # the stitched pair is the one input
+    assert len(dual.inputs) == 1  # the stitched pair is the one input
 
 
 def test_stitch_puts_the_first_left_and_the_second_right_meeting_mid_way():

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from liveserver import LiveServer
-from openkling.api.routes.openai_videos import speaks_openai
+from openkling.api.doors import speaks_openai
 
 ENV = {
     "OPENKLING_WORKERS": "0",  # tasks stay submitted: the run measures the edge, not engines

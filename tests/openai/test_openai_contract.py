@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from openkling import errors as e
 from openkling.config import Settings
-from openkling.contract.openai import videos as oa
+from openkling.contract import openai as oa
 from openkling.domain.catalog import default_catalog
 from openkling.domain.request import GenerationRequest
 

@@ -22,6 +22,8 @@ from .routes import (
     events,
     health,
     image2video,
+    kling2026_create,
+    kling2026_tasks,
     media,
     models,
     multi_image2video,
@@ -30,6 +32,7 @@ from .routes import (
     task_request,
     text2video,
     video_extend,
+    webhook_secrets,
 )
 
 
@@ -71,10 +74,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(metrics_router)
     errors.install(app)
     openapi.install(app)
-    # the Kling families first: /v1/videos/{video_id} (OpenAI) must not shadow them
+    # /v1/videos is shared: OpenAI's routes are /v1/videos and /v1/videos/video_{id}..., and
+    # every other name under it is Kling's (api/doors.py), whatever the order here
     kling = (events, task_request, text2video, image2video, video_extend, multi_image2video)
     for module in (*kling, effects, models, openai_videos, account, media, health):
         app.include_router(module.router)
     app.include_router(effects.scenes_router)
+    # Kling's 2026 API: the model in the path, /tasks; and the account's webhook secrets
+    for module in (kling2026_create, kling2026_tasks, webhook_secrets):
+        app.include_router(module.router)
     studio.mount(app)
     return app

@@ -24,6 +24,11 @@ LARGER_BODIES: dict[str, str] = {
     "/v1/videos/effects": "image_body_bytes",
     "/v1/videos": "openai_max_upload_bytes",
 }
+# the same for paths under a prefix (Kling's 2026 endpoints carry the model in the path)
+LARGER_BODY_PREFIXES: dict[str, str] = {
+    "/image-to-video/": "image_body_bytes",
+    "/omni-video/": "image_body_bytes",
+}
 
 
 class EdgeGuard:
@@ -36,6 +41,9 @@ class EdgeGuard:
 
     def body_limit(self, path: str) -> int:
         field = LARGER_BODIES.get(path)
+        if field is None:
+            prefix = path[: path.find("/", 1) + 1] if path.count("/") >= 2 else ""
+            field = LARGER_BODY_PREFIXES.get(prefix)
         return getattr(self.settings, field) if field else self.settings.max_body_bytes
 
     def host_allowed(self, scope: Scope) -> bool:

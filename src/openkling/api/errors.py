@@ -19,7 +19,10 @@ from starlette.routing import Match
 
 from .. import errors as e
 from ..contract.kling import failure
+from ..contract.model import message_of
+from ..contract.openai import errors as openai_errors
 from .context import request_id_of
+from .doors import speaks_openai
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +66,21 @@ class ErrorShape:
     no_retry: tuple[type[e.OpenklingError], ...] = ()  # answered with x-should-retry: false
 
 
-# Kling's envelope is the default; a door with its own error format (OpenAI's /v1/videos)
-# appends its shape here. The first match wins.
-ERROR_SHAPES: list[ErrorShape] = []
+def _openai_body(exc: e.OpenklingError, request_id: str) -> dict[str, Any]:
+    return openai_errors.error_body(exc)
+
+
+# Kling's envelope is the default; a door with its own error format has its shape here, on the
+# paths that are its own (api/doors.py). The first match wins.
+ERROR_SHAPES: tuple[ErrorShape, ...] = (
+    ErrorShape(
+        matches=speaks_openai,
+        body=_openai_body,
+        model=openai_errors.OpenAIErrorEnvelope,
+        statuses=openai_errors.STATUSES,
+        no_retry=openai_errors.NO_RETRY,
+    ),
+)
 
 
 def shape_for(path: str) -> ErrorShape | None:
@@ -128,32 +143,11 @@ def allowed_methods(request: Request) -> tuple[str, ...]:
     return tuple(allowed)
 
 
-_FIELD_RULES = {
-    "missing": "is required",
-    "int_parsing": "must be an integer",
-    "int_type": "must be an integer",
-    "float_parsing": "must be a number",
-    "float_type": "must be a number",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be a string",
-    "string_too_long": "is too long",
-    "string_too_short": "is too short",
-    "greater_than_equal": "is too small",
-    "less_than_equal": "is too large",
-    "literal_error": "is not one of the allowed values",
-    "enum": "is not one of the allowed values",
-    "json_invalid": "is not valid JSON",
-    "model_attributes_type": "must be a JSON object",
-    "dict_type": "must be a JSON object",
-    "list_type": "must be a list",
-}
-
-
 def validation_message(exc: RequestValidationError) -> str:
-    """Name the field and the rule in our own words (pydantic's text is not the API's)."""
+    """Name the field and the rule in our own words (pydantic's text is not the API's): the
+    one translation of contract/model.py, past FastAPI's "body" or "query"."""
     first = exc.errors()[0] if exc.errors() else {}
-    field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
-    return f"{field}: {_FIELD_RULES.get(first.get('type', ''), 'is not valid')}"
+    return message_of(first, skip=1)
 
 
 def install(app: FastAPI) -> None:

@@ -1,193 +1,29 @@
-"""The OpenAPI document: Kling's request and response models, the bearer scheme, and every
-error status each operation can answer, each with its envelope.
+"""The OpenAPI document: each door's request model (the very model that reads its body,
+``contract/model.py``), Kling's response models, the bearer scheme, and every error status
+each operation can answer, each with its envelope.
 
-The routes parse requests themselves (Kling's messages, Kling's codes), so the models here
-describe the wire; they validate nothing. ``describe`` finishes the document for every route,
-including routes added later: security and 401 where a route authenticates, and the errors any
-request can meet (400 Host / body, 408 slow client, 500, 503), in place of FastAPI's 422,
-which openkling never sends.
+A route names its body's model (``json_body`` or its own ``openapi_extra``); ``describe`` puts
+every request model a route refers to in the document, and finishes the document for every
+route, including routes added later: security and 401 where a route authenticates, and the
+errors any request can meet (400 Host / body, 408 slow client, 500, 503), in place of FastAPI's
+422, which openkling never sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..contract.kling import MAX_EXTERNAL_ID, MAX_PROMPT, MAX_URL, TaskPublic
+from ..contract.kling import MAX_EXTERNAL_ID, TaskPublic
 from ..contract.kling.costs import MAX_NAME as MAX_PACK_NAME
-from ..domain.vocabulary import ASPECT_RATIOS, CAMERA_TYPES, MODE_ALIASES, MODEL_NAMES
+from ..contract.model import RequestModel
 from .errors import HTTP_STATUS, shape_for
 
 REF = "#/components/schemas/{model}"
-
-
-# ---- request ---------------------------------------------------------------------------------
-
-
-class CameraConfig(BaseModel):
-    horizontal: float = Field(0, ge=-10, le=10)
-    vertical: float = Field(0, ge=-10, le=10)
-    pan: float = Field(0, ge=-10, le=10)
-    tilt: float = Field(0, ge=-10, le=10)
-    roll: float = Field(0, ge=-10, le=10)
-    zoom: float = Field(0, ge=-10, le=10)
-
-
-class CameraControl(BaseModel):
-    type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-    config: CameraConfig | None = Field(None, description="with type 'simple' only")
-
-
-class ShotPrompt(BaseModel):
-    index: int
-    prompt: str = Field(..., min_length=1, max_length=512)
-    duration: str | int = Field(..., description="whole seconds")
-
-
-class WatermarkInfo(BaseModel):
-    enabled: bool = False
-
-
-class Text2VideoRequest(BaseModel):
-    """The body of ``POST /v1/videos/text2video``. Fields Kling does not know are ignored."""
-
-    model_name: Literal[MODEL_NAMES] = Field(  # type: ignore[valid-type]
-        "kling-v1", description="the deployment's catalog decides which are offered"
-    )
-    prompt: str = Field(..., min_length=1, max_length=MAX_PROMPT)
-    negative_prompt: str = Field("", max_length=MAX_PROMPT)
-    duration: str | int = Field(
-        "5", description='seconds: "5" or "10" (kling-v3: "3" to "15"); numbers too'
-    )
-    aspect_ratio: Literal[ASPECT_RATIOS] = "16:9"  # type: ignore[valid-type]
-    mode: Literal[tuple(MODE_ALIASES)] = "std"  # type: ignore[valid-type]
-    cfg_scale: float = Field(0.5, ge=0, le=1)
-    camera_control: CameraControl | None = None
-    sound: Literal["on", "off"] = Field("off", description="models with audio only")
-    motion_has_audio: bool = Field(False, description="the same switch as sound")
-    callback_url: str | None = Field(
-        None, max_length=MAX_URL, description="http(s) URL on a public host"
-    )
-    external_task_id: str | None = Field(
-        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
-    )
-    multi_shot: bool = Field(False, description="models with multi-shot only (kling-v3)")
-    shot_type: Literal["customize", "intelligence"] | None = Field(
-        None, description="required with multi_shot: true"
-    )
-    multi_prompt: list[ShotPrompt] | None = Field(
-        None, max_length=6, description="with shot_type customize; durations add up to duration"
-    )
-    watermark_info: WatermarkInfo | None = Field(
-        None, description="enabled: each video also gets a watermark_url"
-    )
-
-
-class Point(BaseModel):
-    x: float
-    y: float
-
-
-class DynamicMaskDoc(BaseModel):
-    mask: str = Field(..., description="an image, as for image")
-    trajectories: list[Point] = Field(..., min_length=2, max_length=77)
-
-
-class Image2VideoRequest(BaseModel):
-    """The body of ``POST /v1/videos/image2video``. Fields Kling does not know are ignored."""
-
-    model_name: Literal[MODEL_NAMES] = Field(  # type: ignore[valid-type]
-        "kling-v1", description="the deployment's catalog decides which are offered"
-    )
-    image: str | None = Field(
-        None, description="raw base64 (no data: prefix) or an http(s) URL; JPG or PNG"
-    )
-    image_tail: str | None = Field(None, description="the last frame; as image")
-    prompt: str = Field("", max_length=MAX_PROMPT)
-    negative_prompt: str = Field("", max_length=MAX_PROMPT)
-    duration: str | int = Field(
-        "5", description='seconds: "5" or "10" (kling-v3: "3" to "15"); numbers too'
-    )
-    mode: Literal[tuple(MODE_ALIASES)] = "std"  # type: ignore[valid-type]
-    cfg_scale: float = Field(0.5, ge=0, le=1)
-    camera_control: CameraControl | None = None
-    static_mask: str | None = Field(None, description="an image, as for image")
-    dynamic_masks: list[DynamicMaskDoc] | None = Field(None, max_length=6)
-    sound: Literal["on", "off"] = Field("off", description="models with audio only")
-    motion_has_audio: bool = Field(False, description="the same switch as sound")
-    callback_url: str | None = Field(
-        None, max_length=MAX_URL, description="http(s) URL on a public host"
-    )
-    external_task_id: str | None = Field(
-        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
-    )
-    watermark_info: WatermarkInfo | None = Field(
-        None, description="enabled: each video also gets a watermark_url"
-    )
-
-
-class VideoExtendRequest(BaseModel):
-    """The body of ``POST /v1/videos/video-extend``: 5 more seconds of a finished video."""
-
-    video_id: str = Field(
-        ..., max_length=128, description="a video of a succeeded task of yours, any video door"
-    )
-    prompt: str = Field("", max_length=MAX_PROMPT, description="default: the parent's prompt")
-    negative_prompt: str = Field("", max_length=MAX_PROMPT)
-    cfg_scale: float = Field(0.5, ge=0, le=1)
-    callback_url: str | None = Field(
-        None, max_length=MAX_URL, description="http(s) URL on a public host"
-    )
-    external_task_id: str | None = Field(
-        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
-    )
-
-
-class ImageItem(BaseModel):
-    image: str = Field(..., description="raw base64 (no data: prefix) or an http(s) URL")
-
-
-class MultiImage2VideoRequest(BaseModel):
-    """The body of ``POST /v1/videos/multi-image2video``: 1 to 4 reference pictures."""
-
-    model_name: Literal[MODEL_NAMES] = Field(  # type: ignore[valid-type]
-        "kling-v1-6", description="models whose profile offers reference images"
-    )
-    image_list: list[ImageItem] = Field(..., min_length=1, max_length=4)
-    prompt: str = Field(..., min_length=1, max_length=MAX_PROMPT)
-    negative_prompt: str = Field("", max_length=MAX_PROMPT)
-    mode: Literal[tuple(MODE_ALIASES)] = "std"  # type: ignore[valid-type]
-    duration: str | int = Field("5", description='seconds: "5" or "10"')
-    aspect_ratio: Literal[ASPECT_RATIOS] = "16:9"  # type: ignore[valid-type]
-    callback_url: str | None = Field(
-        None, max_length=MAX_URL, description="http(s) URL on a public host"
-    )
-    external_task_id: str | None = Field(
-        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
-    )
-
-
-class EffectInput(BaseModel):
-    image: str | None = Field(None, description="single-image scenes: one picture")
-    images: list[str] | None = Field(
-        None, min_length=2, max_length=2, description="dual-image scenes: left, then right"
-    )
-
-
-class EffectsRequest(BaseModel):
-    """The body of ``POST /v1/videos/effects``; ``GET /v1/effects`` lists the scenes."""
-
-    effect_scene: str = Field(..., description="e.g. zoom_out, day_to_night, hug_pro")
-    input: EffectInput
-    callback_url: str | None = Field(
-        None, max_length=MAX_URL, description="http(s) URL on a public host"
-    )
-    external_task_id: str | None = Field(
-        None, max_length=MAX_EXTERNAL_ID, description="unique per account"
-    )
 
 
 # ---- responses -------------------------------------------------------------------------------
@@ -308,13 +144,28 @@ _WHY = {
     503: "maintenance, shutting down, or too many open connections (5001)",
 }
 EVERY_ROUTE = (400, 408, 500, 503)
-DOC_MODELS = (
-    Text2VideoRequest,
-    Image2VideoRequest,
-    VideoExtendRequest,
-    MultiImage2VideoRequest,
-    EffectsRequest,
-)
+
+
+def _request_models() -> Iterator[type[RequestModel]]:
+    """Every door's request model (every subclass of ``RequestModel`` imported)."""
+    todo = list(RequestModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        todo.extend(model.__subclasses__())
+        yield model
+
+
+def _referenced(doc: dict[str, Any]) -> set[str]:
+    """The component names the request bodies of ``doc`` refer to."""
+    names = set()
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            for media in content.values():
+                ref = media.get("schema", {}).get("$ref", "")
+                if ref.startswith(REF.format(model="")):
+                    names.add(ref.rsplit("/", 1)[1])
+    return names
 
 
 # ---- the document --------------------------------------------------------------------------
@@ -328,7 +179,11 @@ def describe(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    for model in (*DOC_MODELS, ErrorEnvelope):
+    referenced = _referenced(doc)
+    bodies = [model for model in _request_models() if model.__name__ in referenced]
+    missing = referenced - set(schemas) - {model.__name__ for model in bodies}
+    assert not missing, f"request bodies refer to models that are not request models: {missing}"
+    for model in (*bodies, ErrorEnvelope):
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

@@ -374,6 +374,21 @@ def _local_or_remote(
 @click.option("--external-task-id", default=None, help="Your own id for the task.")
 @click.option("--callback-url", default=None, help="URL notified on every status change.")
 @click.option(
+    "--api",
+    type=click.Choice(["legacy", "2026"]),
+    default="legacy",
+    show_default=True,
+    help="Which Kling API: legacy (/v1/videos/..., model_name) or 2026 (/text-to-video/{model}"
+    ", /image-to-video/{model}, /tasks; models kling-2.6, kling-3.0, ...).",
+)
+@click.option(
+    "--resolution",
+    type=click.Choice(["720p", "1080p", "4k"]),
+    default=None,
+    show_default="720p",
+    help="Output resolution (--api 2026).",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=True),
@@ -412,6 +427,8 @@ def generate(
     watermark,
     external_task_id,
     callback_url,
+    api,
+    resolution,
     output,
     timeout,
     poll_interval,
@@ -431,6 +448,20 @@ def generate(
     """
     camera_control = parse_camera(camera)
     multi_prompt = parse_shots(shots)
+    if api == "2026":
+        _generate_2026(
+            prompt=prompt, image=image, image_tail=image_tail, model=model_name,
+            duration=duration, aspect_ratio=aspect_ratio, resolution=resolution, sound=sound,
+            shots=multi_prompt, watermark=watermark, external_task_id=external_task_id,
+            callback_url=callback_url, output=output, timeout=timeout,
+            poll_interval=poll_interval, local=local, data_dir=data_dir, base_url=base_url,
+            official=official, access_key=access_key, secret_key=secret_key, api_key=api_key,
+            legacy={"mode": mode, "negative_prompt": negative_prompt, "cfg_scale": cfg_scale,
+                    "camera_control": camera_control},
+        )  # fmt: skip
+        return
+    if resolution:
+        raise click.UsageError("--resolution is an option of --api 2026 (legacy: --mode pro)")
     family = "image2video" if image or image_tail else "text2video"
     if family == "text2video" and not prompt.strip() and not multi_prompt:
         raise click.UsageError(
@@ -482,6 +513,28 @@ def generate(
         f"{task.final_unit_deduction or '0'} credits",
         err=True,
     )
+    click.echo(str(path))
+    if marked is not None:
+        click.echo(str(marked))
+
+
+def _generate_2026(*, legacy: dict, local, data_dir, base_url, official, access_key,
+                   secret_key, api_key, image, image_tail, **params: Any) -> None:  # fmt: skip
+    from .generate2026 import generate_2026, refuse_legacy_options, report
+
+    refuse_legacy_options(**legacy)
+    if not (params["prompt"] or "").strip() and not params["shots"] and not image:
+        raise click.UsageError("give a PROMPT, --shot ..., or --image to animate a picture")
+    with _local_or_remote(
+        local, base_url, official, access_key, secret_key, api_key, data_dir
+    ) as client:
+        started = time.monotonic()
+        with TaskProgress() as bar:
+            record, path, marked = generate_2026(
+                client, image=_picture_arg(image), image_tail=_picture_arg(image_tail),
+                progress=bar, **params,
+            )  # fmt: skip
+    click.echo(report(record, started), err=True)
     click.echo(str(path))
     if marked is not None:
         click.echo(str(marked))

@@ -171,7 +171,7 @@ def keys() -> None:
 @data_dir_option
 def keys_create(name, amount, models, as_json, data_dir) -> None:
     """Create an account and print its access key, secret key and webhook secret."""
-    from ..domain.catalog import MODEL_NAMES
+    from ..domain.vocabulary import ALL_MODEL_NAMES as MODEL_NAMES
     from ..runtime import open_store
     from ..tasks.accounts import create_account
 
@@ -328,9 +328,10 @@ def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
     from .client import generate, tasks
     from .neighbours import effect, extend, multi_image
+    from .webhooks import webhooks
     from .worker import worker
 
-    for command in (generate, tasks, worker, extend, effect, multi_image):
+    for command in (generate, tasks, worker, webhooks, extend, effect, multi_image):
         main.add_command(command)
 
 

@@ -19,6 +19,7 @@ from .errors import (
     WaitTimeout,
 )
 from .types import Costs, ResourcePack, Shot, Task, TaskResult, Video
+from .types2026 import Billing, Output, TaskPage, TaskRecord
 
 __all__ = [
     "APIConnectionError",
@@ -26,6 +27,7 @@ __all__ = [
     "APITimeoutError",
     "AsyncKling",
     "AuthenticationError",
+    "Billing",
     "Costs",
     "DEFAULT_BASE_URL",
     "InsufficientCreditsError",
@@ -33,6 +35,7 @@ __all__ = [
     "Kling",
     "KlingError",
     "NotFoundError",
+    "Output",
     "PermissionDeniedError",
     "RateLimitError",
     "ResourcePack",
@@ -41,6 +44,8 @@ __all__ = [
     "Shot",
     "Task",
     "TaskFailedError",
+    "TaskPage",
+    "TaskRecord",
     "TaskResult",
     "Video",
     "WaitTimeout",

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from ._async2026 import ImageToVideo, OmniVideo, Tasks, TextToVideo
 from ._base import (
     COSTS_PATH,
     DEFAULT_MAX_RETRIES,
@@ -108,6 +109,11 @@ class AsyncKling:
         self.multi_image2video = AsyncMultiImage2Video(self)
         self.effects = AsyncEffects(self)
         self.account = AsyncAccount(self)
+        # Kling's 2026 API: the model in the path, one /tasks query
+        self.text_to_video = TextToVideo(self)
+        self.image_to_video = ImageToVideo(self)
+        self.omni_video = OmniVideo(self)
+        self.tasks = Tasks(self)
 
     @property
     def base_url(self) -> str:

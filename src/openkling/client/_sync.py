@@ -58,6 +58,7 @@ from ._download import (
     target_path,
     video_url,
 )
+from ._sync2026 import ImageToVideo, OmniVideo, Tasks, TextToVideo
 from .errors import APIConnectionError, InvalidRequestError, KlingError
 from .types import Costs, ImageLike, Shot, Task
 
@@ -100,6 +101,11 @@ class Kling:
         self.multi_image2video = MultiImage2Video(self)
         self.effects = Effects(self)
         self.account = Account(self)
+        # Kling's 2026 API: the model in the path, one /tasks query
+        self.text_to_video = TextToVideo(self)
+        self.image_to_video = ImageToVideo(self)
+        self.omni_video = OmniVideo(self)
+        self.tasks = Tasks(self)
 
     @property
     def base_url(self) -> str:

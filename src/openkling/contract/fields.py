@@ -1,4 +1,6 @@
-"""Field readers shared by every Kling request parser: each names the field and what is allowed."""
+"""Field readers shared by every door's request model: each checks one wire value, returns it in
+openkling's terms, and raises ``InvalidParameter`` whose message names the field and what is
+allowed. The ``_name(body, ...)`` forms read the same field from a body (a dict)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,11 @@ def _type_name(value: object) -> str:
 
 
 def _string(body: dict, field: str, *, max_len: int | None = None) -> str | None:
-    value = body.get(field)
+    return text(body.get(field), field, max_len=max_len)
+
+
+def text(value: object, field: str, *, max_len: int | None = None) -> str | None:
+    """A string field: ``None`` when absent; no NUL, no lone surrogate, at most ``max_len``."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -77,10 +83,13 @@ def _seconds_text(seconds: tuple[int, ...]) -> str:
 
 
 def _duration(body: dict, entry: ModelEntry | None = None, catalog: Catalog | None = None) -> int:
+    return duration(body.get("duration"), entry, catalog)
+
+
+def duration(value: object, entry: ModelEntry | None = None, catalog: Catalog | None = None) -> int:
     """``duration`` in whole seconds: one the model's catalog entry offers (Kling's classic
     "5" / "10" when no entry is given), else 1201 naming the models that offer it."""
     allowed = entry.durations if entry is not None else CLASSIC_DURATIONS
-    value = body.get("duration")
     if value is None:
         return 5 if 5 in allowed else allowed[0]
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
@@ -164,7 +173,11 @@ def _url(
 
 
 def _bool(body: dict, field: str) -> bool:
-    value = body.get(field)
+    return flag(body.get(field), field)
+
+
+def flag(value: object, field: str) -> bool:
+    """A JSON boolean; absent is false."""
     if value is None:
         return False
     if not isinstance(value, bool):
@@ -173,8 +186,11 @@ def _bool(body: dict, field: str) -> bool:
 
 
 def _watermark(body: dict) -> bool:
+    return watermark(body.get("watermark_info"))
+
+
+def watermark(value: object) -> bool:
     """``watermark_info: {"enabled": bool}``: whether a watermarked copy is made too."""
-    value = body.get("watermark_info")
     if value is None:
         return False
     if not isinstance(value, dict):
@@ -192,7 +208,11 @@ def _watermark(body: dict) -> bool:
 
 
 def _sound(body: dict) -> bool:
-    value = body.get("sound")
+    return sound(body.get("sound"))
+
+
+def sound(value: object) -> bool:
+    """Kling's ``sound``: "on" or "off" (booleans too); absent is off."""
     if value is None:
         return False
     if isinstance(value, bool):
@@ -206,8 +226,11 @@ MAX_SEED = 2**31 - 1
 
 
 def _seed(body: dict) -> int | None:
+    return seed(body.get("seed"))
+
+
+def seed(value: object) -> int | None:
     """``seed``, an openkling extension: a fixed seed makes the same video again (Reuse)."""
-    value = body.get("seed")
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -218,22 +241,31 @@ def _seed(body: dict) -> int | None:
 
 
 def _mode(body: dict, entry: ModelEntry, catalog: Catalog) -> str:
-    """``mode`` (Kling's spelling or the seed's), checked against what the model offers."""
-    raw = _choice(_string(body, "mode"), "mode", list(MODE_ALIASES), "std")
-    mode = MODE_ALIASES[raw]
-    if mode not in entry.modes:
-        with_mode = [m.name for m in catalog.models.values() if mode in m.modes]
+    return mode(body.get("mode"), entry, catalog)
+
+
+def mode(value: object, entry: ModelEntry | None, catalog: Catalog) -> str:
+    """``mode`` (Kling's spelling or the seed's), checked against what the model offers (when
+    the model is known)."""
+    raw = _choice(text(value, "mode"), "mode", list(MODE_ALIASES), "std")
+    normal = MODE_ALIASES[raw]
+    if entry is not None and normal not in entry.modes:
+        with_mode = [m.name for m in catalog.models.values() if normal in m.modes]
         raise _bad(
             "mode",
             f"model '{entry.name}' offers {', '.join(entry.modes)}, not '{raw}'; models "
             f"with it: {', '.join(with_mode) or 'none'}",
         )
-    return mode
+    return normal
 
 
 def _cfg_scale(body: dict) -> float:
-    raw = body.get("cfg_scale")
-    cfg_scale = 0.5 if raw is None else _number(raw, "cfg_scale")
-    if not 0.0 <= cfg_scale <= 1.0:
+    return cfg_scale(body.get("cfg_scale"))
+
+
+def cfg_scale(raw: object) -> float:
+    """``cfg_scale`` from 0 to 1; absent is 0.5."""
+    scale = 0.5 if raw is None else _number(raw, "cfg_scale")
+    if not 0.0 <= scale <= 1.0:
         raise _bad("cfg_scale", f"must be between 0 and 1, got {raw}")
-    return cfg_scale
+    return scale

@@ -10,7 +10,9 @@ from .vocabulary import (
     CLASSIC_DURATIONS,
     DEFAULT_MODEL,
     MODEL_NAMES,
+    MODELS_2026,
     MODES,
+    RESOLUTIONS,
     V3_DURATIONS,
 )
 
@@ -19,6 +21,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PRICES",
     "MODEL_NAMES",
+    "MODELS_2026",
     "Catalog",
     "ModelEntry",
     "capability_table",
@@ -65,6 +68,16 @@ class ModelEntry:
     durations: tuple[int, ...] = CLASSIC_DURATIONS
     modes: tuple[str, ...] = MODES
     prices: dict[tuple[str, int], float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # Kling's 2026 API (model in the path): "legacy" models are named in model_name at
+    # /v1/videos/...; "2026" ones at /text-to-video/{model}, /image-to-video/{model}, ...
+    api: str = "legacy"
+    endpoints: tuple[str, ...] = ()  # the 2026 endpoints (FAMILIES_2026) offering the model
+    resolutions: tuple[str, ...] = ()  # settings.resolution values Kling offers for it
+    max_prompt: int = 2500
+    multi_shot_default: bool = False  # settings.multi_shot when not given
+    audio_settings: tuple[str, ...] = ("off",)  # settings.audio values Kling offers for it
+    references: bool = False  # refer_image contents at /omni-video
+    full_hd_only: tuple[str, ...] = ()  # "audio", "last_frame": Kling makes these at 1080p only
 
     def price(self, mode: str, duration: float) -> float:
         """Credits for one video: the table's entry, else pro rata by the 5-second price."""
@@ -76,6 +89,9 @@ class ModelEntry:
 
     def offers(self, capability: str) -> bool:
         return bool(getattr(self, capability))
+
+    def offers_endpoint(self, endpoint: str) -> bool:
+        return endpoint in self.endpoints
 
 
 @dataclass(frozen=True)
@@ -91,9 +107,22 @@ class Catalog:
 
     def public_models(self) -> list[dict]:
         """What each model offers and costs, for ``GET /v1/models`` (the studio's form): the
-        same entries the API validates requests with."""
+        same entries the API validates requests with. 2026 models add ``api``, ``endpoints``,
+        ``resolutions`` and ``audio_settings``."""
         return [
             {
+                **(
+                    {
+                        "api": "2026",
+                        "endpoints": list(entry.endpoints),
+                        "resolutions": list(entry.resolutions),
+                        "audio_settings": list(entry.audio_settings),
+                        "multi_shot_default": entry.multi_shot_default,
+                        "max_prompt": entry.max_prompt,
+                    }
+                    if entry.api == "2026"
+                    else {}
+                ),
                 "model_name": entry.name,
                 **{capability: entry.offers(capability) for capability in CAPABILITIES},
                 "camera_types": list(CAMERA_TYPES) if entry.camera else [],
@@ -109,12 +138,24 @@ class Catalog:
             for entry in self.models.values()
         ]
 
-    def supporting(self, capability: str) -> tuple[str, ...]:
-        """The models that offer ``capability`` (one of ``CAPABILITIES``)."""
-        return tuple(name for name, entry in self.models.items() if entry.offers(capability))
+    def supporting(self, capability: str, api: str = "legacy") -> tuple[str, ...]:
+        """The models of ``api`` that offer ``capability`` (one of ``CAPABILITIES``)."""
+        return tuple(
+            name
+            for name, entry in self.models.items()
+            if entry.api == api and entry.offers(capability)
+        )
 
-    def with_duration(self, seconds: int) -> tuple[str, ...]:
-        return tuple(name for name, entry in self.models.items() if seconds in entry.durations)
+    def with_duration(self, seconds: int, api: str = "legacy") -> tuple[str, ...]:
+        return tuple(
+            name
+            for name, entry in self.models.items()
+            if entry.api == api and seconds in entry.durations
+        )
+
+    def at_endpoint(self, endpoint: str) -> tuple[str, ...]:
+        """The 2026 models offered at ``endpoint`` (text-to-video, image-to-video, omni-video)."""
+        return tuple(name for name, e in self.models.items() if e.offers_endpoint(endpoint))
 
 
 def _default_entry(name: str) -> ModelEntry:
@@ -126,8 +167,70 @@ def _default_entry(name: str) -> ModelEntry:
     return ModelEntry(name=name, audio=(name == "kling-v2-6"), references=(name == "kling-v1-6"))
 
 
+# Kling's 2026 models, from its reference pages: what each endpoint takes per model.
+_HD = RESOLUTIONS[:2]  # 720p, 1080p
+_FIVE_OR_TEN = (5, 10)
+_V3 = V3_DURATIONS  # 3 to 15 seconds
+_ENTRIES_2026 = {
+    "kling-2.5-turbo": dict(endpoints=("text-to-video", "image-to-video"), resolutions=_HD),
+    "kling-2.6": dict(
+        endpoints=("text-to-video", "image-to-video"),
+        resolutions=_HD,
+        audio=True,
+        audio_settings=("native", "off"),
+        full_hd_only=("audio", "last_frame"),
+    ),
+    "kling-3.0": dict(
+        endpoints=("text-to-video", "image-to-video"),
+        resolutions=RESOLUTIONS,
+        durations=_V3,
+        audio=True,
+        audio_settings=("native", "off"),
+        multi_shot=True,
+        multi_shot_default=True,
+        max_prompt=3072,
+    ),
+    "kling-3.0-turbo": dict(
+        endpoints=("text-to-video", "image-to-video"),
+        resolutions=_HD,
+        durations=_V3,
+        multi_shot=True,
+        multi_shot_default=True,
+        max_prompt=3072,
+    ),
+    "kling-3.0-omni": dict(
+        endpoints=("omni-video",),
+        resolutions=RESOLUTIONS,
+        durations=_V3,
+        audio=True,
+        audio_settings=("native", "original", "off"),
+        multi_shot=True,
+        multi_shot_default=True,
+        max_prompt=3072,
+        references=True,
+    ),
+    "kling-o1": dict(
+        endpoints=("omni-video",),
+        resolutions=_HD,
+        durations=tuple(range(3, 11)),
+        audio_settings=("original", "off"),
+        references=True,
+    ),
+}
+
+
+def _entry_2026(name: str) -> ModelEntry:
+    spec: dict = {"durations": _FIVE_OR_TEN, **_ENTRIES_2026[name]}
+    # the legacy doors' switches are off: these names are not model_name values there
+    return ModelEntry(
+        name=name, api="2026", text2video=False, image2video=False, masks=False, camera=False,
+        **spec,
+    )  # fmt: skip
+
+
 def default_catalog() -> Catalog:
-    return Catalog({name: _default_entry(name) for name in MODEL_NAMES})
+    legacy = {name: _default_entry(name) for name in MODEL_NAMES}
+    return Catalog({**legacy, **{name: _entry_2026(name) for name in MODELS_2026}})
 
 
 def milli(credits: float) -> int:
@@ -156,6 +259,8 @@ def capability_table(catalog: Catalog) -> str:
     head = ["model", "durations (s)", "modes", *columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in catalog.models.values():
+        if entry.api != "legacy":  # the 2026 models have their own table (docs/kling-api.md)
+            continue
         marks = ["yes" if entry.offers(c) else "—" for c in columns]
         row = [f"`{entry.name}`", _seconds(entry.durations), ", ".join(entry.modes), *marks]
         lines.append("| " + " | ".join(row) + " |")

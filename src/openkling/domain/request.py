@@ -22,19 +22,23 @@ class InputFile(Protocol):
 
 
 class CameraConfig(BaseModel):
+    """How far the camera moves along each axis, from -10 to 10 (Kling's scale)."""
+
     model_config = ConfigDict(frozen=True)
-    horizontal: float = 0.0
-    vertical: float = 0.0
-    pan: float = 0.0
-    tilt: float = 0.0
-    roll: float = 0.0
-    zoom: float = 0.0
+    horizontal: float = Field(0.0, ge=-10, le=10)
+    vertical: float = Field(0.0, ge=-10, le=10)
+    pan: float = Field(0.0, ge=-10, le=10)
+    tilt: float = Field(0.0, ge=-10, le=10)
+    roll: float = Field(0.0, ge=-10, le=10)
+    zoom: float = Field(0.0, ge=-10, le=10)
 
 
 class CameraControl(BaseModel):
+    """A camera move: a named preset, or ``simple`` with its axes."""
+
     model_config = ConfigDict(frozen=True)
     type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-    config: CameraConfig | None = None
+    config: CameraConfig | None = Field(None, description="with type 'simple' only")
 
 
 class ImageInput(BaseModel):
@@ -113,6 +117,9 @@ class GenerationRequest(BaseModel):
     static_mask: ImageInput | None = None
     dynamic_masks: list[DynamicMask] = Field(default_factory=list)
     shots: list[Shot] = Field(default_factory=list)  # [] is one shot of `prompt`
+    # reference images (Kling's refer_image, named @image_1, ... in the prompt; the pictures of
+    # multi-image2video), in order
+    references: list[ImageInput] = Field(default_factory=list)
     watermark: bool = False
     size: tuple[int, int] | None = None  # exact output width x height; None: the engine's
     seed: int | None = None  # a fixed seed (a remix); None: a random one at create
@@ -121,7 +128,6 @@ class GenerationRequest(BaseModel):
     # {"model": "sora-2", "size": "1280x720"} (presentation only)
     wire: dict[str, str] = Field(default_factory=dict)
     parent: ParentVideo | None = None  # video-extend: the video this one continues
-    references: list[ImageInput] = Field(default_factory=list)  # multi-image2video
     effect: EffectRender | None = None  # effects: the scene realised over ``image``
     credits: float | None = None  # a door's own price (an effect scene's); None: the model's
 
@@ -134,7 +140,7 @@ class GenerationRequest(BaseModel):
         """Storage keys of every input file stored with the task."""
         images = [self.image, self.image_tail, self.static_mask]
         images += [m.mask for m in self.dynamic_masks]
-        images += list(self.references)  # (a parent video is its own task's file, not ours)
+        images += self.references
         return [image.key for image in images if image is not None]
 
 

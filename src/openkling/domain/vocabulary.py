@@ -28,3 +28,23 @@ CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 # which Kling door a task was made through; each door lists and finds only its own
 FAMILIES = ("text2video", "image2video", "video-extend", "multi-image2video", "effects")
+
+# Kling's 2026 API ("new design standard"): the model sits in the path, e.g.
+# POST /text-to-video/kling-3.0; its tasks are read through /tasks.
+MODELS_2026 = (
+    "kling-2.5-turbo",
+    "kling-2.6",
+    "kling-3.0",
+    "kling-3.0-turbo",
+    "kling-3.0-omni",
+    "kling-o1",
+)
+# every model name a deployment profile may map to an engine
+ALL_MODEL_NAMES = MODEL_NAMES + MODELS_2026
+# the 2026 endpoints, also the family stored on their tasks; /tasks reads these alone
+FAMILIES_2026 = ("text-to-video", "image-to-video", "omni-video")
+RESOLUTIONS = ("720p", "1080p", "4k")
+# a resolution is made at the engine's size for a mode (the profile's std and pro tables):
+# Kling's std is its 720p, pro its 1080p; a resolution with no mode here is not made
+RESOLUTION_MODES = {"720p": "std", "1080p": "pro"}
+AUDIO_SETTINGS = ("native", "original", "off")

@@ -22,7 +22,7 @@ class Capabilities:
     audio: bool = False  # the engine makes its own soundtrack
     own_camera: bool = False  # the engine moves the camera itself: no camera path is applied
     camera_phrase: bool = False  # a phrase describing the camera move helps its prompt
-    references: bool = False  # reference pictures that appear in the video (multi-image)
+    references: bool = False  # reference images guide the content (omni-video, multi-image)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ class RenderRequest:
     image_tail: np.ndarray | None = None
     static_mask: np.ndarray | None = None
     dynamic_masks: list[tuple[np.ndarray, list[tuple[float, float]]]] = field(default_factory=list)
-    references: list[np.ndarray] = field(default_factory=list)  # HxWx3 uint8, as given
+    # reference images (omni-video's refer_image, @image_1 ... in the prompt), each HxWx3
+    # uint8 at its own size, in the prompt's order
+    references: list[np.ndarray] = field(default_factory=list)
     look: str | None = None  # an effect scene's synthetic realisation (domain/effects.py)
     lora: str | None = None  # an effect scene's LoRA, by its name in the profile's `loras`
     extra: dict[str, Any] = field(default_factory=dict)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..domain.vocabulary import ASPECT_RATIOS, MODEL_NAMES, MODES
+from ..domain.vocabulary import ALL_MODEL_NAMES, ASPECT_RATIOS, MODES
 
 ENGINES = ("synthetic", "diffusers")
 FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")
@@ -218,10 +218,10 @@ def load_profiles(path: Path | str) -> Profiles:
         raise ProfileError(f'{path}: "models" must be a table of [models."<model name>"] tables')
     parsed = {}
     for name, table in models.items():
-        if name not in MODEL_NAMES:
+        if name not in ALL_MODEL_NAMES:
             raise ProfileError(
                 f'{path}: [models."{name}"]: unknown Kling model name; expected one of '
-                + ", ".join(MODEL_NAMES)
+                + ", ".join(ALL_MODEL_NAMES)
             )
         if not isinstance(table, dict):
             raise ProfileError(f'{path}: [models."{name}"] must be a table')

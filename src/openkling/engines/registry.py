@@ -142,8 +142,14 @@ def _catalog(profiles: Profiles | None) -> Catalog:
                 image2video=entry.image2video and i2v is not None,
                 end_frame=entry.end_frame and i2v is not None and i2v.end_frame,
                 masks=False,
-                references=profile.references is not None,
+                references=profile.references is not None,  # a Wan VACE table
             )
+            if entry.api == "2026":  # the same narrowing for the 2026 endpoints
+                needs = {"image-to-video": i2v is not None}
+                endpoints = tuple(
+                    e for e in entry.endpoints if needs.get(e, profile.weights is not None)
+                )
+                entry = replace(entry, endpoints=endpoints)
         entries[name] = entry
     return Catalog(entries)
 

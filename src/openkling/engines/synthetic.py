@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..domain.vocabulary import ASPECT_RATIOS
 from ..errors import GenerationCancelled
 from .base import Capabilities, RenderRequest, StepCallback, StopCheck
-from .synthetic_effects import ReferenceCards, render_look
+from .synthetic_effects import render_look
 from .synthetic_image import render_image
 
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
@@ -106,6 +106,7 @@ class SyntheticEngine:
 
     name = "synthetic"
     # the image path (synthetic_image) honours a first and last frame and both mask kinds
+    # reference images are shown as a strip of thumbnails along the bottom edge
     capabilities = Capabilities(image_input=True, end_frame=True, masks=True, references=True)
 
     def __init__(self, fps: int = 24, std_short_side: int = 720, pro_short_side: int = 1080):
@@ -146,25 +147,24 @@ class SyntheticEngine:
         if request.look is not None and request.image is not None:
             return render_look(request, on_step, should_stop)
         if request.image is not None or request.image_tail is not None:
-            return render_image(request, on_step, should_stop)
-        return self._frames(request, on_step, should_stop)
+            frames = render_image(request, on_step, should_stop)
+        else:
+            frames = self._frames(request, on_step, should_stop)
+        if request.references:
+            return _with_references(frames, request.references)
+        return frames
 
     def _frames(
         self, request: RenderRequest, on_step: StepCallback | None, should_stop: StopCheck | None
     ) -> Iterator[np.ndarray]:
         # 1. static layers, once per clip
         scene = _Scene(request)
-        cards = None
-        if request.references:
-            cards = ReferenceCards(request.references, request.width, request.height)
         total = request.num_frames
         # 2. per frame: copy the backdrop, draw the shapes, put the text panel back on top
         for index in range(total):
             if should_stop is not None and should_stop():
                 raise GenerationCancelled(f"cancelled at frame {index} of {total}")
             frame = scene.frame(index, index / request.fps, total)
-            if cards is not None:
-                frame = cards.paste(frame, index / request.fps)
             if on_step is not None:
                 on_step(index + 1, total)
             yield frame
@@ -352,3 +352,28 @@ def _draw(frame: np.ndarray, shape: _Shape, t: float) -> None:
     outer = _polygon(shape.kind, cx, cy, r, angle)
     cv2.fillPoly(frame, [outer], shape.color, aa, SHIFT)
     cv2.fillPoly(frame, [_polygon(shape.kind, cx, cy, r * 0.45, -angle)], shape.light, aa, SHIFT)
+
+
+def _with_references(frames: Iterator[np.ndarray], references: list[np.ndarray]):
+    """Each frame with the reference images as thumbnails along its bottom edge, left to right
+    in the prompt's order (@image_1 first): what the synthetic engine makes of them."""
+    strip: list[tuple[int, np.ndarray]] = []
+    for frame in frames:
+        if not strip:
+            height, width = frame.shape[:2]
+            box = max(8, width // 6)  # a thumbnail's longer side
+            x = 2
+            for ref in references:
+                scale = box / max(ref.shape[:2])
+                size = (max(1, round(ref.shape[1] * scale)), max(1, round(ref.shape[0] * scale)))
+                thumb = cv2.resize(ref, size, interpolation=cv2.INTER_AREA)
+                thumb = thumb[: height - 4, : max(0, width - 2 - x)]
+                if thumb.size:
+                    strip.append((x, thumb))
+                x += size[0] + 2
+        frame = frame.copy()
+        for x, thumb in strip:
+            h, w = thumb.shape[:2]
+            y = frame.shape[0] - 2 - h
+            frame[y : y + h, x : x + w] = thumb
+        yield frame

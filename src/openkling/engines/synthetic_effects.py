@@ -1,12 +1,11 @@
-"""The synthetic engine's effect looks and reference cards: effect scenes and multi-image
-videos realised on the CPU with no weights, each one measurably what it says.
+"""The synthetic engine's effect looks: effect scenes realised on the CPU with no weights,
+each one measurably what it says.
 
 - ``still``: the picture holds (the scene's camera path is the motion, e.g. zoom_out);
 - ``night``: the picture drifts while its light falls and turns blue (day_to_night);
 - ``orbit``: a full 360-degree turn, the picture wrapped round a cylinder (bullet_time_360);
 - ``meet`` / ``heart``: a stitched pair's halves move together and overlap in the middle
-  (hug_pro, kiss_pro); ``heart`` draws a heart between them (heart_gesture_pro);
-- reference cards: each reference picture on its own card over the prompt's scene.
+  (hug_pro, kiss_pro); ``heart`` draws a heart between them (heart_gesture_pro).
 """
 
 from __future__ import annotations
@@ -138,44 +137,3 @@ def _heart(frame: np.ndarray, cx: float, cy: float, size: float) -> None:
     ys = -(13 * np.cos(k) - 5 * np.cos(2 * k) - 2 * np.cos(3 * k) - np.cos(4 * k))
     pts = np.stack([cx + xs * size / 16, cy + ys * size / 16], axis=1)
     cv2.fillPoly(frame, [np.round(pts * 16).astype(np.int32)], HEART_COLOUR, cv2.LINE_AA, 4)
-
-
-# ---- reference cards (multi-image2video) ------------------------------------------------------
-
-
-def _cover(picture: np.ndarray, width: int, height: int) -> np.ndarray:
-    h, w = picture.shape[:2]
-    k = max(width / w, height / h)
-    cw, ch = min(w, round(width / k)), min(h, round(height / k))
-    x0, y0 = (w - cw) // 2, (h - ch) // 2
-    crop = picture[y0 : y0 + ch, x0 : x0 + cw]
-    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
-
-
-class ReferenceCards:
-    """Every reference on its own card, in a row across the frame, each bobbing gently."""
-
-    def __init__(self, references: list[np.ndarray], width: int, height: int) -> None:
-        n = len(references)
-        gap = max(2, width // 60)
-        card_w = max(8, int((width * 0.9 - gap * (n - 1)) / n))
-        card_h = max(8, min(int(height * 0.5), int(card_w * 1.25)))
-        self.cards = []
-        border = max(1, min(width, height) // 160)
-        for picture in references:
-            card = np.full((card_h, card_w, 3), 250, np.uint8)
-            inner = _cover(picture, card_w - 2 * border, card_h - 2 * border)
-            card[border : card_h - border, border : card_w - border] = inner
-            self.cards.append(card)
-        row = n * card_w + (n - 1) * gap
-        self.x = [int((width - row) / 2 + i * (card_w + gap)) for i in range(n)]
-        self.y = int(height * 0.36 - card_h / 2)
-        self.amplitude = height * 0.02
-        self.height = height
-
-    def paste(self, frame: np.ndarray, seconds: float) -> np.ndarray:
-        for i, card in enumerate(self.cards):
-            dy = int(round(self.amplitude * math.sin(2 * math.pi * seconds / 3.0 + i * 1.3)))
-            y0 = min(max(0, self.y + dy), self.height - card.shape[0])
-            frame[y0 : y0 + card.shape[0], self.x[i] : self.x[i] + card.shape[1]] = card
-        return frame

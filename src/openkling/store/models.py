@@ -27,7 +27,10 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     access_key: Mapped[str] = mapped_column(String(64), unique=True)
     secret_key: Mapped[str] = mapped_column(String(128), unique=True)
-    webhook_secret: Mapped[str] = mapped_column(String(128))
+    webhook_secret: Mapped[str] = mapped_column(String(128))  # "": callbacks go unsigned
+    # a standard rotation keeps the old secret signing too, until webhook_previous_until (ms)
+    webhook_secret_previous: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    webhook_previous_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     balance_milli: Mapped[int] = mapped_column(BigInteger, default=0)
     allowed_models: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None: all
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # keys revoke

@@ -19,7 +19,7 @@ from ..net import guard as netguard
 from ..observability import metrics
 from ..store.db import Sessions, now_ms
 from ..store.models import Account, Callback
-from . import webhooks
+from . import webhook_secrets, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,19 @@ PER_DESTINATION = 2
 PER_ACCOUNT = 4
 
 
-def enqueue(session: Session, *, task_id: str, account_id: int, url: str, payload: dict) -> None:
+def enqueue(
+    session: Session,
+    *,
+    task_id: str,
+    account_id: int,
+    url: str,
+    payload: dict,
+    message_id: str | None = None,
+) -> None:
     now = now_ms()
     session.add(
         Callback(
-            message_id=f"msg_{uuid.uuid4().hex}",
+            message_id=message_id or f"msg_{uuid.uuid4().hex}",
             task_id=task_id,
             account_id=account_id,
             url=url,
@@ -175,10 +183,9 @@ class CallbackSender:
         return taken
 
     def _deliver(self, row: Callback) -> None:
-        with self.sessions() as s:
-            secret = s.execute(
-                select(Account.webhook_secret).where(Account.id == row.account_id)
-            ).scalar_one()
+        with self.sessions() as s:  # read at each attempt: a rotation applies at once
+            account = s.execute(select(Account).where(Account.id == row.account_id)).scalar_one()
+            secret = webhook_secrets.signers(account)
         body = json.dumps(row.payload, separators=(",", ":")).encode()
         try:  # checked and pinned by the guard: never a connection into our own network
             status = netguard.post(

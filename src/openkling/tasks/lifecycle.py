@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..contract.kling.present import task_object
+from ..contract.kling2026.present import task_record
 from ..domain.status import TaskStatus, check_transition
+from ..domain.vocabulary import FAMILIES_2026
 from ..observability import metrics
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
@@ -80,7 +82,10 @@ class Lifecycle:
     def queue_callback(self, session: Session, task: Task) -> None:
         if not task.callback_url:
             return
-        payload = task_object(
+        # a task calls back in the shape of the API that made it (Kling: the "new callback"
+        # body for tasks of the 2026 endpoints, the legacy one for the others)
+        present = task_record if task.family in FAMILIES_2026 else task_object
+        payload = present(
             task,
             self.storage,
             base_url=self.settings.public_base,

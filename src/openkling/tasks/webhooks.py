@@ -1,4 +1,9 @@
-"""Standard Webhooks signing: secrets (``whsec_...``) and the three signature headers."""
+"""Standard Webhooks signing: secrets (``whsec_...``) and the three signature headers.
+
+During a standard rotation two secrets sign each callback: ``webhook-signature`` then holds
+both signatures, space-separated, and a receiver with either secret verifies it. An account
+with no secret (all deleted) sends its callbacks with no signature headers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 
 PREFIX = "whsec_"
 
@@ -22,11 +28,17 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers(secret: str, message_id: str, body: bytes, timestamp: int | None = None) -> dict:
+def headers(
+    secret: str | Sequence[str], message_id: str, body: bytes, timestamp: int | None = None
+) -> dict:
+    """The headers of one callback, signed with each of ``secret`` (none: no signature)."""
+    signers = [secret] if isinstance(secret, str) else list(secret)
+    signers = [s for s in signers if s]
+    out = {"content-type": "application/json"}
+    if not signers:
+        return out
     ts = int(time.time()) if timestamp is None else timestamp
-    return {
-        "webhook-id": message_id,
-        "webhook-timestamp": str(ts),
-        "webhook-signature": sign(secret, message_id, ts, body),
-        "content-type": "application/json",
-    }
+    out["webhook-id"] = message_id
+    out["webhook-timestamp"] = str(ts)
+    out["webhook-signature"] = " ".join(sign(s, message_id, ts, body) for s in signers)
+    return out

@@ -19,7 +19,7 @@ class RenderInputs:
     image_tail: np.ndarray | None = None
     static_mask: np.ndarray | None = None
     dynamic_masks: list[tuple[np.ndarray, list[tuple[float, float]]]] = field(default_factory=list)
-    references: list[np.ndarray] = field(default_factory=list)  # as given, not fitted
+    references: list[np.ndarray] = field(default_factory=list)
 
 
 def _fit_box(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[float, float, float]:
@@ -84,5 +84,6 @@ def load_inputs(
         region = _mask(storage, dynamic.mask, width, height)
         path = [(p.x * scale - dx, p.y * scale - dy) for p in dynamic.trajectory]
         inputs.dynamic_masks.append((region, path))
+    # reference images keep their own size: an engine decides how it uses them
     inputs.references = [to_rgb(_read(storage, ref)) for ref in request.references]
     return inputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ...contract.kling.effects import parse_effects
+from ...contract.kling.effects import EffectsRequest, parse_effects
 from ...domain.effects import EffectsCatalog, load_effects
 from ...domain.request import Parsed
 from ...net.image_fetch import image_loader
@@ -13,7 +13,7 @@ from ...runtime import Runtime
 from ..context import ok
 from ..create import create_task, read_json_with_images
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep, base_url_of
-from ..openapi import EffectsRequest, TaskEnvelope, errors
+from ..openapi import TaskEnvelope, errors
 from ..openapi import json_body as body_doc
 from .task_reads import add_task_reads, present
 
@@ -28,14 +28,13 @@ def effects_of(rt: Runtime) -> EffectsCatalog:
 
 
 def _parse(body: object, rt: Runtime) -> Parsed:
-    parsed = parse_effects(
+    return parse_effects(
         body,
         effects_of(rt),
         rt.catalog,
         image_loader(rt.settings),
         url_allow=rt.settings.url_allowlist,
     )
-    return Parsed(parsed.request, parsed.files)
 
 
 @router.post(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ...contract.kling.image2video import parse_image2video
+from ...contract.kling.image2video import Image2VideoRequest, parse_image2video
 from ...domain.request import Parsed
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
 from ..context import ok
 from ..create import create_task, read_json_with_images
 from ..deps import BEARER_SECURITY, base_url_of
-from ..openapi import Image2VideoRequest, TaskEnvelope, errors
+from ..openapi import TaskEnvelope, errors
 from ..openapi import json_body as body_doc
 from .task_reads import add_task_reads, present
 
@@ -20,10 +20,9 @@ router = APIRouter(prefix="/v1/videos/image2video", tags=["image2video"])
 
 
 def _parse(body: object, rt: Runtime) -> Parsed:
-    parsed = parse_image2video(
+    return parse_image2video(
         body, rt.catalog, image_loader(rt.settings), url_allow=rt.settings.url_allowlist
     )
-    return Parsed(parsed.request, parsed.files)
 
 
 @router.post(

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ...contract.openai import videos as oa
+from ...contract import openai as oa
 from ...domain.request import GenerationRequest, ImageInput, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
-from ...domain.vocabulary import FAMILIES
 from ...errors import (
-    InsufficientCredits,
     InvalidParameter,
     MalformedRequest,
     ModelPermissionDenied,
@@ -31,51 +28,20 @@ from ...runtime import Runtime
 from ..body import json_body as _json_body
 from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
-from ..errors import ERROR_SHAPES, ErrorShape
 from ..openapi import errors
 
 FIELD = "input_reference"
 log = logging.getLogger(__name__)
 
 
-KLING_DOORS = tuple(f"/v1/videos/{family}" for family in FAMILIES)
-
-
-def speaks_openai(path: str) -> bool:
-    """Every /v1/videos path but Kling's own doors answers errors in OpenAI's shape."""
-    if path != "/v1/videos" and not path.startswith("/v1/videos/"):
-        return False
-    return not path.startswith(KLING_DOORS)
-
-
-# OpenAI reports spent credits as 429 insufficient_quota, not to be retried
-ERROR_SHAPES.append(
-    ErrorShape(
-        matches=speaks_openai,
-        body=lambda exc, request_id: oa.error_body(exc),
-        model=oa.OpenAIErrorEnvelope,
-        statuses={InsufficientCredits: 429},
-        no_retry=(InsufficientCredits,),
-    )
-)
-
-
-class VideoIdConvertor(Convertor):
-    """OpenAI video ids start with ``video_``: Kling's /v1/videos/text2video and
-    /v1/videos/image2video are never taken for one."""
-
-    regex = "video_[A-Za-z0-9_-]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("video_id", VideoIdConvertor())
-
 router = APIRouter(prefix="/v1/videos", tags=["openai"])
+
+# OpenAI video ids are video_...: the routes say so in their paths, so that no other name
+# under /v1/videos (Kling's, api/doors.py) is ever taken for a video id
+VideoIdTail = Annotated[
+    str,
+    Path(alias="id", min_length=1, description="the video id after video_ (the id is video_{id})"),
+]
 
 
 # Parts of OpenAI's video API that openkling does not offer: a clear 404 rather than a 405
@@ -129,7 +95,7 @@ async def _capped_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _form_body(request: Request, limit: int) -> dict[str, Any]:
+async def _form_body(request: Request, limit: int) -> oa.FormFields:
     """The fields of a multipart (or url-encoded) form, files as ``Upload``; at most ``limit``
     bytes are read, and the parts are parsed from memory."""
     raw = await _capped_body(request, limit)
@@ -151,7 +117,7 @@ async def _form_body(request: Request, limit: int) -> dict[str, Any]:
             "request body is not a valid multipart form (the fields prompt, model, seconds, "
             "size and at most one file, input_reference)"
         ) from None
-    fields: dict[str, Any] = {}
+    fields = oa.FormFields()
     try:
         for key, value in form.multi_items():
             if key in fields:
@@ -269,8 +235,9 @@ def _task(rt, account, video_id: str):
         raise TaskNotFound(f"video '{video_id}' does not exist", param="video_id") from None
 
 
-@router.get("/{video_id:video_id}", summary="Get a video (OpenAI)", responses=errors(404))
-def get_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+@router.get("/video_{id}", summary="Get a video (OpenAI)", responses=errors(404))
+def get_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     return _polled(rt, _video(rt, _task(rt, account, video_id)))
 
 
@@ -279,11 +246,12 @@ def _videos(task) -> list[VideoResult]:
 
 
 @router.delete(
-    "/{video_id:video_id}",
+    "/video_{id}",
     summary="Delete a video and its files (OpenAI)",
     responses=errors(404),
 )
-def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
+def delete_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     task = _task(rt, account, video_id)
     if not TaskStatus(task.status).is_terminal():
         raise InvalidParameter(
@@ -300,11 +268,12 @@ def delete_video(video_id: str, rt: RuntimeDep, account: AccountDep):
 
 
 @router.get(
-    "/{video_id:video_id}/content",
+    "/video_{id}/content",
     summary="Download a video, thumbnail or spritesheet (OpenAI)",
     responses=errors(404),
 )
-def content(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+def content(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     variant = oa.parse_variant(request.query_params)
     task = _task(rt, account, video_id)
     videos = _videos(task) if task.status == TaskStatus.SUCCEED else []
@@ -355,12 +324,13 @@ def _spritesheet(rt: Runtime, video: VideoResult) -> bytes:
 
 
 @router.post(
-    "/{video_id:video_id}/remix",
+    "/video_{id}/remix",
     summary="Remix a completed video with a new prompt (OpenAI)",
     responses=errors(403, 404, 429),
     openapi_extra=oa.REMIX_BODY_DOC,
 )
-async def remix(video_id: str, request: Request, rt: RuntimeDep, account: AccountDep):
+async def remix(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: AccountDep):
+    video_id = oa.video_id_of(tail)
     body = await _json_body(request, rt.settings.max_body_bytes)
     prompt = oa.parse_remix(body)
     source = await run_in_threadpool(_task, rt, account, video_id)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ...contract.kling import parse_text2video
+from ...contract.kling.text2video import Text2VideoRequest, parse_text2video
 from ...domain.request import Parsed
 from ...runtime import Runtime
 from ..context import ok
 from ..create import create_task
 from ..deps import BEARER_SECURITY, base_url_of
-from ..openapi import TaskEnvelope, Text2VideoRequest, errors
+from ..openapi import TaskEnvelope, errors
 from ..openapi import json_body as body_doc
 from .task_reads import add_task_reads, present
 

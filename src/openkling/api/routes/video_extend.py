@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ...contract.kling.video_extend import parse_video_extend
+from ...contract.kling.video_extend import VideoExtendRequest, parse_video_extend
 from ...domain.request import Parsed
 from ...runtime import Runtime
 from ...tasks.accounts import Principal
 from ..context import ok
 from ..create import create_task
 from ..deps import BEARER_SECURITY, base_url_of
-from ..openapi import TaskEnvelope, VideoExtendRequest, errors
+from ..openapi import TaskEnvelope, errors
 from ..openapi import json_body as body_doc
 from .task_reads import add_task_reads, present
 
@@ -24,6 +24,7 @@ def _parse(body: object, rt: Runtime, account: Principal) -> Parsed:
     request = parse_video_extend(
         body,
         lambda video_id: rt.service.video_owner(account, video_id),
+        catalog=rt.catalog,
         url_allow=rt.settings.url_allowlist,
     )
     return Parsed(request)

@@ -7,22 +7,103 @@ second on the right, as Kling does; the scene then plays over the stitched pictu
 from __future__ import annotations
 
 import io
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import numpy as np
 from PIL import Image, ImageOps
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core.core_schema import ValidationInfo
 
 from ...domain.catalog import Catalog
-from ...domain.effects import EffectsCatalog, EffectScene
-from ...domain.request import CameraConfig, CameraControl, EffectRender, GenerationRequest
+from ...domain.effects import EffectsCatalog, EffectScene, load_effects
+from ...domain.request import (
+    CameraConfig,
+    CameraControl,
+    EffectRender,
+    GenerationRequest,
+    Parsed,
+)
 from ...errors import InvalidParameter
 from ...media.images import InputImage, to_rgb
 from ...net.guard import NOTHING_ALLOWED, AllowList
-from ..fields import MAX_EXTERNAL_ID, _bad, _string, _type_name, _url
-from .neighbours import DoorParse, ImageLoader
+from ...net.image_fetch import ImageLoader
+from .. import fields
+from ..fields import _bad, _type_name
+from ..model import Reads, RequestModel, validate
+from .neighbours import DoorParse
+from .request import (
+    CALLBACK_DOC,
+    EXTERNAL_DOC,
+    CallbackUrl,
+    ExternalTaskId,
+    KlingContext,
+    context_of,
+)
 
 STITCH_HEIGHT = 1024  # the stitched picture's height at most
 HALF_ASPECT = 0.75  # each picture is cropped to a 3:4 portrait half: the seam is the middle
+
+
+@dataclass(frozen=True)
+class EffectsContext(KlingContext):
+    """Kling's context and the effect scenes this deployment offers."""
+
+    effects: EffectsCatalog = field(default_factory=load_effects)
+
+
+def _scene(value: Any, name: str, info: ValidationInfo) -> EffectScene:
+    context = context_of(info)
+    assert isinstance(context, EffectsContext)
+    effects, catalog = context.effects, context.catalog
+    scene_name = fields.text(value, name, max_len=100)
+    offered = ", ".join(effects.names) or "none"
+    if not scene_name:
+        raise _bad(name, f"is required; offered scenes: {offered}")
+    scene = effects.get(scene_name)
+    if scene is None:
+        raise _bad(name, f"'{scene_name}' is not offered; offered scenes: {offered}")
+    entry = catalog.get(scene.model)
+    if entry is None or not entry.image2video:
+        raise _bad(
+            name,
+            f"'{scene_name}' renders on {scene.model}, which takes no image input on this "
+            "deployment",
+        )
+    return scene
+
+
+def _input(value: Any, name: str, info: ValidationInfo) -> list[str]:
+    scene = info.data.get("effect_scene")
+    if not isinstance(scene, EffectScene):
+        return []  # the scene was refused: that is the error to report
+    return _sources(value, scene)
+
+
+class EffectInput(BaseModel):
+    """The wire shape of ``input``: ``image`` for single-image scenes, ``images`` for dual."""
+
+    model_config = ConfigDict(title="EffectInput")
+    image: str | None = Field(None, description="single-image scenes: one picture")
+    images: list[str] | None = Field(
+        None, min_length=2, max_length=2, description="dual-image scenes: left, then right"
+    )
+
+
+class EffectsRequest(RequestModel):
+    """The body of ``POST /v1/videos/effects``; ``GET /v1/effects`` lists the scenes. Fields
+    Kling does not know are ignored; the pictures are read after every field is good."""
+
+    wire_required = ("effect_scene", "input")
+
+    effect_scene: Annotated[EffectScene, Reads(_scene, wire=str)] = Field(
+        None, validate_default=True, description="e.g. zoom_out, day_to_night, hug_pro"
+    )
+    input: Annotated[list[str], Reads(_input, wire=EffectInput)] = Field(
+        None, validate_default=True
+    )
+    callback_url: CallbackUrl = Field(None, description=CALLBACK_DOC)
+    external_task_id: ExternalTaskId = Field(None, description=EXTERNAL_DOC)
 
 
 def parse_effects(
@@ -32,33 +113,30 @@ def parse_effects(
     load: ImageLoader,
     *,
     url_allow: AllowList = NOTHING_ALLOWED,
-) -> DoorParse:
+) -> Parsed:
     """Validate an effects body; the pictures are read after every other field is good."""
     if not isinstance(body, dict):
         raise InvalidParameter(f"request body must be a JSON object, got {_type_name(body)}")
-    scene = _scene(body, effects, catalog)
-    sources = _input(body.get("input"), scene)
-    callback_url = _url(_string(body, "callback_url"), allow=url_allow)
-    external = _string(body, "external_task_id", max_len=MAX_EXTERNAL_ID) or None
-
-    parsed = DoorParse(request=GenerationRequest())
+    model = validate(EffectsRequest, body, EffectsContext(catalog, url_allow, effects))
+    scene, sources = model.effect_scene, model.input
+    files = DoorParse()
     if scene.kind == "dual":
         left, right = (load(f"input.images[{i}]", src) for i, src in enumerate(sources))
-        picture = parsed.add("effect_pair", stitch(left, right))
+        picture = files.add("effect_pair", stitch(left, right))
     else:
-        picture = parsed.add("image", load("input.image", sources[0]))
+        picture = files.add("image", load("input.image", sources[0]))
     camera = None
     if scene.camera:
         camera = CameraControl(type="simple", config=CameraConfig(**scene.camera))
-    parsed.request = GenerationRequest(
+    request = GenerationRequest(
         model_name=scene.model,
         prompt=scene.prompt,
         duration=scene.duration,
         aspect_ratio=None,  # the picture's
         mode=scene.mode,  # type: ignore[arg-type]
         camera_control=camera,
-        callback_url=callback_url,
-        external_task_id=external,
+        callback_url=model.callback_url,
+        external_task_id=model.external_task_id,
         image=picture,
         effect=EffectRender(
             scene=scene.name, look=scene.look, lora=scene.lora, dual=scene.kind == "dual"
@@ -66,27 +144,11 @@ def parse_effects(
         credits=scene.credits,
         wire={"effect_scene": scene.name},
     )
-    return parsed
+    return Parsed(request, files.files)
 
 
-def _scene(body: dict, effects: EffectsCatalog, catalog: Catalog) -> EffectScene:
-    name = _string(body, "effect_scene", max_len=100)
-    offered = ", ".join(effects.names) or "none"
-    if not name:
-        raise _bad("effect_scene", f"is required; offered scenes: {offered}")
-    scene = effects.get(name)
-    if scene is None:
-        raise _bad("effect_scene", f"'{name}' is not offered; offered scenes: {offered}")
-    entry = catalog.get(scene.model)
-    if entry is None or not entry.image2video:
-        raise _bad(
-            "effect_scene",
-            f"'{name}' renders on {scene.model}, which takes no image input on this deployment",
-        )
-    return scene
-
-
-def _input(value: object, scene: EffectScene) -> list[str]:
+def _sources(value: object, scene: EffectScene) -> list[str]:
+    """The picture sources ``input`` holds, as the scene's kind wants them."""
     if not isinstance(value, dict):
         what = '{"image": ...}' if scene.kind == "single" else '{"images": [left, right]}'
         raise _bad("input", f"is required: an object {what}, got {_type_name(value)}")

@@ -1,38 +1,55 @@
-"""Kling's image2video request: the body's rules, images read and checked, a GenerationRequest.
+"""Kling's image2video request: one model that reads the body with Kling's rules and documents
+it; images read and checked; the ``GenerationRequest`` and the input files it makes.
 
-Parsing runs in two passes so that a bad field costs nothing: every field that needs no image
-is checked first; only then are the images decoded or fetched (``load``), and the rules that
-relate them (mask sizes, trajectory points inside the image) checked last.
+Parsing runs in two passes so that a bad field costs nothing: the model checks every field
+that needs no image first; only then are the images decoded or fetched (``load``), and the
+rules that relate them (mask sizes, trajectory points inside the image) checked last.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core.core_schema import ValidationInfo
 
 from ...domain.catalog import Catalog, ModelEntry
-from ...domain.request import DynamicMask, GenerationRequest, ImageInput, Point
-from ...domain.vocabulary import DEFAULT_MODEL
+from ...domain.request import (
+    CameraControl,
+    DynamicMask,
+    GenerationRequest,
+    ImageInput,
+    Parsed,
+    Point,
+)
 from ...errors import InvalidParameter
 from ...media.images import InputImage, input_key
 from ...net.guard import NOTHING_ALLOWED, AllowList
 from ...net.image_fetch import ImageLoader
-from ..fields import (
-    MAX_EXTERNAL_ID,
-    MAX_PROMPT,
-    _bad,
-    _bool,
-    _camera,
-    _cfg_scale,
-    _duration,
-    _mode,
-    _number,
-    _seed,
-    _sound,
-    _string,
-    _type_name,
-    _url,
-    _watermark,
+from .. import fields
+from ..fields import MAX_PROMPT, _bad, _camera, _number, _type_name
+from ..model import Reads, RequestModel, validate
+from .request import (
+    CALLBACK_DOC,
+    DURATION_DOC,
+    EXTERNAL_DOC,
+    SEED_DOC,
+    SOUND_DOC,
+    WATERMARK_DOC,
+    CallbackUrl,
+    CfgScale,
+    ExternalTaskId,
+    KlingContext,
+    Mode,
+    ModelAlias,
+    Seed,
+    Sound,
+    Watermark,
+    context_of,
+    entry_of,
+    model_field,
+    model_rule,
+    text,
 )
 
 MAX_DYNAMIC_MASKS = 6
@@ -42,63 +59,149 @@ MASK_DURATION = 5  # Kling: a motion-brush request makes a 5-second video
 # (field, value) -> a checked image; raises InvalidParameter naming the field
 
 
-@dataclass
-class Image2VideoParse:
-    """The parsed request, and the input files it names, to be stored before the task."""
+def _offers_image2video(name: str, catalog: Catalog) -> ModelEntry:
+    entry = catalog.get(name)
+    if entry is not None and entry.image2video:
+        return entry
+    offering = ", ".join(catalog.supporting("image2video")) or "none"
+    if entry is None:
+        raise _bad("model_name", f"'{name}' is not supported; valid values: {offering}")
+    if not entry.image2video:
+        raise _bad(
+            "model_name",
+            f"'{name}' takes no image input on this deployment; models that do: {offering}",
+        )
+    return entry
 
-    request: GenerationRequest
-    files: dict[str, InputImage] = field(default_factory=dict)  # storage key -> image
+
+def _image(value: Any, name: str, info: ValidationInfo) -> str | None:
+    return _image_field({name: value}, name)
+
+
+def _image_tail(value: Any, name: str, info: ValidationInfo) -> str | None:
+    tail = _image_field({name: value}, name)
+    if tail is None and "image" in info.data and info.data["image"] is None:
+        raise _bad(
+            "image",
+            "is required (an http(s) URL or raw base64 of a JPG or PNG) unless "
+            "image_tail is given; at least one of image and image_tail",
+        )
+    return tail
+
+
+def _masks(value: Any, name: str, info: ValidationInfo) -> list[tuple[str, list]]:
+    return _dynamic_masks(value)
+
+
+def _camera_and_combination(value: Any, name: str, info: ValidationInfo) -> CameraControl | None:
+    """``camera_control``, then the rules relating it, image_tail and the masks: they exclude
+    one another, and the model must honour the one given."""
+    camera = _camera(value)
+    data = info.data
+    if not {"image_tail", "static_mask", "dynamic_masks"} <= set(data):
+        return camera  # one of them was refused: the combination cannot be judged
+    has_masks = data["static_mask"] is not None or bool(data["dynamic_masks"])
+    mask_field = "static_mask" if data["static_mask"] is not None else "dynamic_masks"
+    tail = data["image_tail"] is not None
+    _combination(tail, has_masks, camera is not None, mask_field)
+    entry = entry_of(info)
+    if entry is not None:
+        _capabilities(context_of(info).catalog, entry, tail=tail, masks=has_masks, camera=camera)
+    return camera
+
+
+def _mask_duration(value: Any, name: str, info: ValidationInfo) -> int:
+    seconds = fields.duration(value, entry_of(info), context_of(info).catalog)
+    has_masks = info.data.get("static_mask") is not None or bool(info.data.get("dynamic_masks"))
+    if has_masks and seconds != MASK_DURATION:
+        raise _bad(
+            "duration",
+            f'must be "{MASK_DURATION}" with static_mask or dynamic_masks, got {value!r}',
+        )
+    return seconds
+
+
+def _audio(value: Any, name: str, info: ValidationInfo) -> bool:
+    """``motion_has_audio``, the same switch as ``sound``; either needs a model with audio."""
+    on = info.data.get("sound") is True or fields.flag(value, name)
+    entry = entry_of(info)
+    if on and entry is not None and not entry.audio:
+        raise _bad(
+            "sound",
+            f"model '{entry.name}' does not generate audio; models with audio: "
+            f"{', '.join(context_of(info).catalog.supporting('audio')) or 'none'}",
+        )
+    return on
+
+
+IMAGE_DOC = "raw base64 (no data: prefix) or an http(s) URL; JPG or PNG"
+
+
+class DynamicMaskWire(BaseModel):
+    """The wire shape of one ``dynamic_masks`` entry."""
+
+    model_config = ConfigDict(title="DynamicMask")
+    mask: str = Field(..., description="an image, as for image")
+    trajectories: list[Point] = Field(
+        ...,
+        min_length=TRAJECTORY_POINTS[0],
+        max_length=TRAJECTORY_POINTS[1],
+        description="pixels from the image's bottom-left corner",
+    )
+
+
+ImageField = Annotated[str | None, Reads(_image, wire=str)]
+
+
+class Image2VideoRequest(RequestModel):
+    """The body of ``POST /v1/videos/image2video``. Fields Kling does not know are ignored.
+
+    Its fields are checked first; the images are read (decoded or fetched) only after, by
+    ``parse_image2video``."""
+
+    model: ModelAlias = None
+    model_name: Annotated[str, model_rule(_offers_image2video)] = model_field()
+    image: ImageField = Field(None, description=IMAGE_DOC)
+    image_tail: Annotated[str | None, Reads(_image_tail, wire=str)] = Field(
+        None, validate_default=True, description="the last frame; as image"
+    )
+    static_mask: ImageField = Field(None, description="an image, as for image")
+    dynamic_masks: Annotated[
+        list[tuple[str, list]],
+        Reads(_masks, wire=Annotated[list[DynamicMaskWire], Field(max_length=MAX_DYNAMIC_MASKS)]),
+    ] = Field(default_factory=list)
+    camera_control: Annotated[
+        CameraControl | None, Reads(_camera_and_combination, wire=CameraControl)
+    ] = Field(None, validate_default=True)
+    prompt: Annotated[str | None, text(MAX_PROMPT)] = Field(None, json_schema_extra={"default": ""})
+    negative_prompt: Annotated[str | None, text(MAX_PROMPT)] = Field(
+        None, json_schema_extra={"default": ""}
+    )
+    mode: Mode = Field("std", validate_default=True)
+    cfg_scale: CfgScale = 0.5
+    duration: Annotated[int, Reads(_mask_duration, wire=str | int)] = Field(
+        None, validate_default=True, description=DURATION_DOC
+    )
+    sound: Sound = Field(False, description=SOUND_DOC, json_schema_extra={"default": "off"})
+    motion_has_audio: Annotated[bool, Reads(_audio, wire=bool)] = Field(
+        False, validate_default=True, description="the same switch as sound"
+    )
+    callback_url: CallbackUrl = Field(None, description=CALLBACK_DOC)
+    external_task_id: ExternalTaskId = Field(None, description=EXTERNAL_DOC)
+    watermark_info: Watermark = Field(False, description=WATERMARK_DOC)
+    seed: Seed = Field(None, description=SEED_DOC)
 
 
 def parse_image2video(
     body: Any, catalog: Catalog, load: ImageLoader, *, url_allow: AllowList = NOTHING_ALLOWED
-) -> Image2VideoParse:
+) -> Parsed:
     """Validate an image2video request body with Kling's rules; raise ``InvalidParameter``.
 
     ``load`` reads one image field (base64 or URL); ``url_allow`` (``OPENKLING_URL_ALLOW``)
     admits callback hosts the URL guard would refuse."""
     if not isinstance(body, dict):
         raise InvalidParameter(f"request body must be a JSON object, got {_type_name(body)}")
-    entry = _model(body, catalog)
-
-    image_src = _image_field(body, "image")
-    tail_src = _image_field(body, "image_tail")
-    if image_src is None and tail_src is None:
-        raise _bad(
-            "image",
-            "is required (an http(s) URL or raw base64 of a JPG or PNG) unless "
-            "image_tail is given; at least one of image and image_tail",
-        )
-    static_src = _image_field(body, "static_mask")
-    dynamic_raw = _dynamic_masks(body.get("dynamic_masks"))
-    camera = _camera(body.get("camera_control"))
-    has_masks = static_src is not None or bool(dynamic_raw)
-    mask_field = "static_mask" if static_src is not None else "dynamic_masks"
-    _combination(tail_src is not None, has_masks, camera is not None, mask_field)
-    _capabilities(catalog, entry, tail=tail_src is not None, masks=has_masks, camera=camera)
-
-    prompt = _string(body, "prompt", max_len=MAX_PROMPT) or ""
-    negative_prompt = _string(body, "negative_prompt", max_len=MAX_PROMPT) or ""
-    mode = _mode(body, entry, catalog)
-    cfg_scale = _cfg_scale(body)
-    duration = _duration(body, entry, catalog)
-    if has_masks and duration != MASK_DURATION:
-        raise _bad(
-            "duration",
-            f'must be "{MASK_DURATION}" with static_mask or dynamic_masks, '
-            f"got {body.get('duration')!r}",
-        )
-    sound = _sound(body) or _bool(body, "motion_has_audio")
-    if sound and not entry.audio:
-        raise _bad(
-            "sound",
-            f"model '{entry.name}' does not generate audio; models with audio: "
-            f"{', '.join(catalog.supporting('audio')) or 'none'}",
-        )
-    callback_url = _url(_string(body, "callback_url"), allow=url_allow)
-    external = _string(body, "external_task_id", max_len=MAX_EXTERNAL_ID) or None
-    watermark = _watermark(body)
-    seed = _seed(body)
+    model = validate(Image2VideoRequest, body, KlingContext(catalog, url_allow))
 
     # the images: decoded or fetched only now that every other field is known to be good
     files: dict[str, InputImage] = {}
@@ -111,16 +214,16 @@ def parse_image2video(
 
     image = tail = static = None
     first: InputImage | None = None
-    if image_src is not None:
-        image, first = stored("image", "image", image_src)
-    if tail_src is not None:
-        tail, _ = stored("image_tail", "image_tail", tail_src)
+    if model.image is not None:
+        image, first = stored("image", "image", model.image)
+    if model.image_tail is not None:
+        tail, _ = stored("image_tail", "image_tail", model.image_tail)
     mask_size: tuple[str, int, int] | None = None
-    if static_src is not None:
-        static, loaded = stored("static_mask", "static_mask", static_src)
+    if model.static_mask is not None:
+        static, loaded = stored("static_mask", "static_mask", model.static_mask)
         mask_size = _check_mask("static_mask", loaded, first, mask_size)
     dynamic = []
-    for i, (mask_src, points) in enumerate(dynamic_raw):
+    for i, (mask_src, points) in enumerate(model.dynamic_masks):
         fld = f"dynamic_masks[{i}].mask"
         mask, loaded = stored(f"dynamic_mask_{i}", fld, mask_src)
         mask_size = _check_mask(fld, loaded, first, mask_size)
@@ -128,40 +231,25 @@ def parse_image2video(
         dynamic.append(DynamicMask(mask=mask, trajectory=_trajectory(i, points, first)))
 
     request = GenerationRequest(
-        model_name=entry.name,
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        duration=duration,
+        model_name=model.model_name,
+        prompt=model.prompt or "",
+        negative_prompt=model.negative_prompt or "",
+        duration=model.duration,
         aspect_ratio=None,  # the image's: the engine's size nearest to it
-        mode=mode,
-        cfg_scale=cfg_scale,
-        camera_control=camera,
-        sound=sound,
-        callback_url=callback_url,
-        external_task_id=external,
+        mode=model.mode,
+        cfg_scale=model.cfg_scale,
+        camera_control=model.camera_control,
+        sound=model.motion_has_audio,
+        callback_url=model.callback_url,
+        external_task_id=model.external_task_id,
         image=image,
         image_tail=tail,
         static_mask=static,
         dynamic_masks=dynamic,
-        watermark=watermark,
-        seed=seed,
+        watermark=model.watermark_info,
+        seed=model.seed,
     )
-    return Image2VideoParse(request=request, files=files)
-
-
-def _model(body: dict, catalog: Catalog) -> ModelEntry:
-    model_field = "model_name" if body.get("model_name") is not None else "model"
-    name = _string(body, model_field) or DEFAULT_MODEL
-    entry = catalog.get(name)
-    offering = ", ".join(catalog.supporting("image2video")) or "none"
-    if entry is None:
-        raise _bad("model_name", f"'{name}' is not supported; valid values: {offering}")
-    if not entry.image2video:
-        raise _bad(
-            "model_name",
-            f"'{name}' takes no image input on this deployment; models that do: {offering}",
-        )
-    return entry
+    return Parsed(request, files)
 
 
 def _image_field(body: dict, name: str) -> str | None:

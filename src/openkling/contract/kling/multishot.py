@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import BaseModel, Field
+
 from ...domain.catalog import Catalog, ModelEntry
 from ...domain.request import Shot
 from ..fields import _bad, _type_name
@@ -122,33 +124,61 @@ def _customize(value: object, duration: int) -> list[Shot]:
     return [shot for _, shot in sorted(shots, key=lambda pair: pair[0])]
 
 
-def parse_shots(
-    body: dict, entry: ModelEntry, catalog: Catalog, prompt: str | None, duration: int
-) -> list[Shot]:
-    """The shots a body asks for: [] without ``multi_shot: true`` (Kling then ignores
-    ``shot_type`` and ``multi_prompt``), else the customised or split shots."""
-    multi = body.get("multi_shot")
-    if multi is None or multi is False:
-        return []
-    if not isinstance(multi, bool):
-        raise _bad("multi_shot", f"must be true or false, got {_type_name(multi)}")
-    if not entry.multi_shot:
+def multi_shot(value: object, entry: ModelEntry | None, catalog: Catalog) -> bool:
+    """``multi_shot``: true asks for several shots, from a model that offers them."""
+    if value is None or value is False:
+        return False
+    if not isinstance(value, bool):
+        raise _bad("multi_shot", f"must be true or false, got {_type_name(value)}")
+    if entry is not None and not entry.multi_shot:
         raise _bad(
             "multi_shot",
             f"model '{entry.name}' does not offer multi-shot videos; models that do: "
             f"{', '.join(catalog.supporting('multi_shot')) or 'none'}",
         )
-    shot_type = body.get("shot_type")
-    if shot_type is None:
+    return True
+
+
+def shot_type(value: object, multi: bool) -> str | None:
+    """``shot_type``, required with ``multi_shot: true`` and ignored without it."""
+    if not multi:
+        return None
+    if value is None:
         raise _bad("shot_type", f"is required when multi_shot is true: {', '.join(SHOT_TYPES)}")
-    if shot_type not in SHOT_TYPES:
+    if not isinstance(value, str) or value not in SHOT_TYPES:
         raise _bad(
-            "shot_type", f"{shot_type!r} is not allowed; allowed values: {', '.join(SHOT_TYPES)}"
+            "shot_type", f"{value!r} is not allowed; allowed values: {', '.join(SHOT_TYPES)}"
         )
-    if shot_type == "customize":
-        return _customize(body.get("multi_prompt"), duration)
+    return value
+
+
+def shots(kind: str | None, multi_prompt: object, prompt: str | None, duration: int) -> list[Shot]:
+    """The shots of a request of ``shot_type`` ``kind`` (None: one shot, no list)."""
+    if kind is None:
+        return []
+    if kind == "customize":
+        return _customize(multi_prompt, duration)
     if prompt is None or not prompt.strip():
         raise _bad(
             "prompt", 'is required when shot_type is "intelligence" (it is split into shots)'
         )
     return split_prompt(prompt, duration)
+
+
+def parse_shots(
+    body: dict, entry: ModelEntry, catalog: Catalog, prompt: str | None, duration: int
+) -> list[Shot]:
+    """The shots a body asks for: [] without ``multi_shot: true`` (Kling then ignores
+    ``shot_type`` and ``multi_prompt``), else the customised or split shots."""
+    multi = multi_shot(body.get("multi_shot"), entry, catalog)
+    return shots(
+        shot_type(body.get("shot_type"), multi), body.get("multi_prompt"), prompt, duration
+    )
+
+
+class ShotPrompt(BaseModel):
+    """The wire shape of one ``multi_prompt`` shot."""
+
+    index: int
+    prompt: str = Field(..., min_length=1, max_length=MAX_SHOT_PROMPT)
+    duration: str | int = Field(..., description="whole seconds")

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...domain.request import GenerationRequest, ImageInput
+from ...domain.request import ImageInput
 from ...media.images import InputImage, input_key
-
-# (field, value) -> a checked image; raises InvalidParameter naming the field
-ImageLoader = Callable[[str, str], InputImage]
 
 
 @dataclass
 class DoorParse:
-    """A parsed request and the input files it names, to be stored with the task."""
+    """The input files a request names, to be stored with its task."""
 
-    request: GenerationRequest
     files: dict[str, InputImage] = field(default_factory=dict)  # storage key -> image
 
     def add(self, stem: str, image: InputImage) -> ImageInput:

@@ -6,7 +6,12 @@ refused only when it asks for something: ``null``, ``""``, ``[]`` and ``{}`` ask
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic_core.core_schema import ValidationInfo
+
 from ..fields import _bad
+from ..model import Reads
 
 # official text2video fields openkling does not implement, with what they are for
 TEXT2VIDEO: dict[str, str] = {
@@ -14,14 +19,30 @@ TEXT2VIDEO: dict[str, str] = {
 }
 
 
+def _asks_nothing(value: object) -> bool:
+    return value is None or value in ("", [], {})
+
+
+def _refusal(field: str, what: str) -> Exception:
+    return _bad(
+        field, f"this deployment does not offer {field} ({what}); send the request without it"
+    )
+
+
 def refuse_unoffered(body: dict, fields: dict[str, str]) -> None:
     """Raise ``InvalidParameter`` naming the first official field that asks for what this
     deployment does not offer."""
     for field, what in fields.items():
-        value = body.get(field)
-        if value is None or value in ("", [], {}):
-            continue
-        raise _bad(
-            field,
-            f"this deployment does not offer {field} ({what}); send the request without it",
-        )
+        if not _asks_nothing(body.get(field)):
+            raise _refusal(field, what)
+
+
+def unoffered(what: str) -> Reads:
+    """A model field for an official field this deployment does not offer (read as None)."""
+
+    def read(value: Any, field: str, info: ValidationInfo) -> None:
+        if _asks_nothing(value):
+            return None
+        raise _refusal(field, what)
+
+    return Reads(read, wire=Any)

@@ -53,7 +53,8 @@ export class Compose {
   }
 
   setModels(models) {
-    this.models = models.filter((m) => m.allowed !== false);
+    // the studio speaks the legacy API: Kling's 2026 models (api "2026") are not offered here
+    this.models = models.filter((m) => m.allowed !== false && (m.api || "legacy") === "legacy");
     fillSelect(
       $("model"),
       this.models.map((m) => {

@@ -1,14 +1,14 @@
 """tasks.family holds door names up to 32 characters ("multi-image2video" is 17)
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,137 @@
+"""The 2026 task record: a stored task as Kling's new design shows it (create answers, /tasks,
+callbacks), with fresh signed URLs for its files."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ...domain.catalog import format_credits
+from ...domain.result import TaskResult
+from ...storage.base import Storage
+from ..kling.responses import format_duration
+
+Status2026 = Literal["submitted", "processing", "succeeded", "failed"]
+# the store keeps Kling's legacy spelling; the 2026 API says "succeeded"
+_STATUS = {"succeed": "succeeded"}
+
+
+class VideoOutput(BaseModel):
+    type: Literal["video"] = "video"
+    id: str
+    url: str
+    watermark_url: str = ""  # "" when no watermarked copy was asked for
+    duration: str  # seconds, e.g. "5.0"
+    cover_url: str | None = None  # beyond Kling
+    expired: bool | None = None  # beyond Kling: files deleted after retention (url is "")
+
+
+class Billing(BaseModel):
+    charge_type: Literal["unit"] = "unit"
+    amount: str  # credits charged, as a decimal string; "0" once refunded
+    package_type: Literal["video"] = "video"
+
+
+class TaskRecord(BaseModel):
+    """``data`` of the 2026 answers and the body of their callbacks. ``task_progress`` is an
+    openkling extension."""
+
+    id: str
+    status: Status2026
+    message: str = ""
+    create_time: int
+    update_time: int
+    external_id: str | None = None
+    outputs: list[VideoOutput] | None = None
+    billing: list[Billing] | None = None
+    task_progress: int = 0
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class CreatedRecord(BaseModel):
+    """``data`` of a create answer: the record without outputs and billing."""
+
+    id: str
+    status: Status2026
+    create_time: int
+    update_time: int
+    external_id: str | None = None
+
+
+class TaskPage(BaseModel):
+    """``data`` of ``POST /tasks``."""
+
+    result: list[TaskRecord] = Field(default_factory=list)
+    count: int
+    next_cursor: str
+    has_more: bool
+
+
+def status_2026(stored: str) -> str:
+    return _STATUS.get(stored, stored)
+
+
+def task_record(task: Any, storage: Storage, *, base_url: str, expires_in: int) -> dict:
+    """The full record of a stored task (a Task or a row with its columns)."""
+    outputs: list[VideoOutput] = []
+    if task.status == "succeed" and task.result:
+        stored = TaskResult.model_validate(task.result)
+
+        def url(key: str | None) -> str:
+            return storage.url(key, base_url=base_url, expires_in=expires_in) if key else ""
+
+        for video in stored.videos:
+            if task.expired_at is None:
+                outputs.append(
+                    VideoOutput(
+                        id=video.id,
+                        url=url(video.key),
+                        watermark_url=url(video.watermark_key),
+                        duration=format_duration(video.duration),
+                        cover_url=url(video.cover_key) or None,
+                    )
+                )
+            else:  # past retention the files are gone: listed, with no URLs
+                outputs.append(
+                    VideoOutput(
+                        id=video.id, url="", duration=format_duration(video.duration), expired=True
+                    )
+                )
+    charged = task.cost_milli if task.status != "failed" else 0
+    return TaskRecord(
+        id=task.id,
+        status=status_2026(task.status),  # type: ignore[arg-type]
+        message=task.status_msg or "",
+        create_time=task.created_at,
+        update_time=task.updated_at,
+        external_id=task.external_task_id or None,
+        outputs=outputs,
+        billing=[Billing(amount=format_credits(charged))],
+        task_progress=task.progress or 0,
+    ).wire()
+
+
+def created_record(task: Any) -> dict:
+    """What a create answers: the record without outputs (Kling's create response)."""
+    return CreatedRecord(
+        id=task.id,
+        status=status_2026(task.status),  # type: ignore[arg-type]
+        create_time=task.created_at,
+        update_time=task.updated_at,
+        external_id=task.external_task_id or None,
+    ).model_dump(exclude_none=True)
+
+
+def probe_body(task_id: str, now_ms: int) -> dict:
+    """Kling's test callback: a made-up submitted task with no outputs."""
+    return {
+        "id": task_id,
+        "status": "submitted",
+        "outputs": [],
+        "message": "",
+        "create_time": now_ms,
+        "update_time": now_ms,
+    }

@@ -1,0 +1,115 @@
+"""An account's webhook secrets, as Kling manages them: standard rotation (the old secret
+signs too for 7 days), emergency rotation (the old one is dead at once), deleting the previous
+secret or all of them (callbacks then go unsigned), and a test callback (one per 6 s)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidParameter, RateLimited
+from ..store.db import Sessions, now_ms
+from ..store.models import Account, Callback
+from . import callbacks, webhooks
+
+GRACE_MS = 7 * 24 * 3600 * 1000
+TEST_INTERVAL_MS = 6000
+TEST_PREFIX = "msg_test_"
+SCOPES = ("previous", "all")
+
+
+def signers(account: Account, now: int | None = None) -> list[str]:
+    """The secrets that sign this account's callbacks now: the current one, and the previous
+    one during its grace period. Empty: callbacks go unsigned."""
+    now = now_ms() if now is None else now
+    out = [account.webhook_secret] if account.webhook_secret else []
+    previous, until = account.webhook_secret_previous, account.webhook_previous_until
+    if previous and until is not None and until > now:
+        out.append(previous)
+    return out
+
+
+def describe(account: Account, now: int | None = None) -> dict:
+    """The account's secrets as the API and CLI show them."""
+    now = now_ms() if now is None else now
+    secrets: list[dict[str, Any]] = []
+    if account.webhook_secret:
+        secrets.append({"secret": account.webhook_secret, "state": "current", "expires_at": None})
+    until = account.webhook_previous_until
+    if account.webhook_secret_previous and until is not None and until > now:
+        secrets.append(
+            {"secret": account.webhook_secret_previous, "state": "previous", "expires_at": until}
+        )
+    return {"signed": bool(secrets), "secrets": secrets}
+
+
+def _locked(session: Session, account_id: int) -> Account:
+    # the row lock orders rotations and test callbacks of one account across API hosts
+    return session.execute(
+        select(Account).where(Account.id == account_id).with_for_update()
+    ).scalar_one()
+
+
+def rotate(sessions: Sessions, account_id: int, *, emergency: bool = False) -> dict:
+    """A new current secret. Standard: the old one keeps signing for 7 days; emergency: it
+    is dead at once (so is any older one still in its grace period)."""
+    with sessions.begin() as s:
+        account = _locked(s, account_id)
+        now = now_ms()
+        old = account.webhook_secret
+        account.webhook_secret = webhooks.new_secret()
+        if emergency or not old:
+            account.webhook_secret_previous = None
+            account.webhook_previous_until = None
+        else:
+            account.webhook_secret_previous = old
+            account.webhook_previous_until = now + GRACE_MS
+        s.flush()
+        return describe(account, now)
+
+
+def delete(sessions: Sessions, account_id: int, *, scope: str) -> dict:
+    """``previous``: the old secret stops signing now; ``all``: no secret is left, and
+    callbacks are sent with no signature headers until the next rotation makes one."""
+    if scope not in SCOPES:
+        raise InvalidParameter(f"scope: {scope!r} is not allowed; allowed values: previous, all")
+    with sessions.begin() as s:
+        account = _locked(s, account_id)
+        account.webhook_secret_previous = None
+        account.webhook_previous_until = None
+        if scope == "all":
+            account.webhook_secret = ""
+        s.flush()
+        return describe(account)
+
+
+def send_test(sessions: Sessions, account_id: int, url: str, body_for) -> dict:
+    """Queue a test callback to ``url`` (checked by the caller) through the outbox, signed as
+    the account's callbacks are; at most one per 6 s per account (else ``RateLimited``).
+    ``body_for(task_id, now_ms)`` makes its body."""
+    with sessions.begin() as s:
+        _locked(s, account_id)
+        now = now_ms()
+        last = s.execute(
+            select(func.max(Callback.created_at)).where(
+                Callback.account_id == account_id,
+                Callback.message_id.startswith(TEST_PREFIX, autoescape=True),
+            )
+        ).scalar()
+        if last is not None and now - last < TEST_INTERVAL_MS:
+            wait = (TEST_INTERVAL_MS - (now - last) + 999) // 1000
+            raise RateLimited(f"one test callback per 6 seconds; try again in {wait} s")
+        task_id = f"{now:013d}{uuid.uuid4().int % 10**5:05d}"  # shaped like a task id
+        body = body_for(task_id, now)
+        callbacks.enqueue(
+            s,
+            task_id=task_id,
+            account_id=account_id,
+            url=url,
+            payload=body,
+            message_id=TEST_PREFIX + uuid.uuid4().hex,
+        )
+        return body
