@@ -57,6 +57,7 @@ def picture(path, colour):
 def test_pick_a_dual_effect_play_it_then_extend_the_video(page, tmp_path):
     page, server = page
     scenes = page.get_by_label("Effect", exact=True)
+    expect(scenes.locator("option[value=heart_gesture_pro]")).to_have_count(1)  # loaded
     options = scenes.locator("option").all_text_contents()
     assert {"zoom out", "day to night", "hug pro", "heart gesture pro"} <= set(options)
     expect(page.get_by_label("Right picture")).to_be_hidden()  # zoom_out: one picture
