@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .domain.vocabulary import MODES
+from .net.hosts import entry_name
 
 if TYPE_CHECKING:
     from .net.guard import AllowList
@@ -142,8 +143,6 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             value = [t.strip() for t in value.split(",") if t.strip()]
-        from .net.hosts import entry_name
-
         for entry in value if isinstance(value, list) else []:
             if entry_name(str(entry)) is None:  # a bad entry stops start-up, naming the entry
                 raise ValueError(f"{entry!r} is not a host name (example: api.example.com)")
@@ -177,7 +176,8 @@ class Settings(BaseSettings):
             value = [t.strip() for t in value.split(",") if t.strip()]
         from .net.guard import AllowList
 
-        AllowList.parse(value)  # a bad entry stops start-up, naming the entry
+        if isinstance(value, list | tuple | set | frozenset):  # else pydantic refuses it
+            AllowList.parse(str(entry) for entry in value)  # a bad entry stops start-up
         return value
 
     @cached_property

@@ -13,8 +13,8 @@ import sys
 import httpx
 import pytest
 
-from liveserver import LiveServer
 from openkling.api.doors import speaks_openai
+from support.harness import AppServer
 
 ENV = {
     "OPENKLING_WORKERS": "0",  # tasks stay submitted: the run measures the edge, not engines
@@ -52,7 +52,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("openapi"), env=ENV)
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("openapi"), env=ENV)
     server.start()
     yield server
     server.stop()

@@ -12,6 +12,7 @@ from .. import __version__
 from ..config import Settings
 from ..runtime import Runtime, build_runtime
 from . import errors, openapi
+from .auth import Authenticator
 from .context import RequestIdMiddleware
 from .edge import EdgeGuard
 from .observe import HttpMetrics
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI):
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
+        app.state.auth = Authenticator(rt.accounts, rt.settings.jwt_leeway_seconds)
         # Handlers are short database calls: a few threads beat many that fight over the GIL.
         to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
         app.state.draining = False

@@ -37,7 +37,7 @@ class EdgeGuard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.hosts = allowed_names(settings)
+        self.hosts = allowed_names(settings.host, settings.public_base_url, settings.allowed_hosts)
 
     def body_limit(self, path: str) -> int:
         field = LARGER_BODIES.get(path)
@@ -58,7 +58,7 @@ class EdgeGuard:
         if name in self.hosts:
             return True
         server = scope.get("server")  # the address this connection arrived on is truthful
-        return bool(server) and normalize(str(server[0])) == name
+        return server is not None and normalize(str(server[0])) == name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

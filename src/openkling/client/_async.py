@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +241,7 @@ class _AsyncVideoTasks:
     """One family's task endpoints: get, list, cancel, wait, download."""
 
     _path = TEXT2VIDEO_PATH
+    create: Callable[..., Awaitable[Task]]  # each family's own parameters
 
     def __init__(self, client: AsyncKling) -> None:
         self._client = client

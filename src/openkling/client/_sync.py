@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +231,7 @@ class _VideoTasks:
     """One family's task endpoints: get, list, cancel, wait, download."""
 
     _path = TEXT2VIDEO_PATH
+    create: Callable[..., Task]  # each family's own parameters
 
     def __init__(self, client: Kling) -> None:
         self._client = client

@@ -25,12 +25,12 @@ class CameraConfig(BaseModel):
     """How far the camera moves along each axis, from -10 to 10 (Kling's scale)."""
 
     model_config = ConfigDict(frozen=True)
-    horizontal: float = Field(0.0, ge=-10, le=10)
-    vertical: float = Field(0.0, ge=-10, le=10)
-    pan: float = Field(0.0, ge=-10, le=10)
-    tilt: float = Field(0.0, ge=-10, le=10)
-    roll: float = Field(0.0, ge=-10, le=10)
-    zoom: float = Field(0.0, ge=-10, le=10)
+    horizontal: float = Field(default=0.0, ge=-10, le=10)
+    vertical: float = Field(default=0.0, ge=-10, le=10)
+    pan: float = Field(default=0.0, ge=-10, le=10)
+    tilt: float = Field(default=0.0, ge=-10, le=10)
+    roll: float = Field(default=0.0, ge=-10, le=10)
+    zoom: float = Field(default=0.0, ge=-10, le=10)
 
 
 class CameraControl(BaseModel):
@@ -38,7 +38,7 @@ class CameraControl(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-    config: CameraConfig | None = Field(None, description="with type 'simple' only")
+    config: CameraConfig | None = Field(default=None, description="with type 'simple' only")
 
 
 class ImageInput(BaseModel):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..domain.catalog import Catalog, default_catalog
 from ..errors import EngineError
 from .base import AudioEngine, VideoEngine
 from .profiles import ModelProfile, Profiles, load_profiles
+
+if TYPE_CHECKING:  # diffusers and torch load only when a profile needs them
+    from .diffusers import PipelinePool
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +163,16 @@ class _Pools:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._video = self._audio = None
+        self._video: PipelinePool | None = None
+        self._audio: PipelinePool | None = None
 
-    def video(self):
+    def video(self) -> PipelinePool:
         from .diffusers import PipelinePool
 
         self._video = self._video or PipelinePool(self.capacity)
         return self._video
 
-    def audio(self):
+    def audio(self) -> PipelinePool:
         from .diffusers import PipelinePool
 
         self._audio = self._audio or PipelinePool(1)

@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from ..domain.status import TaskStatus
+from ..domain.status import UNFINISHED, TaskStatus
 from ..store.db import Sessions
 from ..store.models import Callback, Task
 
@@ -131,8 +131,8 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("openkling_callbacks_pending", "")
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        states = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
-        counts = {(m, s): 0 for m in self.models for s in states}
+        states = UNFINISHED
+        counts: dict[tuple[str, str], int] = {(m, s.value): 0 for m in self.models for s in states}
         pending = None
         try:
             with self.sessions() as s:

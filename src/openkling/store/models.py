@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -10,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -104,3 +107,9 @@ class Callback(Base):
     locked_until: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# The tables themselves, for Core statements (declarative types them as any FromClause)
+ACCOUNTS = cast(Table, Account.__table__)
+TASKS = cast(Table, Task.__table__)
+LEDGER = cast(Table, LedgerEntry.__table__)

@@ -23,20 +23,21 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import JSON, func, insert, select, update
+from sqlalchemy import JSON, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from ..domain.status import TaskStatus
+from ..domain.status import UNFINISHED
 from ..errors import InvalidParameter, TooManyConcurrentTasks
 from ..store.db import Sessions, now_ms
-from ..store.models import Account, LedgerEntry, Task
+from ..store.models import LEDGER, TASKS, Account, Task
 from . import credits
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 128
-UNFINISHED = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
 
 
 @dataclass
@@ -82,7 +83,7 @@ class GroupCommit:
         sessions: Sessions,
         *,
         max_concurrent: int,
-        on_commit: Callable[[list[dict], object], None],
+        on_commit: Callable[[list[dict[str, Any]], Session], None],
         new_id: Callable[[], str],
     ) -> None:
         self.sessions = sessions
@@ -227,15 +228,14 @@ class GroupCommit:
                     ).all()
                 )
             wanted = {i.external_id for i in batch if i.external_id}
-            taken: set[tuple[int, str]] = set()
+            taken: set[tuple[int, str | None]] = set()
             if wanted:
-                taken = set(
-                    s.execute(
-                        select(Task.account_id, Task.external_task_id).where(
-                            Task.account_id.in_(accounts), Task.external_task_id.in_(wanted)
-                        )
-                    ).all()
+                found = s.execute(
+                    select(Task.account_id, Task.external_task_id).where(
+                        Task.account_id.in_(accounts), Task.external_task_id.in_(wanted)
+                    )
                 )
+                taken = {(account_id, external) for account_id, external in found}
             ledger: list[dict] = []
             spent: dict[int, int] = {}
             now = now_ms()
@@ -268,11 +268,11 @@ class GroupCommit:
             if accepted:
                 rows = [i.row for i in accepted]
                 if self._lock_rows and len(rows) > 1:  # PostgreSQL (one alone: see _copy)
-                    _copy(s, Task.__table__, rows)
-                    _copy(s, LedgerEntry.__table__, ledger)
+                    _copy(s, TASKS, rows)
+                    _copy(s, LEDGER, ledger)
                 else:
-                    s.execute(insert(Task.__table__), rows)
-                    s.execute(insert(LedgerEntry.__table__), ledger)
+                    s.execute(insert(TASKS), rows)
+                    s.execute(insert(LEDGER), ledger)
                 self.on_commit(rows, s)
         for item, error in refused:  # only now: the batch might still have been retried
             item.outcome = error
@@ -293,7 +293,7 @@ class GroupCommit:
         return None
 
 
-def _copy(session, table, rows: list[dict]) -> None:
+def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL: ``rows`` into ``table`` with one COPY (an INSERT per row costs the batch's
     writer more than the rest of its work). JSON columns are written as SQLAlchemy writes
     them (``None`` as JSON null). A failure fails the batch, which is then decided one create

@@ -13,10 +13,11 @@ from ..config import Settings
 from ..contract.kling.present import task_object
 from ..contract.kling2026.present import task_record
 from ..domain.status import TaskStatus, check_transition
+from ..domain.task import StoredTask
 from ..domain.vocabulary import FAMILIES_2026
 from ..observability import metrics
 from ..storage.base import Storage
-from ..store.db import Sessions, now_ms
+from ..store.db import Sessions, affected, now_ms
 from ..store.models import Task
 from . import callbacks, credits
 from .run import Run
@@ -64,7 +65,7 @@ class Lifecycle:
                 lease_expires_at=now + int(self.settings.lease_seconds * 1000),
                 attempts=task.attempts + 1,
             )
-        changed = session.execute(update(Task).where(*conditions).values(**values)).rowcount == 1
+        changed = affected(session.execute(update(Task).where(*conditions).values(**values))) == 1
         if not changed:
             return False
         session.refresh(task)
@@ -72,14 +73,16 @@ class Lifecycle:
         if new is TaskStatus.FAILED:
             if credits.refund(session, task.account_id, task.id, task.cost_milli, msg):
                 refunded = task.cost_milli
-        self.queue_callback(session, task)
+        if task.callback_url:
+            self.queue_callback(session, StoredTask.from_object(task))
         metrics.task_transition(
             task.model_name, new, created_at_ms=task.created_at, refund_milli=refunded
         )
         log.info("task %s -> %s%s", task.id, new.value, f" ({msg})" if msg else "")
         return True
 
-    def queue_callback(self, session: Session, task: Task) -> None:
+    def queue_callback(self, session: Session, task: StoredTask) -> None:
+        """In ``session``'s transaction: the outbox row posting ``task`` as it is now."""
         if not task.callback_url:
             return
         # a task calls back in the shape of the API that made it (Kling: the "new callback"
@@ -110,7 +113,7 @@ class Lifecycle:
             return None
         if task.callback_url and self.on_callback:
             self.on_callback()
-        return Run(self, task, token)
+        return Run(self, StoredTask.from_object(task), token)
 
     def _take(self, task_id: str, owner: str) -> Task | None:
         now = now_ms()
@@ -118,8 +121,9 @@ class Lifecycle:
             task = s.get(Task, task_id)
             if task is None or TaskStatus(task.status).is_terminal():
                 return None
-            expired = task.status == "processing" and (task.lease_expires_at or 0) < now
-            if task.status == "processing" and not expired:
+            running = task.status == TaskStatus.PROCESSING
+            expired = running and (task.lease_expires_at or 0) < now
+            if running and not expired:
                 return None
             if task.attempts >= self.settings.max_attempts:
                 self._fail_exhausted(s, task)
@@ -136,16 +140,18 @@ class Lifecycle:
                     if task.lease_owner is None
                     else Task.lease_owner == task.lease_owner
                 )
-                taken = s.execute(
-                    update(Task)
-                    .where(Task.id == task.id, Task.status == "processing", previous)
-                    .values(
-                        lease_owner=owner,
-                        lease_expires_at=now + int(self.settings.lease_seconds * 1000),
-                        attempts=task.attempts + 1,
-                        progress=0,
+                taken = affected(
+                    s.execute(
+                        update(Task)
+                        .where(Task.id == task.id, Task.status == TaskStatus.PROCESSING, previous)
+                        .values(
+                            lease_owner=owner,
+                            lease_expires_at=now + int(self.settings.lease_seconds * 1000),
+                            attempts=task.attempts + 1,
+                            progress=0,
+                        )
                     )
-                ).rowcount
+                )
                 if taken != 1:
                     return None
                 s.refresh(task)
@@ -162,7 +168,7 @@ class Lifecycle:
             f"task stopped after {task.attempts} attempts: the worker running it went away "
             "each time"
         )
-        if task.status == "submitted":
+        if task.status == TaskStatus.SUBMITTED:
             self._force_fail(s, task, msg)
             return
         # processing with an expired lease: fail it under the stale owner's name
@@ -176,16 +182,16 @@ class Lifecycle:
         if progress is not None:
             values["progress"] = progress
         with self.sessions.begin() as s:
-            ours = (
-                s.execute(
-                    update(Task)
-                    .where(
-                        Task.id == task_id, Task.lease_owner == owner, Task.status == "processing"
-                    )
-                    .values(**values)
-                ).rowcount
-                == 1
+            renewed = s.execute(
+                update(Task)
+                .where(
+                    Task.id == task_id,
+                    Task.lease_owner == owner,
+                    Task.status == TaskStatus.PROCESSING,
+                )
+                .values(**values)
             )
+            ours = affected(renewed) == 1
             cancel = s.execute(select(Task.cancel_requested).where(Task.id == task_id)).scalar()
         return ours, bool(cancel)
 
@@ -195,14 +201,18 @@ class Lifecycle:
         with self.sessions.begin() as s:
             released = s.execute(
                 update(Task)
-                .where(Task.id == task_id, Task.lease_owner == owner, Task.status == "processing")
+                .where(
+                    Task.id == task_id,
+                    Task.lease_owner == owner,
+                    Task.status == TaskStatus.PROCESSING,
+                )
                 .values(
                     lease_owner=None,
                     lease_expires_at=0,
                     attempts=Task.attempts - 1,
                 )
             )
-            return released.rowcount == 1
+            return affected(released) == 1
 
     def finish(
         self, task_id: str, owner: str, *, result: dict | None = None, error: str = ""
@@ -210,7 +220,7 @@ class Lifecycle:
         """Record the outcome of a run we hold the lease for (idempotent: once per task)."""
         with self.sessions.begin() as s:
             task = s.get(Task, task_id)
-            if task is None or task.status != "processing" or task.lease_owner != owner:
+            if task is None or task.status != TaskStatus.PROCESSING or task.lease_owner != owner:
                 return False
             if error:
                 done = self.transition(s, task, TaskStatus.FAILED, msg=error, guard_owner=owner)
@@ -226,7 +236,7 @@ class Lifecycle:
     # -- API side ------------------------------------------------------------------------------
     def request_cancel(self, session: Session, task: Task) -> None:
         """Cancel now if nothing runs it; else flag it so its worker stops at the next step."""
-        if task.status == "submitted":
+        if task.status == TaskStatus.SUBMITTED:
             if self.transition(session, task, TaskStatus.FAILED, msg=CANCELLED_MSG):
                 return
             session.refresh(task)
@@ -241,7 +251,7 @@ class Lifecycle:
             ids = s.execute(
                 update(Task)
                 .where(
-                    Task.status == "processing",
+                    Task.status == TaskStatus.PROCESSING,
                     Task.lease_owner.startswith(f"{dead_owner}-", autoescape=True),
                 )
                 .values(lease_expires_at=0)
@@ -259,9 +269,9 @@ class Lifecycle:
                 select(Task.id, Task.model_name)
                 .where(
                     or_(
-                        (Task.status == "submitted")
+                        (Task.status == TaskStatus.SUBMITTED)
                         & (Task.updated_at < now - submitted_older_than_ms),
-                        (Task.status == "processing") & (Task.lease_expires_at < now),
+                        (Task.status == TaskStatus.PROCESSING) & (Task.lease_expires_at < now),
                     )
                 )
                 .order_by(Task.created_at)

@@ -20,11 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
 from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES
 from ...errors import AuthError, RateLimited
 from ...store.db import now_ms
 from ...tasks.watch import TaskWatch
-from ..auth import authenticate
+from ..auth import Authenticator
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 from ..openapi import errors
 
@@ -90,8 +91,8 @@ def sse(event: str, data: dict, event_id: str) -> bytes:
     return f"event: {event}\nid: {event_id}\ndata: {body}\n\n".encode()
 
 
-def _key(row) -> tuple:
-    return (row.status, row.progress, row.updated_at)
+def _key(task: StoredTask) -> tuple[TaskStatus, int, int]:
+    return (task.status, task.progress, task.updated_at)
 
 
 class EventStream(StreamingResponse):
@@ -132,10 +133,9 @@ def _stream_response(
 
 async def _still_signed_in(request: Request, rt) -> bool:
     """The stream's credentials still hold: a revoked key or an expired token ends it."""
-    header = request.headers.get("authorization")
-    leeway = rt.settings.jwt_leeway_seconds
+    auth: Authenticator = request.app.state.auth
     try:
-        await run_in_threadpool(authenticate, rt.accounts, header, leeway)
+        await run_in_threadpool(auth.authenticate, request.headers.get("authorization"))
     except AuthError:
         return False
     return True
@@ -167,9 +167,9 @@ def _task_events(family: str):
     ):
         first = await run_in_threadpool(rt.service.get, account, task_id=task_id, family=family)
 
-        def present(row) -> dict:
+        def present(task: StoredTask) -> dict:
             return task_object(
-                row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+                task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
             )
 
         async def reads() -> AsyncIterator[bytes]:
@@ -181,7 +181,7 @@ def _task_events(family: str):
                 if _key(row) != last:
                     last = _key(row)
                     yield sse(family, present(row), f"{row.updated_at}-{row.progress}")
-                    if TaskStatus(row.status).is_terminal():
+                    if row.finished:
                         return
                 elif keepalive:
                     yield b": keep-alive\n\n"
@@ -216,17 +216,17 @@ async def account_events(
 ):
     watch = TaskWatch(rt.sessions)
 
-    def present(row) -> dict:
+    def present(task: StoredTask) -> dict:
         return task_object(
-            row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+            task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
         )
 
     async def reads() -> AsyncIterator[bytes]:
-        seen: dict[str, tuple] = {}
+        seen: dict[str, tuple[TaskStatus, int, int]] = {}
         since = now_ms()  # the first read sends every unfinished task: the queue as it is
         async for keepalive in _ticks(request, rt):
             read_at = now_ms()
-            watching = [i for i, k in seen.items() if not TaskStatus(k[0]).is_terminal()]
+            watching = [i for i, k in seen.items() if not k[0].is_terminal()]
             rows = await run_in_threadpool(
                 watch.account_changes, account.id, watching=watching, since_ms=since - RECENT_MS
             )
@@ -239,7 +239,7 @@ async def account_events(
                     sent = True
             horizon = read_at - 2 * RECENT_MS  # forget finished tasks no read can return
             for task_id, key in list(seen.items()):
-                if key[2] < horizon and TaskStatus(key[0]).is_terminal():
+                if key[2] < horizon and key[0].is_terminal():
                     del seen[task_id]
             if keepalive and not sent:
                 yield b": keep-alive\n\n"

@@ -21,7 +21,9 @@ from ...contract.kling2026 import (
     parse_page,
     task_record,
 )
+from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES_2026
+from ...runtime import Runtime
 from ...store.db import now_ms
 from ...tasks import queries
 from ..body import json_body
@@ -52,9 +54,9 @@ class PageEnvelope(_Success):
     data: TaskPage
 
 
-def _present(rt, rows, base_url: str) -> list[dict]:
+def _present(rt: Runtime, tasks: list[StoredTask], base_url: str) -> list[dict]:
     expires = rt.settings.url_expiry_seconds
-    return [task_record(r, rt.storage, base_url=base_url, expires_in=expires) for r in rows]
+    return [task_record(t, rt.storage, base_url=base_url, expires_in=expires) for t in tasks]
 
 
 @router.get(

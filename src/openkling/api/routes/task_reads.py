@@ -6,8 +6,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
+from ...domain.task import StoredTask
 from ...errors import InvalidParameter
 from ...observability import logs
+from ...runtime import Runtime
 from ..context import ok
 from ..deps import (
     BEARER_SECURITY,
@@ -21,10 +23,8 @@ from ..deps import (
 )
 from ..openapi import EXTERNAL_ID, PAGING, TaskEnvelope, TaskListEnvelope, errors
 
-FULL_READ = ("video-extend",)  # families whose task object needs the stored request
 
-
-def present(rt, task, base_url: str) -> dict:
+def present(rt: Runtime, task: StoredTask, base_url: str) -> dict:
     return task_object(
         task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
     )
@@ -84,8 +84,7 @@ def add_task_reads(router: APIRouter, family: str) -> None:
         # the cached key checked in the statement that reads the task: one round trip, awaited
         # on the loop
         account = cached_account_of(request)
-        # an extension shows its parent video, which the fast read (no request column) lacks
-        if account is not None and not external and family not in FULL_READ:
+        if account is not None and not external:
             task = await rt.service.get_if_current_async(account, task_id, family)
             if task is False:  # revoked or rotated since cached: the full check answers
                 rt.accounts.forget(account)

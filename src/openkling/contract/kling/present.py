@@ -5,14 +5,15 @@ from __future__ import annotations
 from ...domain.catalog import format_credits
 from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
+from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...storage.base import Storage
-from ...store.models import Task
 from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
-def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int) -> dict:
+def task_object(task: StoredTask, storage: Storage, *, base_url: str, expires_in: int) -> dict:
     result = None
-    if task.status == "succeed" and task.result:
+    if task.status is TaskStatus.SUCCEED and task.result:
         stored = TaskResult.model_validate(task.result)
 
         def url(key: str) -> str:
@@ -49,18 +50,20 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
         }
     return TaskPublic(
         task_id=task.id,
-        task_status=task.status,
+        task_status=task.status.value,
         task_status_msg=task.status_msg or "",
         task_info=info,
         created_at=task.created_at,
         updated_at=task.updated_at,
-        final_unit_deduction=format_credits(task.cost_milli if task.status != "failed" else 0),
+        final_unit_deduction=format_credits(
+            task.cost_milli if task.status is not TaskStatus.FAILED else 0
+        ),
         task_progress=task.progress,
         task_result=result,
     ).wire()
 
 
-def request_body(task: Task) -> dict:
+def request_body(task: StoredTask) -> dict:
     """The Kling create body that makes this task again, with its ``seed`` (openkling
     extension): what the studio's Reuse and its curl and Python examples start from. Input
     images are not sent back; an image2video task's images are given again by the caller."""

@@ -9,12 +9,19 @@ from pydantic import BaseModel, Field
 
 from ...domain.catalog import format_credits
 from ...domain.result import TaskResult
+from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...storage.base import Storage
 from ..kling.responses import format_duration
 
 Status2026 = Literal["submitted", "processing", "succeeded", "failed"]
-# the store keeps Kling's legacy spelling; the 2026 API says "succeeded"
-_STATUS = {"succeed": "succeeded"}
+# each status in the 2026 API's words: it says "succeeded" where the legacy API says "succeed"
+STATUS_2026: dict[TaskStatus, Status2026] = {
+    TaskStatus.SUBMITTED: "submitted",
+    TaskStatus.PROCESSING: "processing",
+    TaskStatus.SUCCEED: "succeeded",
+    TaskStatus.FAILED: "failed",
+}
 
 
 class VideoOutput(BaseModel):
@@ -70,14 +77,10 @@ class TaskPage(BaseModel):
     has_more: bool
 
 
-def status_2026(stored: str) -> str:
-    return _STATUS.get(stored, stored)
-
-
-def task_record(task: Any, storage: Storage, *, base_url: str, expires_in: int) -> dict:
-    """The full record of a stored task (a Task or a row with its columns)."""
+def task_record(task: StoredTask, storage: Storage, *, base_url: str, expires_in: int) -> dict:
+    """The full record of a stored task."""
     outputs: list[VideoOutput] = []
-    if task.status == "succeed" and task.result:
+    if task.status is TaskStatus.SUCCEED and task.result:
         stored = TaskResult.model_validate(task.result)
 
         def url(key: str | None) -> str:
@@ -100,10 +103,10 @@ def task_record(task: Any, storage: Storage, *, base_url: str, expires_in: int) 
                         id=video.id, url="", duration=format_duration(video.duration), expired=True
                     )
                 )
-    charged = task.cost_milli if task.status != "failed" else 0
+    charged = task.cost_milli if task.status is not TaskStatus.FAILED else 0
     return TaskRecord(
         id=task.id,
-        status=status_2026(task.status),  # type: ignore[arg-type]
+        status=STATUS_2026[task.status],
         message=task.status_msg or "",
         create_time=task.created_at,
         update_time=task.updated_at,
@@ -114,11 +117,11 @@ def task_record(task: Any, storage: Storage, *, base_url: str, expires_in: int) 
     ).wire()
 
 
-def created_record(task: Any) -> dict:
+def created_record(task: StoredTask) -> dict:
     """What a create answers: the record without outputs (Kling's create response)."""
     return CreatedRecord(
         id=task.id,
-        status=status_2026(task.status),  # type: ignore[arg-type]
+        status=STATUS_2026[task.status],
         create_time=task.created_at,
         update_time=task.updated_at,
         external_id=task.external_task_id or None,

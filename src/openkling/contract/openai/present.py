@@ -8,10 +8,11 @@ from typing import Any
 from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from .ids import video_id_of
 from .request import SIZES, ModelTarget
 
-STATUSES: dict[str, str] = {
+STATUSES: dict[TaskStatus, str] = {
     TaskStatus.SUBMITTED: "queued",
     TaskStatus.PROCESSING: "in_progress",
     TaskStatus.SUCCEED: "completed",
@@ -28,10 +29,10 @@ def openai_model_of(req: GenerationRequest, targets: Mapping[str, ModelTarget]) 
     return req.model_name
 
 
-def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any]:
-    """The OpenAI video object of a stored task (a row or a Task)."""
+def video_object(task: StoredTask, targets: Mapping[str, ModelTarget]) -> dict[str, Any]:
+    """The OpenAI video object of a stored task."""
     req = GenerationRequest.model_validate(task.request)
-    status = STATUSES.get(task.status, "queued")
+    status = STATUSES[task.status]
     finished = status in ("completed", "failed")
     videos = TaskResult.model_validate(task.result).videos if task.result else []
     width, height = req.size or SIZES.get(req.wire.get("size", ""), (0, 0))

@@ -189,12 +189,12 @@ def load_pipeline(spec: LoadSpec) -> Any:
     else:
         pipe.to(device)
     vae = getattr(pipe, "vae", None)
-    if spec.vae_tiling and hasattr(vae, "enable_tiling"):
+    if spec.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
         vae.enable_tiling()
-    if spec.vae_slicing and hasattr(vae, "enable_slicing"):
+    if spec.vae_slicing and vae is not None and hasattr(vae, "enable_slicing"):
         vae.enable_slicing()
-    denoisers = [getattr(pipe, n, None) for n in spec.denoisers]
-    denoisers = [d for d in denoisers if d is not None]
+    found = [getattr(pipe, name, None) for name in spec.denoisers]
+    denoisers = [d for d in found if d is not None]
     if spec.cache is not None:
         for denoiser in denoisers:
             denoiser.enable_cache(cache_config(spec.cache, pipe))
