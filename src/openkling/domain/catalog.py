@@ -65,7 +65,6 @@ class ModelEntry:
     audio: bool = False  # sound / motion_has_audio
     camera: bool = True  # camera_control
     multi_shot: bool = False  # multi_shot / multi_prompt
-    references: bool = False  # reference images, offered at /v1/videos/multi-image2video
     durations: tuple[int, ...] = CLASSIC_DURATIONS
     modes: tuple[str, ...] = MODES
     prices: dict[tuple[str, int], float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -77,7 +76,9 @@ class ModelEntry:
     max_prompt: int = 2500
     multi_shot_default: bool = False  # settings.multi_shot when not given
     audio_settings: tuple[str, ...] = ("off",)  # settings.audio values Kling offers for it
-    references: bool = False  # refer_image contents at /omni-video
+    # reference images: image_list at /v1/videos/multi-image2video (legacy models), refer_image
+    # contents at /omni-video (2026 ones)
+    references: bool = False
     full_hd_only: tuple[str, ...] = ()  # "audio", "last_frame": Kling makes these at 1080p only
 
     def price(self, mode: str, duration: float) -> float:

@@ -11,7 +11,7 @@ each one measurably what it says.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import cv2
@@ -44,7 +44,7 @@ def _frames(
 
 def render_look(
     request: RenderRequest, on_step: StepCallback | None, should_stop: StopCheck | None
-) -> Iterable[np.ndarray]:
+) -> Iterator[np.ndarray]:
     """The frames of an effect scene over ``request.image`` (fitted to the canvas)."""
     look = request.look or "drift"
     if look == "drift":

@@ -41,8 +41,9 @@ def _model(value: Any, field: str, info: ValidationInfo) -> str:
     name = fields.text(value, field) or DEFAULT_MODEL
     catalog = context_of(info).catalog
     entry: ModelEntry | None = catalog.get(name)
-    offering = ", ".join(catalog.supporting("references")) or "none"
-    if entry is None:
+    legacy = [n for n in catalog.supporting("references") if catalog.models[n].api == "legacy"]
+    offering = ", ".join(legacy) or "none"
+    if entry is None or entry.api != "legacy":
         raise _bad(field, f"'{name}' is not supported; models that take references: {offering}")
     if not entry.references:
         raise _bad(
