@@ -108,6 +108,9 @@ class AsyncKling:
         self.video_extend = AsyncVideoExtend(self)
         self.multi_image2video = AsyncMultiImage2Video(self)
         self.effects = AsyncEffects(self)
+        from ._images import AsyncImages  # (built on this module's task endpoints)
+
+        self.images = AsyncImages(self)
         self.account = AsyncAccount(self)
         # Kling's 2026 API: the model in the path, one /tasks query
         self.text_to_video = TextToVideo(self)

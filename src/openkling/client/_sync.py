@@ -100,6 +100,9 @@ class Kling:
         self.video_extend = VideoExtend(self)
         self.multi_image2video = MultiImage2Video(self)
         self.effects = Effects(self)
+        from ._images import Images  # (built on this module's task endpoints)
+
+        self.images = Images(self)
         self.account = Account(self)
         # Kling's 2026 API: the model in the path, one /tasks query
         self.text_to_video = TextToVideo(self)

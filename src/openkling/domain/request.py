@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .vocabulary import CAMERA_TYPES, DEFAULT_MODEL, MODES
+from .vocabulary import CAMERA_TYPES, DEFAULT_MODEL, IMAGE_REFERENCES, IMAGE_RESOLUTIONS, MODES
 
 
 class InputFile(Protocol):
@@ -130,11 +130,24 @@ class GenerationRequest(BaseModel):
     parent: ParentVideo | None = None  # video-extend: the video this one continues
     effect: EffectRender | None = None  # effects: the scene realised over ``image``
     credits: float | None = None  # a door's own price (an effect scene's); None: the model's
+    # what the task makes: videos, or still images (/v1/images/generations)
+    output: Literal["video", "image"] = "video"
+    n: int = 1  # how many outputs; each holds one concurrency slot while the task runs
+    # images only: the size class, and how the reference ``image`` guides the pictures
+    resolution: Literal[IMAGE_RESOLUTIONS] | None = None  # type: ignore[valid-type]
+    image_reference: Literal[IMAGE_REFERENCES] | None = None  # type: ignore[valid-type]
+    image_fidelity: float = 0.5  # 0..1: how closely the pictures keep the reference
+    human_fidelity: float = 0.45  # 0..1: with image_reference "subject", the person's likeness
 
     @property
     def has_image(self) -> bool:
         """Whether the video starts from (or ends at) an input image."""
         return self.image is not None or self.image_tail is not None
+
+    @property
+    def makes_images(self) -> bool:
+        """Whether the task makes still images rather than a video."""
+        return self.output == "image"
 
     def input_keys(self) -> list[str]:
         """Storage keys of every input file stored with the task."""

@@ -10,6 +10,7 @@ from .engine import DiffusersEngine, PipelinePool
 from .hunyuan import HUNYUAN
 from .image import IMAGE_FAMILIES
 from .ltx import LTX
+from .pictures import PICTURE_FAMILIES, DiffusersPictureEngine
 from .references import REFERENCE_FAMILIES
 from .wan import WAN, WAN_2_2
 
@@ -45,7 +46,9 @@ def build_reference_engine(profile: ModelProfile, pool: PipelinePool) -> Diffuse
 
 __all__ = [
     "FAMILIES",
+    "PICTURE_FAMILIES",
     "DiffusersEngine",
+    "DiffusersPictureEngine",
     "Family",
     "Layout",
     "LoadSpec",
