@@ -19,7 +19,7 @@ from .errors import (
     TaskFailedError,
     WaitTimeout,
 )
-from .types import Costs, ResourcePack, Shot, Task, TaskResult, Video
+from .types import Costs, Image, ResourcePack, Shot, Task, TaskResult, Video
 from .types2026 import Billing, Output, TaskPage, TaskRecord
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Billing",
     "ConfigurationError",
     "Costs",
+    "Image",
     "InsufficientCreditsError",
     "InvalidRequestError",
     "Kling",

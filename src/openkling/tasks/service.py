@@ -34,6 +34,7 @@ from .accounts import Principal
 from .group_commit import GroupCommit, PendingCreate
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
+from .queue import QueueEstimates
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class TaskService:
         self.catalog = catalog
         self.lifecycle = lifecycle
         self.dispatcher = dispatcher
+        self.queue = QueueEstimates(sessions)  # a waiting task's place in line
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
         # creates are decided and written in batches; on PostgreSQL under the accounts' row
@@ -171,7 +173,7 @@ class TaskService:
         for shot in req.shots:
             self.policy.check(shot.prompt)
         self.rate.hit(account.id)
-        cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
+        cost = milli(self.catalog.price_of(req))
         now = now_ms()
         row = {
             "id": new_task_id(),
@@ -191,12 +193,18 @@ class TaskService:
             "lease_owner": None,
             "lease_expires_at": None,
             "cancel_requested": False,
+            "passed_over": 0,
             "created_at": now,
             "updated_at": now,
             "expired_at": None,
         }
         # the create's transaction checks this is still the account's current key
-        return PendingCreate(row=row, cost=cost, secret=account.secret_key)
+        return PendingCreate(
+            row=row,
+            cost=cost,
+            secret=account.secret_key,
+            slots=req.n if req.makes_images else 1,
+        )
 
     def _queue_callbacks(self, rows: list[dict[str, Any]], session: Session) -> None:
         """In the create's transaction: the outbox row of each new task with a callback_url."""
@@ -302,6 +310,18 @@ class TaskService:
         if row[1] is None or row[2] != account.id or row[3] != family:
             return None
         return StoredTask.from_mapping(dict(zip(COLUMNS, row[1:], strict=True)))
+
+    def video_owner(self, account: Principal, video_id: str) -> StoredTask | None:
+        """The task of this account (any door) whose result holds the video ``video_id``, or
+        None. Video ids are ``<task id>-<attempt>``: the task is read by its primary key."""
+        task_id = video_id.rpartition("-")[0]
+        if not task_id:
+            return None
+        with self.sessions.engine.connect() as conn:
+            row = conn.execute(self._BY_ID, {"key": task_id}).first()
+        if row is None or row.account_id != account.id:
+            return None
+        return StoredTask.from_mapping(row._mapping)
 
     def list(
         self, account: Principal, *, page: int, size: int, family: str = "text2video"

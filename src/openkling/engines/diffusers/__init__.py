@@ -10,6 +10,8 @@ from .engine import DiffusersEngine, PipelinePool
 from .hunyuan import HUNYUAN
 from .image import IMAGE_FAMILIES
 from .ltx import LTX
+from .pictures import PICTURE_FAMILIES, DiffusersPictureEngine
+from .references import REFERENCE_FAMILIES
 from .wan import WAN, WAN_2_2
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (WAN, WAN_2_2, LTX, COGVIDEOX, HUNYUAN)}
@@ -33,13 +35,25 @@ def build_image_engine(profile: ModelProfile, pool: PipelinePool) -> DiffusersEn
     return engine
 
 
+def build_reference_engine(profile: ModelProfile, pool: PipelinePool) -> DiffusersEngine:
+    """The reference-image engine of a profile with a ``[references]`` table (Wan VACE)."""
+    assert profile.references is not None
+    refs = profile.for_references()
+    engine = DiffusersEngine.from_profile(refs, REFERENCE_FAMILIES[refs.family or "wan"], pool)
+    engine.capabilities = Capabilities(references=True, camera_phrase=True)
+    return engine
+
+
 __all__ = [
     "FAMILIES",
+    "PICTURE_FAMILIES",
     "DiffusersEngine",
+    "DiffusersPictureEngine",
     "Family",
     "Layout",
     "LoadSpec",
     "PipelinePool",
     "build_engine",
     "build_image_engine",
+    "build_reference_engine",
 ]

@@ -2,6 +2,8 @@
 
 import { Api, ApiError, Credentials } from "./api.js";
 import { Compose } from "./compose.js";
+import { EffectsPicker } from "./effects.js";
+import { ImagesTab } from "./images.js";
 import { curlExample, jwtExample, pythonExample } from "./snippets.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +24,10 @@ const state = {
 };
 
 const compose = new Compose();
+const effects = new EffectsPicker();
+// every door whose tasks the gallery shows (the events stream covers them all)
+const FAMILIES = ["text2video", "image2video", "video-extend", "multi-image2video", "effects"];
+const images = new ImagesTab({ onCharge: () => refreshBalance() });
 
 // ---- small helpers ----------------------------------------------------------------------
 
@@ -103,8 +109,11 @@ async function signIn(credentials) {
   showView(true);
   showBalance(costs);
   compose.setModels(await api.request("GET", "/v1/models"));
+  effects.setScenes(await api.request("GET", "/v1/effects").catch(() => []));
   await loadGallery(1);
   startLive();
+  // the images tab failing to load leaves the videos working
+  await images.start(api).catch((error) => showAlert("img-alert", error));
 }
 
 // The server no longer takes the key (revoked or rotated): back to sign in, saying why.
@@ -118,6 +127,7 @@ function forget() {
   if (state.live) state.live.abort();
   clearInterval(state.poller);
   state.api = null;
+  images.stop();
   state.queue.clear();
   state.requests.clear();
   state.created.clear();
@@ -202,6 +212,42 @@ function showRunning(taskId) {
   if (node) node.scrollIntoView({ block: "center" });
 }
 
+// ---- effects and extensions: other doors, the same queue -------------------------------
+
+async function submitTo(family, body, alertId) {
+  const task = await state.api.request("POST", `/v1/videos/${family}`, body);
+  showAlert(alertId, null);
+  state.families.set(task.task_id, family);
+  state.created.add(task.task_id);
+  upsertQueue(task, family);
+  refreshBalance();
+  return task;
+}
+
+$("effects-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = $("play-effect");
+  button.disabled = true;
+  try {
+    await submitTo("effects", await effects.request(), "effects-alert");
+  } catch (error) {
+    showAlert("effects-alert", error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+async function extend(video, button) {
+  button.disabled = true;
+  try {
+    await submitTo("video-extend", { video_id: video.id }, "queue-alert");
+  } catch (error) {
+    showAlert("queue-alert", error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // ---- queue ------------------------------------------------------------------------------
 
 function queueItem(taskId) {
@@ -209,6 +255,7 @@ function queueItem(taskId) {
   const title = el("p", { class: "queue-title" }, el("span", { class: "prompt" }, "…"));
   const status = el("span", { class: "status" });
   const time = el("span", { class: "elapsed", "aria-label": "Elapsed time" });
+  const place = el("span", { class: "place", "aria-label": "Place in line" });
   const fill = el("div", { class: "fill" });
   const bar = el(
     "div",
@@ -229,7 +276,7 @@ function queueItem(taskId) {
     "aria-label": `Cancel task ${taskId}`,
   });
   cancel.addEventListener("click", () => cancelTask(taskId, cancel));
-  item.append(title, el("div", { class: "queue-meta" }, status, time, cancel), bar);
+  item.append(title, el("div", { class: "queue-meta" }, status, place, time, cancel), bar);
   storedRequest(taskId)
     .then((req) => {
       title.firstChild.textContent = promptOf(req);
@@ -261,12 +308,33 @@ function upsertQueue(task, family) {
   const progress = Math.max(0, Math.min(100, task.task_progress || 0));
   node.querySelector(".status").textContent = task.task_status;
   node.querySelector(".status").dataset.status = task.task_status;
+  node.querySelector(".place").textContent = placeInLine(task);
   const bar = node.querySelector("[role=progressbar]");
   bar.setAttribute("aria-valuenow", String(progress));
   bar.firstChild.style.width = `${progress}%`;
   node.dataset.created = String(task.created_at);
   tick();
   renderQueueEmpty();
+}
+
+// "3rd in line, about 2 min": a waiting task's queue_position and queue_eta_seconds.
+function ordinal(n) {
+  const v = n % 100;
+  const suffix = v >= 11 && v <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
+}
+
+function aboutWait(seconds) {
+  if (seconds < 60) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s`;
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${Math.round(seconds / 3600)} h`;
+}
+
+function placeInLine(task) {
+  if (task.task_status !== "submitted" || !task.queue_position) return "";
+  const place = task.queue_position === 1 ? "next in line" : `${ordinal(task.queue_position)} in line`;
+  const eta = task.queue_eta_seconds;
+  return eta === undefined || eta === null ? place : `${place}, ${aboutWait(eta)}`;
 }
 
 function renderQueueEmpty() {
@@ -360,10 +428,9 @@ function startPolling() {
 
 // ---- gallery ----------------------------------------------------------------------------
 
-// One page of each door's tasks (text2video and, where offered, image2video), newest first.
+// One page of each door's tasks, newest first.
 async function listPage(page, size) {
-  const families = ["text2video"];
-  if (compose.models.some((m) => m.image2video)) families.push("image2video");
+  const families = FAMILIES;
   const pages = await Promise.all(
     families.map((family) =>
       state.api
@@ -460,6 +527,12 @@ function card(task) {
     b.addEventListener("click", handler);
     return b;
   };
+  if (video) {
+    const more = button("Extend", `Extend the video of task ${id} by 5 seconds`, () =>
+      extend(video, more),
+    );
+    actions.append(more);
+  }
   actions.append(
     button("Reuse", `Reuse the settings of task ${id}`, () => reuse(id)),
     button("Copy as curl", `Copy as curl (task ${id})`, () => snippet(id, "curl")),
