@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from ..domain.request import Parsed
 from ..domain.task import StoredTask
 from ..errors import OpenklingError, TokenInvalid
+from ..net.image_fetch import ImagePool
 from ..runtime import Runtime
 from ..tasks.group_commit import KeyChanged
 from .body import json_body
@@ -41,8 +41,9 @@ async def create_task(
 
     The credentials come from this host's cache when it has them, unchecked: the create's own
     transaction checks the key, and a revoked or rotated key is answered 401 (before any other
-    error, as a freshly checked key would be). ``blocking=True`` runs ``parse`` in the thread
-    pool (it fetches or decodes images)."""
+    error, as a freshly checked key would be). ``blocking=True`` runs ``parse`` on the image
+    pool (it fetches or decodes images), never on the request threads; a full pool, or an
+    account holding its share of it, is answered 429 / 1302 at once."""
     rt: Runtime = request.app.state.runtime
     account = cached_account_of(request)
     checked = account is None
@@ -50,7 +51,11 @@ async def create_task(
         account = await read(rt, account_of, request)  # on the loop only on SQLite
     try:
         body = await read_body(request, rt)
-        parsed = await run_in_threadpool(parse, body, rt) if blocking else parse(body, rt)
+        if blocking:
+            pool: ImagePool = request.app.state.image_pool
+            parsed = await pool.run(account.id, parse, body, rt)
+        else:
+            parsed = parse(body, rt)
         return await rt.service.submit_async(account, parsed.request, parsed.inputs, family=family)
     except KeyChanged:  # revoked or rotated since cached: the full check gives the answer
         rt.accounts.forget(account)
