@@ -113,13 +113,13 @@ class ImagePool:
     async def run(self, account: object, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` on the pool for ``account`` (any hashable key), or refuse."""
         # no await between the check and the count: the event loop makes this atomic
-        if self._busy >= self.workers:
-            raise RateLimited("the server is busy reading other requests' images; retry shortly")
         if self._held.get(account, 0) >= self.per_account:
             raise RateLimited(
                 f"at most {self.per_account} requests with images are read at once per "
                 "account; retry when one is answered"
             )
+        if self._busy >= self.workers:
+            raise RateLimited("the server is busy reading other requests' images; retry shortly")
         self._busy += 1
         self._held[account] = self._held.get(account, 0) + 1
         try:
