@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     max_concurrent_tasks: int = Field(50, ge=0)  # unfinished tasks per account; 0 = off
     refused_terms: Annotated[list[str], NoDecode] = list(DEFAULT_REFUSED_TERMS)
     jwt_leeway_seconds: int = 5
+    # a JWT's exp may lie at most this far ahead (Kling's examples use 30 minutes)
+    jwt_max_lifetime_seconds: int = Field(86400, gt=0)
     max_body_bytes: int = 64 * 1024
 
     # image2video inputs (images and masks: base64 in the body, or http(s) URLs)

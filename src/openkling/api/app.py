@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI):
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
-        app.state.auth = Authenticator(rt.accounts, rt.settings.jwt_leeway_seconds)
+        app.state.auth = Authenticator(
+            rt.accounts, rt.settings.jwt_leeway_seconds, rt.settings.jwt_max_lifetime_seconds
+        )
         # Handlers are short database calls: a few threads beat many that fight over the GIL.
         to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
         app.state.image_pool = ImagePool.from_settings(rt.settings)  # image parses: not here

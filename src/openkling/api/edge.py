@@ -11,6 +11,7 @@ from .. import errors as e
 from ..config import Settings
 from ..net.hosts import allowed_names, host_of, normalize
 from .errors import render
+from .text import header_problem, path_problem
 
 # Set in a request's scope state by the server (api/server.py) when the connection it came
 # on is over OPENKLING_MAX_CONNECTIONS.
@@ -71,6 +72,8 @@ class EdgeGuard:
             refusal = e.HostNotAllowed()
         elif _declared_length(scope) > limit:
             refusal = _too_large(limit)
+        else:
+            refusal = _unstorable(scope)
         if refusal is not None:
             close = isinstance(refusal, e.ServerBusy)
             await render(path, refusal, _request_id(scope), close=close)(scope, receive, send)
@@ -109,6 +112,21 @@ class EdgeGuard:
         except Exception:
             if not answered:
                 raise
+
+
+def _unstorable(scope: Scope) -> e.OpenklingError | None:
+    """NUL or another control character in the path, query or a header: 400 / 1200, or 401
+    when it is in the credentials (api/text.py)."""
+    problem = path_problem(scope["path"], scope.get("query_string", b""))
+    if problem is not None:
+        return e.MalformedRequest(problem)
+    found = header_problem(scope.get("headers", ()))
+    if found is None:
+        return None
+    header, problem = found
+    if header.lower() == "authorization":
+        return e.TokenInvalid(f"authorization token is malformed: {problem}")
+    return e.MalformedRequest(problem)
 
 
 def _too_large(limit: int) -> e.BodyTooLarge:

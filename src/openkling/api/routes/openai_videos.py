@@ -31,6 +31,7 @@ from ..body import json_body as _json_body
 from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
 from ..openapi import errors
+from ..text import body_problem
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,9 @@ async def _form_body(request: Request, limit: int) -> oa.FormFields:
                 data = await value.read()
                 fields[key] = oa.Upload(data, value.content_type or "", value.filename or "")
             else:
+                problem = body_problem(value, key) or body_problem({key: ""})
+                if problem is not None:  # NUL and the like (api/text.py)
+                    raise InvalidParameter(problem, param=key)
                 fields[key] = value
     finally:
         await form.close()
