@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import errors as e
 from ..config import Settings
 from ..net.hosts import allowed_names, host_of, normalize
-from .errors import render
+from .errors import render, unexpected
 from .text import header_problem, path_problem
 
 # Set in a request's scope state by the server (api/server.py) when the connection it came
@@ -109,9 +109,17 @@ class EdgeGuard:
 
         try:
             await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if not answered:
+        except Exception as exc:
+            if answered:
+                return
+            if started:  # part of an answer went out: only closing is left
                 raise
+            # answered here, not by Starlette's outermost handler, which re-raises after its
+            # 500 so that the server drops the connection: a client on keep-alive would get
+            # a reset instead. This answer says Connection: close, and the server obeys.
+            answered = True
+            response = render(path, unexpected(exc), _request_id(scope))
+            await response(scope, receive, send)
 
 
 def _unstorable(scope: Scope) -> e.OpenklingError | None:
