@@ -380,3 +380,26 @@ def test_models_lists_the_2026_models_and_the_cli_sends_a_test_callback(server, 
     assert again.status_code == 429 and again.json()["code"] == 1302
     body, headers = receiver.wait(lambda p: p.get("id") == sent["id"])
     assert verify(account.webhook_secret, body, headers) == sent
+
+
+def test_waiting_records_carry_their_place_in_line(tmp_path):
+    """No worker here: the tasks wait, and GET /tasks and POST /tasks say where they stand."""
+    idle = AppServer(data_dir=tmp_path / "idle", env={"OPENKLING_WORKERS": "0"})
+    idle.start()
+    try:
+        made = []
+        for i in range(2):
+            resp = call(
+                idle, "POST", "/text-to-video/kling-3.0",
+                json={"prompt": f"a queue {i}", "settings": {"duration": 3}},
+            )  # fmt: skip
+            assert resp.status_code == 200, resp.text
+            made.append(resp.json()["data"]["id"])
+        got = call(idle, "GET", "/tasks?task_ids=" + ",".join(made)).json()["data"]
+        places = {r["id"]: r["queue_position"] for r in got}
+        assert places == {made[0]: 1, made[1]: 2}
+        assert all(r["status"] == "submitted" and "queue_eta_seconds" not in r for r in got)
+        page = call(idle, "POST", "/tasks", json={"limit": 10}).json()["data"]
+        assert {r["id"]: r["queue_position"] for r in page["result"]} == places
+    finally:
+        idle.stop()

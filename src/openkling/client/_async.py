@@ -98,6 +98,9 @@ class AsyncKling:
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self.text2video = AsyncText2Video(self)
         self.image2video = AsyncImage2Video(self)
+        from ._images import AsyncImages  # (built on this module's task endpoints)
+
+        self.images = AsyncImages(self)
         self.account = AsyncAccount(self)
         # Kling's 2026 API: the model in the path, one /tasks query
         self.text_to_video = TextToVideo(self)

@@ -90,6 +90,9 @@ class Kling:
         self._http = http_client or httpx.Client(timeout=timeout)
         self.text2video = Text2Video(self)
         self.image2video = Image2Video(self)
+        from ._images import Images  # (built on this module's task endpoints)
+
+        self.images = Images(self)
         self.account = Account(self)
         # Kling's 2026 API: the model in the path, one /tasks query
         self.text_to_video = TextToVideo(self)

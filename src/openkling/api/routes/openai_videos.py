@@ -73,8 +73,10 @@ def _targets(rt: Runtime) -> dict[str, oa.ModelTarget]:
     return oa.model_targets(rt.settings.openai_model_map, rt.catalog)
 
 
-def _video(rt: Runtime, task: StoredTask) -> dict[str, Any]:
-    return oa.video_object(task, _targets(rt))
+def _video(rt: Runtime, task: StoredTask, *, queued: bool = False) -> dict[str, Any]:
+    """The video object; ``queued``: with its place in line while it waits (a store read)."""
+    queue = rt.service.queue.of(task) if queued else None
+    return oa.video_object(task, _targets(rt), queue)
 
 
 def _polled(rt: Runtime, body: dict) -> JSONResponse:
@@ -202,7 +204,8 @@ def list_videos(request: Request, rt: RuntimeDep, account: AccountDep):
         limit=query.limit,
         ascending=query.order == "asc",
     )
-    return _polled(rt, oa.list_object([_video(rt, row) for row in rows], has_more))
+    videos = [_video(rt, row, queued=True) for row in rows]
+    return _polled(rt, oa.list_object(videos, has_more))
 
 
 def _task(rt: Runtime, account: Principal, video_id: str) -> StoredTask:
@@ -216,7 +219,7 @@ def _task(rt: Runtime, account: Principal, video_id: str) -> StoredTask:
 @router.get("/video_{id}", summary="Get a video (OpenAI)", responses=errors(404))
 def get_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
     video_id = oa.video_id_of(tail)
-    return _polled(rt, _video(rt, _task(rt, account, video_id)))
+    return _polled(rt, _video(rt, _task(rt, account, video_id), queued=True))
 
 
 def _videos(task: StoredTask) -> list[VideoResult]:
