@@ -11,6 +11,7 @@ from ..config import Settings
 from ..domain.request import GenerationRequest
 from ..domain.result import TaskResult
 from ..domain.status import TERMINAL, TaskStatus
+from ..observability.failing import FailureState
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
 from ..store.models import Task
@@ -101,10 +102,13 @@ class RetentionSweeper:
     def _loop(self) -> None:
         if self._stop.wait(1.0):  # let start-up finish first
             return
+        every = self.settings.retention_sweep_seconds
+        state = FailureState("retention sweep", log, base=every, most=max(every, 300.0))
         while True:
             try:
                 sweep(self.settings, self.sessions, self.storage)
-            except Exception:  # a database hiccup: try again next time
-                log.exception("retention sweep failed")
-            if self._stop.wait(self.settings.retention_sweep_seconds):
+                state.succeeded()
+            except Exception as exc:  # a database outage: try again, backing off
+                state.failed(exc)
+            if self._stop.wait(state.wait()):
                 return
