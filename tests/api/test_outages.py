@@ -105,3 +105,21 @@ def test_a_full_disk_is_503_storage_full_and_recovers(small_media: Path) -> None
         assert server.request("GET", "/readyz").status_code == 200
         created = server.request("POST", I2V, json=body)
         assert created.status_code == 200, created.text
+
+
+def test_a_task_that_cannot_write_its_result_fails_saying_so_and_is_refunded(
+    small_media: Path,
+) -> None:
+    with AppServer(data_dir=small_media, env={"OPENKLING_RATE_LIMIT_PER_MINUTE": "0"}) as server:
+        before = server.request("GET", "/account/costs").json()["data"]["balance"]
+        filler = _fill(small_media / "media")
+        created = server.request("POST", T2V, json={"prompt": "a red fox in the snow"})
+        assert created.status_code == 200, created.text
+        task = server.wait_task(created.json()["data"]["task_id"])
+        assert task["task_status"] == "failed"
+        assert "storage full" in task["task_status_msg"]
+        after = server.request("GET", "/account/costs").json()["data"]["balance"]
+        assert after == before
+        filler.unlink()
+        again = server.request("POST", T2V, json={"prompt": "a red fox in the snow"})
+        assert server.wait_task(again.json()["data"]["task_id"])["task_status"] == "succeed"

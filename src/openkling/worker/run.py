@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import shutil
@@ -33,6 +34,9 @@ from .stages import NullObserver, StageClock, WorkerObserver
 from .watermark import Mark, make_mark, watermark_video
 
 log = logging.getLogger(__name__)
+
+# a task whose files could not be written: the disk (or the quota) is full
+STORAGE_FULL_MSG = "storage full: the result could not be written; the task was refunded"
 
 
 @dataclass
@@ -141,6 +145,14 @@ class Worker:
         except EngineError as exc:
             log.warning("task %s failed: %s", run.task_id, exc)
             run.fail(str(exc) or "generation failed")
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                log.exception("task %s: unexpected error", run.task_id)
+                run.fail(f"internal error: {type(exc).__name__}")
+                return
+            log.warning("task %s failed: storage full while writing its result", run.task_id)
+            run.fail(STORAGE_FULL_MSG)  # failed tasks are refunded
             return
         except Exception as exc:
             log.exception("task %s: unexpected error", run.task_id)
