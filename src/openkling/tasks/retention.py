@@ -11,6 +11,7 @@ from ..config import Settings
 from ..domain.request import GenerationRequest
 from ..domain.result import TaskResult
 from ..domain.status import TERMINAL, TaskStatus
+from ..media.spritesheet import sprite_key
 from ..observability.failing import FailureState
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
@@ -70,7 +71,9 @@ def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]
 
 def _delete_files(storage: Storage, row) -> bool:
     """Delete a task's files; False (the task is tried again next sweep) if any failed."""
-    keys = TaskResult.model_validate(row.result).keys() if row.result else []
+    result = TaskResult.model_validate(row.result) if row.result else None
+    keys = result.keys() if result else []
+    keys += [sprite_key(v.key) for v in result.videos] if result else []  # made on request
     keys += GenerationRequest.model_validate(row.request).input_keys()
     try:
         for key in keys:

@@ -26,6 +26,7 @@ from ..errors import (
     ModelPermissionDenied,
     TaskNotFound,
 )
+from ..media.spritesheet import make_spritesheet, sprite_key
 from ..observability import logs, metrics
 from ..store.db import Sessions, affected, now_ms
 from ..store.models import TASKS, Account, Task
@@ -359,12 +360,41 @@ class TaskService:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         keys = list(also) + GenerationRequest.model_validate(task.request).input_keys()
         if task.result:
-            keys += TaskResult.model_validate(task.result).keys()
-        for key in keys:
+            result = TaskResult.model_validate(task.result)
+            keys += result.keys() + [sprite_key(v.key) for v in result.videos]
+        for key in dict.fromkeys(keys):
             try:
                 self.lifecycle.storage.delete(key)
             except Exception:  # the row is gone; a stray file is logged, not fatal
                 log.exception("task %s: could not delete file %s", task.id, key)
+
+    def spritesheet(
+        self, account: Principal, task_id: str, *, family: str, video_key: str
+    ) -> bytes:
+        """The spritesheet of a task's video (``video_key``), made from its frames on first
+        request and kept beside it (``<video>-sprite.jpg``, removed with the task).
+
+        A delete may race the first request: the sheet is written first, then the task is
+        looked up again; a task gone by then has its sheet removed here, and one deleted after
+        has it removed by its delete (which removes files after the row). Either way no file
+        outlives its task."""
+        key = sprite_key(video_key)
+        storage = self.lifecycle.storage
+        try:
+            return storage.read(key)
+        except FileNotFoundError:
+            pass
+        sheet = make_spritesheet(storage.read(video_key))
+        storage.put_bytes(key, sheet, "image/jpeg")
+        t = self._TASKS
+        with self.sessions() as s:
+            still = s.execute(
+                select(t.c.id).where(t.c.id == task_id, t.c.account_id == account.id)
+            ).first()
+        if still is None:
+            storage.delete(key)
+            raise TaskNotFound(f"task '{task_id}' does not exist")
+        return sheet
 
     def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> StoredTask:
         task = self.get(account, task_id=task_id, family=family)
