@@ -304,9 +304,10 @@ def group_offload(pipe: Any, device: str) -> None:
     from diffusers.hooks import apply_group_offloading
 
     onload, offload = torch.device(device), torch.device("cpu")
-    for name, component in pipe.components.items():
-        if not isinstance(component, torch.nn.Module):
+    for name, module in pipe.components.items():
+        if not isinstance(module, torch.nn.Module):
             continue
+        component: Any = module
         if hasattr(component, "enable_group_offload"):
             component.enable_group_offload(
                 onload_device=onload, offload_device=offload, offload_type="leaf_level",
