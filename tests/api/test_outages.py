@@ -123,3 +123,20 @@ def test_a_task_that_cannot_write_its_result_fails_saying_so_and_is_refunded(
         filler.unlink()
         again = server.request("POST", T2V, json={"prompt": "a red fox in the snow"})
         assert server.wait_task(again.json()["data"]["task_id"])["task_status"] == "succeed"
+
+
+def test_a_500_closes_the_connection_cleanly(app_factory, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    server = app_factory(socket=True)
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise KeyError("a fault of the server's own")
+
+    monkeypatch.setattr(server.runtime.service, "get", bug)
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        broken = client.get(f"{T2V}?external_task_id=x", headers=server.headers())
+        assert broken.status_code == 500
+        assert broken.json()["code"] == 5000
+        assert "a fault" not in broken.text  # no exception text reaches a client
+        assert broken.headers["Connection"] == "close"
+        # the next request on the same client is answered, not reset
+        assert client.get(T2V, headers=server.headers()).status_code == 200
