@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .vocabulary import (
     ASPECT_RATIOS,
@@ -168,7 +169,7 @@ def _default_entry(name: str) -> ModelEntry:
 _HD = RESOLUTIONS[:2]  # 720p, 1080p
 _FIVE_OR_TEN = (5, 10)
 _V3 = V3_DURATIONS  # 3 to 15 seconds
-_ENTRIES_2026 = {
+_ENTRIES_2026: dict[str, dict[str, Any]] = {
     "kling-2.5-turbo": dict(endpoints=("text-to-video", "image-to-video"), resolutions=_HD),
     "kling-2.6": dict(
         endpoints=("text-to-video", "image-to-video"),

@@ -149,7 +149,9 @@ async def _create_body(request: Request, rt: Runtime) -> Any:
 def _parse_create(body: Any, rt: Runtime) -> Parsed:
     targets = _targets(rt)
     parsed = oa.parse_create(body, targets)
-    target = targets[oa.target_name(parsed.model, targets)]
+    name = oa.target_name(parsed.model, targets)
+    assert name is not None, "parse_create accepts only the models the map serves"
+    target = targets[name]
     oa.check_target(parsed, target, rt.catalog)
     image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
     stored, inputs = _input(image)

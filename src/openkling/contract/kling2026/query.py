@@ -27,7 +27,7 @@ DAY_MS = 24 * 3600 * 1000
 DEFAULT_WINDOW_MS = 30 * DAY_MS
 STATUSES = tuple(STATUS_2026.values())
 PRODUCT_TYPES = ("video", "image", "try_on")
-STORED_STATUS = {word: status for status, word in STATUS_2026.items()}
+STORED_STATUS: dict[str, TaskStatus] = {word: status for status, word in STATUS_2026.items()}
 
 
 @dataclass(frozen=True)
