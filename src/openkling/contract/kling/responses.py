@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-TaskStatus = Literal["submitted", "processing", "succeed", "failed"]
+# the wire spelling of each domain.status.TaskStatus (the legacy API says "succeed")
+WireStatus = Literal["submitted", "processing", "succeed", "failed"]
 
 
 class VideoPublic(BaseModel):
@@ -26,7 +27,7 @@ class TaskPublic(BaseModel):
     """The task object (``data``), as Kling sends it, plus ``task_progress`` (beyond Kling)."""
 
     task_id: str
-    task_status: TaskStatus
+    task_status: WireStatus
     task_status_msg: str = ""
     task_info: dict[str, Any] = Field(default_factory=dict)
     created_at: int
