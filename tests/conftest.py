@@ -1,4 +1,7 @@
-"""Shared fixtures: real `openkling serve` processes on free loopback ports, real accounts."""
+"""Shared fixtures (helpers live in ``tests/support``): the app in this process
+(``app_factory``, ``app_server``), real ``openkling serve`` processes (``server_factory``,
+``live_server``), the scaled layout's databases and broker, and the markers that say what a
+test needs beyond this process (see docs/testing.md)."""
 
 from __future__ import annotations
 
@@ -6,19 +9,122 @@ from pathlib import Path
 
 import pytest
 
-from liveserver import (  # noqa: F401 - re-exported for tests that load this file by path
-    FAST_ENV,
-    Account,
-    LiveServer,
-    cli,
-    free_port,
-    make_token,
-)
+from support.accounts import Account, make_token
+from support.engines import GatedEngine, ScriptedEngine
+from support.harness import AppServer
+from support.infra import broker_url, pg_url, s3_endpoint, s3_settings  # noqa: F401 - fixtures
+from support.server import FAST_ENV, LiveServer, cli, free_port
+
+__all__ = [
+    "FAST_ENV",
+    "Account",
+    "AppServer",
+    "GatedEngine",
+    "LiveServer",
+    "ScriptedEngine",
+    "cli",
+    "free_port",
+    "make_token",
+]
+
+# fixtures -> the marker a test that uses them gets (docs/testing.md, "Markers")
+FIXTURE_MARKS = {
+    "pg_url": "postgres",
+    "broker_url": "redis",
+    "server_factory": "process",
+    "live_process": "process",
+    "cluster": "process",
+}
+
+
+# modules whose tests start real openkling processes (serve, worker, the CLI) because the
+# process is the point: start-up and its printout, signals, kill and restart, the data-dir
+# lock, drain, socket deadlines and connection caps, TLS, logging set-up, metrics ports
+PROCESS_MODULES = {
+    "test_cli_server.py",
+    "test_logs.py",
+    "test_metrics.py",
+    "test_slow_clients.py",
+    "test_e2e_http.py",
+    "test_e2e_image_http.py",
+    "test_multishot_diffusers.py",
+}
+PROCESS_TESTS = {  # single tests in modules that otherwise run in this process
+    "test_readyz_tells_anonymous_callers_no_addresses_or_credentials",  # the whole log
+    "test_local_generation_ignores_kling_base_url_and_says_so",
+    "test_generate_with_no_server_runs_in_process",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(str(item.fspath))
+        names = set(getattr(item, "fixturenames", ()))
+        if (
+            path.name in PROCESS_MODULES
+            or getattr(item, "originalname", item.name) in PROCESS_TESTS
+            or here / "scale" in path.parents
+            or here / "studio" in path.parents
+        ):
+            item.add_marker("process")
+        for fixture, mark in FIXTURE_MARKS.items():
+            if fixture in names:
+                item.add_marker(mark)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("database_url") == "postgresql":
+            item.add_marker("postgres")
+        if here / "studio" in path.parents:
+            item.add_marker("browser")
+
+
+@pytest.fixture
+def app_factory(tmp_path_factory):
+    """``app_factory(env={...}, engine=None, socket=False, data_dir=None)``: the app in this
+    process, started; all stop at teardown."""
+    servers: list[AppServer] = []
+
+    def start(
+        env: dict | None = None,
+        *,
+        engine=None,
+        socket: bool = False,
+        data_dir: Path | None = None,
+        **settings,
+    ) -> AppServer:
+        server = AppServer(
+            data_dir=data_dir or tmp_path_factory.mktemp("openkling-app"),
+            env=dict(env or {}),
+            engine=engine,
+            socket=socket,
+            settings_overrides=settings,
+        )
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def app_server(app_factory) -> AppServer:
+    """The app in this process with its defaults (one worker, the synthetic engine), over ASGI."""
+    return app_factory()
+
+
+@pytest.fixture
+def gated_engine():
+    """An engine whose renders wait half way until ``release()``."""
+    engine = GatedEngine()
+    yield engine
+    engine.release()
 
 
 @pytest.fixture
 def server_factory(tmp_path_factory):
-    """``server_factory(env={...}, data_dir=None)`` starts a server; all stop at teardown."""
+    """``server_factory(env={...}, data_dir=None)`` starts a server process; all stop at
+    teardown."""
     servers: list[LiveServer] = []
 
     def start(env: dict | None = None, data_dir: Path | None = None) -> LiveServer:
@@ -35,7 +141,17 @@ def server_factory(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    """One default server shared by a test module."""
+    """One default server shared by a test module: the app in this process, on a loopback
+    socket (clients of every kind connect to ``base_url``)."""
+    server = AppServer(data_dir=tmp_path_factory.mktemp("openkling-live"), socket=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_process(tmp_path_factory):
+    """One default ``openkling serve`` process shared by a test module."""
     server = LiveServer(data_dir=tmp_path_factory.mktemp("openkling-live"), env={})
     server.start()
     yield server

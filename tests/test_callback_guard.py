@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from liveserver import LiveServer
+from support.harness import AppServer
 
 PATH = "/v1/videos/text2video"
 ENV = {
@@ -60,7 +60,7 @@ def sink():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("ssrf"), env=ENV)
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("ssrf"), env=ENV)
     server.start()
     yield server
     server.stop()

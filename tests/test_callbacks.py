@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from liveserver import LiveServer, free_port
 from openkling.config import Settings
 from openkling.runtime import open_store
 from openkling.store.db import now_ms
@@ -23,6 +22,8 @@ from openkling.tasks.callbacks import (
     CallbackSender,
     enqueue,
 )
+from support.harness import AppServer
+from support.server import free_port
 
 
 class Receiver:
@@ -81,8 +82,8 @@ def receiver_port():
     return free_port()
 
 
-def test_callbacks_signed_and_delivered_in_order(server_factory, receiver_port):
-    server = server_factory()
+def test_callbacks_signed_and_delivered_in_order(app_factory, receiver_port):
+    server = app_factory()
     receiver = Receiver(server.webhook_secret, receiver_port)
     receiver.start()
     try:
@@ -103,8 +104,8 @@ def test_callbacks_signed_and_delivered_in_order(server_factory, receiver_port):
         receiver.stop()
 
 
-def test_wrong_secret_is_detected_by_receiver(server_factory, receiver_port):
-    server = server_factory()
+def test_wrong_secret_is_detected_by_receiver(app_factory, receiver_port):
+    server = app_factory()
     other = server.new_account()
     receiver = Receiver(other.webhook_secret, receiver_port)  # verifies with the wrong secret
     receiver.start()
@@ -119,8 +120,8 @@ def test_wrong_secret_is_detected_by_receiver(server_factory, receiver_port):
         receiver.stop()
 
 
-def test_delivery_after_receiver_outage_and_server_restart(server_factory, receiver_port):
-    server = server_factory()
+def test_delivery_after_receiver_outage_and_server_restart(app_factory, receiver_port):
+    server = app_factory()
     receiver = Receiver(server.webhook_secret, receiver_port)  # not listening yet: outage
     body = {"prompt": "a windmill at dusk", "callback_url": receiver.url}
     task_id = server.request("POST", "/v1/videos/text2video", json=body).json()["data"]["task_id"]
@@ -130,7 +131,7 @@ def test_delivery_after_receiver_outage_and_server_restart(server_factory, recei
 
     receiver.start()
     try:
-        restarted = LiveServer(data_dir=server.data_dir, env=server.env, account=server.account)
+        restarted = AppServer(data_dir=server.data_dir, env=server.env, account=server.account)
         restarted.start()
         try:
             got = receiver.wait_for(task_id, "succeed", timeout=60)
@@ -142,8 +143,8 @@ def test_delivery_after_receiver_outage_and_server_restart(server_factory, recei
         receiver.stop()
 
 
-def test_a_hanging_receiver_does_not_hold_up_other_callbacks(server_factory):
-    server = server_factory(env={"OPENKLING_CALLBACK_TIMEOUT_SECONDS": "60"})
+def test_a_hanging_receiver_does_not_hold_up_other_callbacks(app_factory):
+    server = app_factory(env={"OPENKLING_CALLBACK_TIMEOUT_SECONDS": "60"})
     release = threading.Event()
     hung = []
 
@@ -184,10 +185,10 @@ def test_a_hanging_receiver_does_not_hold_up_other_callbacks(server_factory):
         stuck.server_close()
 
 
-def test_a_receiver_that_always_fails_is_given_up_and_later_changes_still_go(server_factory):
+def test_a_receiver_that_always_fails_is_given_up_and_later_changes_still_go(app_factory):
     import sqlite3
 
-    server = server_factory(env={"OPENKLING_CALLBACK_MAX_ATTEMPTS": "2"})
+    server = app_factory(env={"OPENKLING_CALLBACK_MAX_ATTEMPTS": "2"})
     calls: list[str] = []
 
     class Refuse(BaseHTTPRequestHandler):
@@ -230,11 +231,11 @@ def test_a_receiver_that_always_fails_is_given_up_and_later_changes_still_go(ser
         refusing.server_close()
 
 
-def test_one_tenants_hanging_receivers_only_slow_that_tenant(server_factory):
+def test_one_tenants_hanging_receivers_only_slow_that_tenant(app_factory):
     """Tenant A's receivers hang (bounded); tenant B's callbacks still arrive, all of them,
     while A's are still held. A holds no more than its share of the sender's slots: at most
     PER_DESTINATION on one receiver and PER_ACCOUNT in all."""
-    server = server_factory(env={"OPENKLING_CALLBACK_TIMEOUT_SECONDS": "60"})
+    server = app_factory(env={"OPENKLING_CALLBACK_TIMEOUT_SECONDS": "60"})
     tenant_a, tenant_b = server.new_account(name="a"), server.new_account(name="b")
     release = threading.Event()
     held: list[int] = []  # the port of each POST being held

@@ -12,23 +12,25 @@ import sys
 import time
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from liveserver import FAST_ENV, cli, free_port, make_token
+from support import processes
+from support.accounts import make_token
+from support.server import FAST_ENV, cli, free_port
 
 
 def _serve(data_dir, *extra, port):
     env = {**os.environ, **FAST_ENV, "OPENKLING_DATA_DIR": str(data_dir)}
-    return subprocess.Popen(
+    return processes.spawn(
         [sys.executable, "-m", "openkling", "serve", "--port", str(port), *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,
     )
 
 
@@ -101,14 +103,9 @@ def test_keys_and_credits_beside_a_running_server(live_server):
 
 
 def test_credits_for_unknown_key_fails(tmp_path):
-    env = {**os.environ, "OPENKLING_DATA_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "openkling", "credits", "show", "nobody"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode != 0 and "no account" in result.stderr
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        cli("credits", "show", "nobody", data_dir=tmp_path)
+    assert "no account" in failed.value.stderr
 
 
 def test_db_upgrade_is_idempotent(tmp_path):

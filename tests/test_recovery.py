@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from liveserver import FAST_ENV, LiveServer, free_port
+from support.engines import GatedEngine
+from support.server import FAST_ENV, LiveServer, free_port
 
 # Big enough that a task runs for a few seconds on this machine.
 SLOW_ENV = {"OPENKLING_PRO_SHORT_SIDE": "720", "OPENKLING_X264_PRESET": "veryfast"}
@@ -56,12 +57,15 @@ def test_killed_server_finishes_task_once_after_restart(server_factory):
         restarted.stop()
 
 
-def test_progress_rises_and_cancel_refunds(server_factory):
-    server = server_factory(env=SLOW_ENV)
+def test_progress_rises_and_cancel_refunds(app_factory):
+    engine = GatedEngine(at=0.25)  # the render stops a quarter of the way, then at 3/4
+    server = app_factory(engine=engine)
     task_id = server.request("POST", "/v1/videos/text2video", json=SLOW_BODY).json()["data"][
         "task_id"
     ]
+    engine.wait_started()
     first = wait_processing(server, task_id)["task_progress"]
+    engine.advance(0.75)
     later = wait_processing(server, task_id, min_progress=first + 1)["task_progress"]
     assert 0 < first < later < 100
 

@@ -10,7 +10,7 @@ import time
 import av
 import httpx
 
-from liveserver import cli
+from support.server import cli
 
 PATH = "/v1/videos/text2video"
 EXPIRED_MSG = "the result files were deleted after the retention period"
@@ -34,9 +34,9 @@ def _is_mp4(content: bytes) -> bool:
         return sum(1 for _ in container.decode(video=0)) > 0
 
 
-def test_the_server_deletes_results_past_retention_and_marks_them_expired(server_factory):
+def test_the_server_deletes_results_past_retention_and_marks_them_expired(app_factory):
     env = {"OPENKLING_RETENTION_SECONDS": "4", "OPENKLING_RETENTION_SWEEP_SECONDS": "0.5"}
-    server = server_factory(env=env)
+    server = app_factory(env=env, socket=True)
     task_id, data = _finished(server)
     video = data["task_result"]["videos"][0]
     url, cover_url = video["url"], video["cover_url"]
@@ -68,8 +68,8 @@ def test_the_server_deletes_results_past_retention_and_marks_them_expired(server
     assert kinds == [("charge",)]  # no refund
 
 
-def test_sweep_command_beside_a_running_server(server_factory):
-    server = server_factory()  # default retention: 30 days
+def test_sweep_command_beside_a_running_server(app_factory):
+    server = app_factory(socket=True)  # default retention: 30 days
     task_id, data = _finished(server)
 
     out = cli("sweep", data_dir=server.data_dir, env=server.env).stdout
@@ -101,14 +101,14 @@ def _png_b64(width: int = 400, height: int = 320) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def test_retention_removes_input_images_and_keeps_a_failure_s_reason(server_factory):
+def test_retention_removes_input_images_and_keeps_a_failure_s_reason(app_factory):
     # no worker: the image2video task stays submitted until it is cancelled, so it fails
     env = {
         "OPENKLING_RETENTION_SECONDS": "3",
         "OPENKLING_RETENTION_SWEEP_SECONDS": "0.5",
         "OPENKLING_WORKERS": "0",
     }
-    server = server_factory(env=env)
+    server = app_factory(env=env, socket=True)
     inputs = server.data_dir / "media" / "inputs"
     path = "/v1/videos/image2video"
     made = server.request("POST", path, json={"image": _png_b64()}).json()["data"]

@@ -25,9 +25,9 @@ SEED_ENV = {
 
 @pytest.fixture(scope="module")
 def seed_server(tmp_path_factory):
-    from liveserver import LiveServer
+    from support.harness import AppServer
 
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("seed"), env=SEED_ENV)
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("seed"), env=SEED_ENV)
     server.start()
     os.environ["KLING_ACCESS_KEY"] = server.access_key
     os.environ["KLING_SECRET_KEY"] = server.secret_key

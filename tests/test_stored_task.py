@@ -31,6 +31,8 @@ VALUES = {
     "created_at": 1_795_484_615_123,
     "updated_at": 1_795_484_625_999,
     "expired_at": None,
+    "started_at": 1_795_484_616_000,
+    "passed_over": 0,
 }
 
 

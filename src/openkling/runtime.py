@@ -184,26 +184,21 @@ def _take_over(lifecycle: Lifecycle, lock: DataDirLock) -> None:
 
 def build_dispatcher(settings: Settings, lifecycle: Lifecycle, worker: Worker | None) -> Dispatcher:
     sweep = max(min(settings.lease_seconds / 2, 10.0), 0.5)
-
-    first_sweep = [settings.dispatcher == "inprocess"]
-
-    def stale() -> list[tuple[str, str]]:
-        # A new in-process dispatcher starts with an empty queue: its first sweep takes every
-        # submitted task (a claim is atomic, so a task another process queued runs once).
-        older_than = 0 if first_sweep[0] else int(sweep * 2000)
-        first_sweep[0] = False
-        return lifecycle.stale_task_ids(submitted_older_than_ms=older_than)
-
     if settings.dispatcher == "celery":
         from .dispatch.celery import CeleryDispatcher
+
+        def stale():
+            return lifecycle.stale_task_ids(submitted_older_than_ms=int(sweep * 2000))
 
         return CeleryDispatcher(settings, stale=stale, sweep_seconds=sweep)
     from .dispatch.inprocess import InProcessDispatcher
 
+    def run_next(loaded: str | None) -> str | None:
+        return worker.run_next(loaded=loaded) if worker else None
+
     return InProcessDispatcher(
-        worker.run if worker else (lambda task_id: None),
+        run_next,
         workers=settings.workers if worker else 0,
-        stale=stale,
         sweep_seconds=sweep,
         grace_seconds=settings.shutdown_grace_seconds,
     )

@@ -12,7 +12,8 @@ import httpx
 import jwt
 import pytest
 
-from liveserver import LiveServer, make_token
+from support.accounts import make_token
+from support.harness import AppServer
 
 ENV = {"OPENKLING_WORKERS": "0", "OPENKLING_RATE_LIMIT_PER_MINUTE": "0"}
 ENDPOINTS = [
@@ -26,16 +27,13 @@ ENDPOINTS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("auth"), env=ENV)
-    server.start()
-    yield server
-    server.stop()
+    with AppServer(data_dir=tmp_path_factory.mktemp("auth"), env=ENV) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def http(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        yield client
+    return server.client
 
 
 def b64url(data: bytes) -> str:
@@ -51,7 +49,7 @@ def hand_token(header: dict, claims: dict, secret: str | None = None, digest=has
     return f"{signing_input}.{b64url(mac)}"
 
 
-def claims_for(server: LiveServer, **extra) -> dict:
+def claims_for(server: AppServer, **extra) -> dict:
     now = int(time.time())
     return {"iss": server.access_key, "exp": now + 1800, "nbf": now - 5, **extra}
 

@@ -4,12 +4,13 @@ concurrency limits and maintenance, each against its own real server."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from liveserver import Account, LiveServer
+from support.accounts import Account
+from support.engines import GatedEngine
+from support.harness import AppServer
 
 PATH = "/v1/videos/text2video"
 QUIET = {"OPENKLING_WORKERS": "0", "OPENKLING_RATE_LIMIT_PER_MINUTE": "0"}
@@ -17,7 +18,7 @@ SERVERS = {
     # no engine runs: tasks stay submitted, so balances move only by what the API does
     "priced": {**QUIET, "OPENKLING_MAX_CONCURRENT_TASKS": "0"},
     # one worker running the synthetic engine; pro renders big enough to be caught mid-run
-    "engines": {"OPENKLING_WORKERS": "1", "OPENKLING_PRO_SHORT_SIDE": "720"},
+    "engines": {"OPENKLING_WORKERS": "1"},  # renders wait at a gate the test opens
     "rate": {"OPENKLING_WORKERS": "0", "OPENKLING_RATE_LIMIT_PER_MINUTE": "2"},
     "concurrency": {**QUIET, "OPENKLING_MAX_CONCURRENT_TASKS": "1"},
     "maintenance": {**QUIET, "OPENKLING_MAINTENANCE": "1"},
@@ -25,17 +26,14 @@ SERVERS = {
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> dict[str, LiveServer]:
-    """All of this module's servers, started side by side."""
-    made = {
-        name: LiveServer(data_dir=tmp_path_factory.mktemp(f"credits-{name}"), env=env)
-        for name, env in SERVERS.items()
-    }
-    with ThreadPoolExecutor(len(made)) as pool:
-        futures = [pool.submit(server.start) for server in made.values()]
+def servers(tmp_path_factory) -> dict[str, AppServer]:
+    """All of this module's servers (the app in this process, one per settings)."""
+    made: dict[str, AppServer] = {}
     try:
-        for future in futures:
-            future.result()
+        for name, env in SERVERS.items():
+            engine = GatedEngine() if name == "engines" else None
+            data_dir = tmp_path_factory.mktemp(f"credits-{name}")
+            made[name] = AppServer(data_dir=data_dir, env=env, engine=engine).start()
         yield made
     finally:
         for server in made.values():
@@ -44,20 +42,18 @@ def servers(tmp_path_factory) -> dict[str, LiveServer]:
 
 @pytest.fixture(scope="module")
 def http():
-    with httpx.Client(timeout=30) as client:
-        yield client
+    """Unused by the requests (each server has its own client); kept for the tests' signature."""
+    return None
 
 
 class Api:
     """One account on one server, over a shared keep-alive client."""
 
-    def __init__(self, http: httpx.Client, server: LiveServer, account: Account) -> None:
+    def __init__(self, http: httpx.Client, server: AppServer, account: Account) -> None:
         self.http, self.server, self.account = http, server, account
 
     def send(self, method: str, path: str, **kw) -> httpx.Response:
-        return self.http.request(
-            method, self.server.base_url + path, headers=self.account.headers(), **kw
-        )
+        return self.server.client.request(method, path, headers=self.account.headers(), **kw)
 
     def ok(self, method: str, path: str, **kw):
         resp = self.send(method, path, **kw)
@@ -159,14 +155,12 @@ def test_cancelled_submitted_task_is_refunded_once(http, servers):
 
 def test_failed_tasks_are_refunded_with_engines_running(http, servers):
     a = api(http, servers, "engines")
-    blocker = a.create(mode="pro", duration="10")  # 70: keeps the one worker busy a while
+    blocker = a.create(mode="pro", duration="10")  # 70: holds the one worker at the gate
     queued = a.create(mode="pro", duration="5")  # 35: waits behind it, still submitted
     assert a.balance() == 895.0
 
-    deadline = time.monotonic() + 30
-    while a.get(blocker["task_id"])["task_status"] != "processing":
-        assert time.monotonic() < deadline, a.server.log()[-3000:]
-        time.sleep(0.02)
+    a.server.engine.wait_started()
+    assert a.get(blocker["task_id"])["task_status"] == "processing"
     assert a.get(queued["task_id"])["task_status"] == "submitted"
     a.ok("POST", f"{PATH}/{queued['task_id']}/cancel")
     a.ok("POST", f"{PATH}/{blocker['task_id']}/cancel")
@@ -180,6 +174,7 @@ def test_failed_tasks_are_refunded_with_engines_running(http, servers):
     assert a.balance() == 1000.0
 
     # a task that succeeds keeps its charge
+    a.server.engine.release()
     ok = a.wait(a.create()["task_id"])
     assert ok["task_status"] == "succeed", ok
     assert ok["final_unit_deduction"] == "10"
@@ -230,5 +225,5 @@ def test_maintenance_is_503(http, servers):
         resp = a.send(method, path, json={"prompt": "x"} if method == "POST" else None)
         assert_error(resp, 503, 5001)
         assert resp.headers.get("retry-after")
-    assert http.get(server.base_url + "/readyz").status_code == 503
-    assert http.get(server.base_url + "/healthz").status_code == 200
+    assert server.client.get("/readyz").status_code == 503
+    assert server.client.get("/healthz").status_code == 200

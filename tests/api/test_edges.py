@@ -11,7 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from liveserver import LiveServer, free_port, make_token
+from support.accounts import make_token
+from support.harness import AppServer
+from support.server import LiveServer, free_port
 
 PATH = "/v1/videos/text2video"
 SIG = "0" * 64
@@ -19,10 +21,8 @@ SIG = "0" * 64
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("edges"), env={})
-    server.start()
-    yield server
-    server.stop()
+    with AppServer(data_dir=tmp_path_factory.mktemp("edges"), socket=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

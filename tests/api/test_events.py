@@ -10,8 +10,10 @@ import time
 import httpx
 import pytest
 
-from liveserver import LiveServer, cli
-from pictures import png_b64
+from support.engines import GatedEngine
+from support.harness import AppServer
+from support.pictures import png_b64
+from support.server import cli
 
 ORDER = {"submitted": 0, "processing": 1, "succeed": 2, "failed": 2}
 
@@ -39,6 +41,7 @@ class Reader(threading.Thread):
         super().__init__(daemon=True)
         self.server, self.path, self.account = server, path, account or server.account
         self.events: queue.Queue = queue.Queue()
+        self.names: list[str] = []  # the event name of each task object, in order
         self.client = httpx.Client(timeout=60)
         self.start()
 
@@ -47,8 +50,12 @@ class Reader(threading.Thread):
             with self.client.stream(
                 "GET", self.server.base_url + self.path, headers=self.account.headers()
             ) as resp:
+                name = None
                 for line in resp.iter_lines():
-                    if line.startswith("data:"):
+                    if line.startswith("event:"):
+                        name = line[6:].strip()
+                    elif line.startswith("data:"):
+                        self.names.append(name)
                         self.events.put(json.loads(line[5:]))
         except httpx.HTTPError:
             pass
@@ -64,25 +71,29 @@ class Reader(threading.Thread):
 @pytest.fixture(scope="module")
 def idle_server(tmp_path_factory):
     """No worker: tasks stay submitted until cancelled. Two streams per account."""
-    server = LiveServer(
+    with AppServer(
         data_dir=tmp_path_factory.mktemp("events-idle"),
-        env={"OPENKLING_WORKERS": "0", "OPENKLING_EVENTS_STREAMS_PER_ACCOUNT": "2"},
-    )
-    server.start()
-    yield server
-    server.stop()
+        env={
+            "OPENKLING_WORKERS": "0",
+            "OPENKLING_EVENTS_STREAMS_PER_ACCOUNT": "2",
+            "OPENKLING_EVENTS_KEEPALIVE_SECONDS": "1",  # a closed stream is noticed soon
+        },
+        socket=True,
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def busy_server(tmp_path_factory):
-    """A worker with pro videos large enough that progress shows between start and end."""
-    server = LiveServer(
+    """A worker whose renders wait at a gate the test opens: progress shows between start
+    and end for as long as the test needs."""
+    with AppServer(
         data_dir=tmp_path_factory.mktemp("events-busy"),
-        env={"OPENKLING_PRO_SHORT_SIDE": "1080", "OPENKLING_EVENTS_POLL_SECONDS": "0.2"},
-    )
-    server.start()
-    yield server
-    server.stop()
+        env={"OPENKLING_EVENTS_POLL_SECONDS": "0.2"},
+        engine=GatedEngine(),
+        socket=True,
+    ) as server:
+        yield server
 
 
 def create(server, account=None, **body) -> str:
@@ -94,10 +105,19 @@ def create(server, account=None, **body) -> str:
 
 def test_task_events_arrive_in_order_and_end_at_succeed(busy_server):
     task_id = create(busy_server, mode="pro", duration="10")
-    events = read_events(busy_server, f"/v1/videos/text2video/{task_id}/events")
+    reader = Reader(busy_server, f"/v1/videos/text2video/{task_id}/events")
+    tasks = []
+    try:
+        while not tasks or not 0 < tasks[-1]["task_progress"] < 100:  # held at the gate
+            tasks.append(reader.next())
+            assert tasks[-1] is not None, f"the stream ended before the render moved: {tasks}"
+        busy_server.engine.release()
+        while (task := reader.next()) is not None:
+            tasks.append(task)
+    finally:
+        reader.close()
 
-    assert [name for name, _ in events] == ["text2video"] * len(events)
-    tasks = [data for _, data in events]
+    assert reader.names == ["text2video"] * len(tasks)
     assert all(t["task_id"] == task_id for t in tasks)
     statuses = [ORDER[t["task_status"]] for t in tasks]
     progress = [t["task_progress"] for t in tasks]
@@ -144,9 +164,15 @@ def test_account_events_send_the_queue_then_each_change(idle_server):
         seen = reader.next()
         assert (seen["task_id"], seen["task_status"]) == (first, "failed")
         other = idle_server.new_account(credits=100)
+        mine = {first, second}
         create(idle_server, account=other, prompt="not yours")
+        later = []
         with pytest.raises(queue.Empty):  # another account's task never shows here
-            reader.next(timeout=2)
+            while True:
+                later.append(reader.next(timeout=4))
+        assert {t["task_id"] for t in later} <= mine
+        # the second task moved up when the first left the line
+        assert [t["queue_position"] for t in later if t["task_id"] == second][-1:] == [1]
     finally:
         reader.close()
 
@@ -189,6 +215,7 @@ def test_unknown_task_and_missing_key_are_refused_before_any_stream(idle_server)
 
 
 def test_image2video_tasks_stream_at_their_own_door(busy_server):
+    busy_server.engine.release()
     made = busy_server.request(
         "POST", "/v1/videos/image2video", json={"image": png_b64(400, 300), "prompt": "waves"}
     ).json()["data"]

@@ -9,7 +9,8 @@ import subprocess
 import httpx
 import pytest
 
-from liveserver import LiveServer, cli, free_port
+from support.harness import AppServer
+from support.server import cli, free_port
 from test_callbacks import Receiver
 
 PATH = "/v1/videos/text2video"
@@ -29,7 +30,7 @@ FORGED = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = {"OPENKLING_ALLOWED_HOSTS": "api.example.test, other.example.test:8443"}
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("host"), env=env)
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("host"), env=env)
     server.start()
     yield server
     server.stop()
@@ -45,7 +46,7 @@ def done(server) -> str:
     return task_id
 
 
-def get(server: LiveServer, path: str, host: str | None, **kw) -> httpx.Response:
+def get(server: AppServer, path: str, host: str | None, **kw) -> httpx.Response:
     headers = {**server.headers(), **({"Host": host} if host is not None else {})}
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         return http.get(path, headers=headers, **kw)
@@ -116,7 +117,8 @@ def test_a_bad_allowed_hosts_entry_stops_start_up(tmp_path):
 
 
 def test_public_base_url_roots_every_url_whatever_the_host(tmp_path):
-    server = LiveServer(
+    server = AppServer(
+        socket=True,
         data_dir=tmp_path / "public",
         env={"OPENKLING_PUBLIC_BASE_URL": "https://videos.example.com/"},
     ).start()

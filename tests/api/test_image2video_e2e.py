@@ -9,15 +9,17 @@ import httpx
 import numpy as np
 import pytest
 
-from liveserver import LiveServer
 from pictures import b64, decode_frames, encode, gradient, psnr, resize
+from support.harness import AppServer
 
 PATH = "/v1/videos/image2video"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = LiveServer(data_dir=tmp_path_factory.mktemp("i2v-e2e"), env={"OPENKLING_WORKERS": "2"})
+    s = AppServer(
+        socket=True, data_dir=tmp_path_factory.mktemp("i2v-e2e"), env={"OPENKLING_WORKERS": "2"}
+    )
     s.start()
     yield s
     s.stop()

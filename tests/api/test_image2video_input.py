@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liveserver import LiveServer
 from pictures import b64, encode, gradient, png_b64
+from support.harness import AppServer
 
 PATH = "/v1/videos/image2video"
 IMAGE = png_b64(640, 360)
@@ -73,7 +73,7 @@ def site():
 def server(tmp_path_factory):
     # no engine runs: tasks stay submitted, so only what the API does shows
     env = {"OPENKLING_WORKERS": "0", "OPENKLING_RATE_LIMIT_PER_MINUTE": "0"}
-    s = LiveServer(data_dir=tmp_path_factory.mktemp("i2v-input"), env=env)
+    s = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("i2v-input"), env=env)
     s.start()
     yield s
     s.stop()

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from liveserver import LiveServer, cli, free_port
 from pictures import b64, encode, gradient
+from support.harness import AppServer
+from support.server import cli, free_port
 
 
 class Receiver:
@@ -60,10 +61,16 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("kling2026"), env={})
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("kling2026"), env={})
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def bystander(server):
+    """An account that makes no task: what refused requests must leave as it was."""
+    return server.new_account(credits=50)
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +85,11 @@ def api_key(account) -> dict[str, str]:
     return {"Authorization": f"Bearer {account.secret_key}", "Content-Type": "application/json"}
 
 
-def call(server: LiveServer, method: str, path: str, account=None, **kw) -> httpx.Response:
+def call(server: AppServer, method: str, path: str, account=None, **kw) -> httpx.Response:
     return server.request(method, path, headers=api_key(account or server.account), **kw)
 
 
-def wait_record(server: LiveServer, task_id: str, account=None, timeout: float = 180) -> dict:
+def wait_record(server: AppServer, task_id: str, account=None, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         resp = call(server, "GET", f"/tasks?task_ids={task_id}", account)
@@ -94,7 +101,7 @@ def wait_record(server: LiveServer, task_id: str, account=None, timeout: float =
     raise AssertionError(f"task {task_id} did not finish:\n{server.log()[-3000:]}")
 
 
-def frames_of(server: LiveServer, url: str, path: Path) -> tuple[list[np.ndarray], float]:
+def frames_of(server: AppServer, url: str, path: Path) -> tuple[list[np.ndarray], float]:
     resp = httpx.get(url, timeout=30)
     assert resp.status_code == 200
     path.write_bytes(resp.content)
@@ -315,3 +322,84 @@ def test_omni_video_reference_images_reach_the_engine(server, tmp_path):
     side = width // 6
     corner = frames[len(frames) // 2][height - side : height - 4, 4 : side - 2].reshape(-1, 3)
     assert np.abs(corner.mean(axis=0) - [230, 0, 0]).max() < 25, corner.mean(axis=0)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/text-to-video/kling-9", {"prompt": "x"}, "model"),
+        (
+            "/text-to-video/kling-2.6",
+            {"prompt": "x", "settings": {"duration": 7}},
+            "settings.duration",
+        ),
+        ("/text-to-video/kling-3.0", {"prompt": "shot 1, 2, a; shot 2, 2, b;"}, "prompt"),
+        ("/image-to-video/kling-2.6", {"contents": [{"type": "prompt", "text": "x"}]}, "contents"),
+        (
+            "/omni-video/kling-o1",
+            {
+                "contents": [
+                    {"type": "prompt", "text": "x"},
+                    {"type": "base_video", "url": "https://example.com/v.mp4"},
+                ]
+            },
+            "contents[1].type",
+        ),  # noqa: E501
+    ],
+)
+def test_bad_input_over_http_changes_nothing(server, bystander, path, body, field):
+    account = bystander
+
+    def state() -> tuple:
+        costs = call(server, "GET", "/account/costs", account).json()["data"]["balance"]
+        return costs, call(server, "POST", "/tasks", account, json={}).json()["data"]["count"]
+
+    before = state()
+    resp = call(server, "POST", path, account, json=body)
+    assert resp.status_code == 400
+    out = resp.json()
+    assert out["code"] == 1201 and out["message"].startswith(field + ":") and "data" not in out
+    assert state() == before == (50, 0)
+
+
+def test_models_lists_the_2026_models_and_the_cli_sends_a_test_callback(server, receiver):
+    models = {m["model_name"]: m for m in call(server, "GET", "/v1/models").json()["data"]}
+    for name in ("kling-2.5-turbo", "kling-2.6", "kling-3.0", "kling-3.0-turbo"):
+        assert models[name]["api"] == "2026" and "text-to-video" in models[name]["endpoints"]
+    assert models["kling-3.0-omni"]["endpoints"] == ["omni-video"]
+    assert models["kling-o1"]["durations"] == [str(s) for s in range(3, 11)]
+    assert "api" not in models["kling-v2-6"]  # the legacy entries are as they were
+
+    account = server.new_account(credits=1)
+    out = cli("webhooks", "test", account.access_key, receiver.url, data_dir=server.data_dir)
+    sent = json.loads(out.stdout)
+    # the CLI and the endpoint share the limit: one test callback per 6 s per account
+    again = call(
+        server, "POST", "/account/webhooks/test", account, json={"callback_url": receiver.url}
+    )
+    assert again.status_code == 429 and again.json()["code"] == 1302
+    body, headers = receiver.wait(lambda p: p.get("id") == sent["id"])
+    assert verify(account.webhook_secret, body, headers) == sent
+
+
+def test_waiting_records_carry_their_place_in_line(tmp_path):
+    """No worker here: the tasks wait, and GET /tasks and POST /tasks say where they stand."""
+    idle = AppServer(data_dir=tmp_path / "idle", env={"OPENKLING_WORKERS": "0"})
+    idle.start()
+    try:
+        made = []
+        for i in range(2):
+            resp = call(
+                idle, "POST", "/text-to-video/kling-3.0",
+                json={"prompt": f"a queue {i}", "settings": {"duration": 3}},
+            )  # fmt: skip
+            assert resp.status_code == 200, resp.text
+            made.append(resp.json()["data"]["id"])
+        got = call(idle, "GET", "/tasks?task_ids=" + ",".join(made)).json()["data"]
+        places = {r["id"]: r["queue_position"] for r in got}
+        assert places == {made[0]: 1, made[1]: 2}
+        assert all(r["status"] == "submitted" and "queue_eta_seconds" not in r for r in got)
+        page = call(idle, "POST", "/tasks", json={"limit": 10}).json()["data"]
+        assert {r["id"]: r["queue_position"] for r in page["result"]} == places
+    finally:
+        idle.stop()

@@ -10,7 +10,8 @@ import httpx
 import numpy as np
 import pytest
 
-from liveserver import Account, LiveServer
+from support.accounts import Account
+from support.harness import AppServer
 
 PATH = "/v1/videos/text2video"
 QUIET = {
@@ -32,7 +33,7 @@ V3_SHOTS = {
 
 @pytest.fixture(scope="module")
 def quiet(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("kling3-quiet"), env=QUIET)
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("kling3-quiet"), env=QUIET)
     server.start()
     yield server
     server.stop()
@@ -44,7 +45,7 @@ def http():
         yield client
 
 
-def send(http, server: LiveServer, method: str, path: str, account: Account | None = None, **kw):
+def send(http, server: AppServer, method: str, path: str, account: Account | None = None, **kw):
     headers = (account or server.account).headers()
     return http.request(method, server.base_url + path, headers=headers, **kw)
 
@@ -195,7 +196,7 @@ def download(http, url: str, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def engine_server(tmp_path_factory):
     env = {"OPENKLING_WORKERS": "1", "OPENKLING_STD_SHORT_SIDE": "144"}
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("kling3-engine"), env=env)
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("kling3-engine"), env=env)
     server.start()
     yield server
     server.stop()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from liveserver import Account, cli
 from pictures import png_b64
 
 
@@ -51,12 +48,7 @@ def test_models_list_what_the_api_validates_and_charges(live_server, models):
 def test_models_need_a_key_and_show_what_a_limited_key_may_use(live_server):
     assert live_server.request("GET", "/v1/models", headers={}).status_code == 401
     out = live_server.new_account(credits=10)
-    limited = cli(
-        "keys", "create", "--json", "--models", "kling-v1-6", data_dir=live_server.data_dir
-    )
-    account = Account(
-        **{k: v for k, v in json.loads(limited.stdout).items() if k != "allowed_models"}
-    )
+    account = live_server.new_account(credits=10, models=["kling-v1-6"])
     data = live_server.request("GET", "/v1/models", account=account).json()["data"]
     assert [m["model_name"] for m in data if m["allowed"]] == ["kling-v1-6"]
     data = live_server.request("GET", "/v1/models", account=out).json()["data"]

@@ -13,8 +13,8 @@ import sys
 import httpx
 import pytest
 
-from liveserver import LiveServer
 from openkling.api.doors import speaks_openai
+from support.harness import AppServer
 
 ENV = {
     "OPENKLING_WORKERS": "0",  # tasks stay submitted: the run measures the edge, not engines
@@ -52,7 +52,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("openapi"), env=ENV)
+    server = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("openapi"), env=ENV)
     server.start()
     yield server
     server.stop()
@@ -164,7 +164,7 @@ def test_schemathesis_finds_no_5xx_no_schema_violation_no_undocumented_status(se
         cwd=tmp_path,  # its reports, if any, stay out of the checkout
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=480,  # every door adds operations (images alone: about a minute on 2 busy cores)
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     output = proc.stdout + proc.stderr

@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from liveserver import Account, LiveServer
+from support.accounts import Account
+from support.harness import AppServer
 
 ENV = {
     "OPENKLING_WORKERS": "0",  # tasks stay submitted: nothing moves under the assertions
@@ -19,16 +20,13 @@ PATH = "/v1/videos/text2video"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("tenancy"), env=ENV)
-    server.start()
-    yield server
-    server.stop()
+    with AppServer(data_dir=tmp_path_factory.mktemp("tenancy"), env=ENV) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def http(server):
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        yield client
+    return server.client
 
 
 @pytest.fixture(scope="module")

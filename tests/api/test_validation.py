@@ -8,7 +8,8 @@ import json
 import httpx
 import pytest
 
-from liveserver import Account, LiveServer
+from support.accounts import Account
+from support.harness import AppServer
 
 ENV = {
     "OPENKLING_WORKERS": "0",  # no engine runs: tasks stay submitted
@@ -22,10 +23,8 @@ PROMPT = "a paper boat drifting down a rainy street"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("validation"), env=ENV)
-    server.start()
-    yield server
-    server.stop()
+    with AppServer(data_dir=tmp_path_factory.mktemp("validation"), env=ENV) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -36,30 +35,28 @@ def payer(server) -> Account:
 
 @pytest.fixture(scope="module")
 def http(server):
-    """One keep-alive client for the module (a fresh client per request costs more than the
-    request itself)."""
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        yield client
+    """The app's own client (in this process, over ASGI)."""
+    return server.client
 
 
-def send(http, server: LiveServer, method: str, path: str, *, account=None, **kw):
+def send(http, server: AppServer, method: str, path: str, *, account=None, **kw):
     headers = {**(account or server.account).headers(), **kw.pop("headers", {})}
     return http.request(method, path, headers=headers, **kw)
 
 
-def balance(http, server: LiveServer, account: Account | None = None) -> float:
+def balance(http, server: AppServer, account: Account | None = None) -> float:
     resp = send(http, server, "GET", "/account/costs", account=account)
     assert resp.status_code == 200, resp.text
     return resp.json()["data"]["resource_pack_subscribe_infos"][0]["remaining_quantity"]
 
 
-def task_list(http, server: LiveServer, account: Account | None = None) -> list[dict]:
+def task_list(http, server: AppServer, account: Account | None = None) -> list[dict]:
     resp = send(http, server, "GET", f"{PATH}?pageNum=1&pageSize=500", account=account)
     assert resp.status_code == 200, resp.text
     return resp.json()["data"]
 
 
-def state(http, server: LiveServer, account: Account | None = None) -> tuple:
+def state(http, server: AppServer, account: Account | None = None) -> tuple:
     return balance(http, server, account), task_list(http, server, account)
 
 

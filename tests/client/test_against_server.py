@@ -190,8 +190,8 @@ def test_few_credits_are_insufficient(live_server):
     assert error_line(result).startswith("error: insufficient credits:")
 
 
-def test_rate_limit_is_a_rate_limit_error_and_create_is_not_retried(server_factory):
-    server = server_factory(env={"OPENKLING_RATE_LIMIT_PER_MINUTE": "2"})
+def test_rate_limit_is_a_rate_limit_error_and_create_is_not_retried(app_factory):
+    server = app_factory(socket=True, env={"OPENKLING_RATE_LIMIT_PER_MINUTE": "2"})
     client, sent = counting(server)
     with client:
         client.text2video.create(prompt="one", **SMALL)
@@ -205,8 +205,8 @@ def test_rate_limit_is_a_rate_limit_error_and_create_is_not_retried(server_facto
     assert error_line(result).startswith("error: rate limited:")
 
 
-def test_maintenance_is_a_server_error_retried_only_on_gets(server_factory):
-    server = server_factory(env={"OPENKLING_MAINTENANCE": "1"})
+def test_maintenance_is_a_server_error_retried_only_on_gets(app_factory):
+    server = app_factory(socket=True, env={"OPENKLING_MAINTENANCE": "1"})
     retry = RetryPolicy(max_retries=1, base_delay=0.0, max_retry_after=0.0)
     client, sent = counting(server, retry=retry)
     with client:
@@ -223,9 +223,10 @@ def test_maintenance_is_a_server_error_retried_only_on_gets(server_factory):
     assert error_line(result).startswith("error: server error:")
 
 
-def test_generation_failure_and_policy_refusal(server_factory, tmp_path):
-    server = server_factory(
-        env={"OPENKLING_TASK_TIMEOUT_SECONDS": "0.001", "OPENKLING_REFUSED_TERMS": "zeppelin"}
+def test_generation_failure_and_policy_refusal(app_factory, tmp_path):
+    server = app_factory(
+        socket=True,
+        env={"OPENKLING_TASK_TIMEOUT_SECONDS": "0.001", "OPENKLING_REFUSED_TERMS": "zeppelin"},
     )
     with kling(server) as client:
         before = client.account.costs().remaining_quantity
@@ -246,8 +247,8 @@ def test_generation_failure_and_policy_refusal(server_factory, tmp_path):
     assert result.exit_code == 4, result.output
 
 
-def test_wait_timeout_and_cancel_on_a_server_with_no_worker(server_factory):
-    server = server_factory(env={"OPENKLING_WORKERS": "0"})
+def test_wait_timeout_and_cancel_on_a_server_with_no_worker(app_factory):
+    server = app_factory(socket=True, env={"OPENKLING_WORKERS": "0"})
     with kling(server) as client:
         task = client.text2video.create(prompt="never rendered", **SMALL)
         with pytest.raises(WaitTimeout) as info:

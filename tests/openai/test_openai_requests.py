@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -15,7 +13,7 @@ import openai
 import pytest
 from PIL import Image
 
-from liveserver import Account, LiveServer, cli
+from support.harness import AppServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Sora so
 
@@ -32,33 +30,29 @@ SERVERS = {
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> dict[str, LiveServer]:
-    made = {
-        name: LiveServer(data_dir=tmp_path_factory.mktemp(f"openai-{name}"), env=env)
-        for name, env in SERVERS.items()
-    }
-    with ThreadPoolExecutor(len(made)) as pool:
-        futures = [pool.submit(server.start) for server in made.values()]
+def servers(tmp_path_factory) -> dict[str, AppServer]:
+    made: dict[str, AppServer] = {}
     try:
-        for future in futures:
-            future.result()
+        for name, env in SERVERS.items():
+            data_dir = tmp_path_factory.mktemp(f"openai-{name}")
+            made[name] = AppServer(data_dir=data_dir, env=env, socket=True).start()
         yield made
     finally:
         for server in made.values():
             server.stop()
 
 
-def sdk(server: LiveServer, secret_key: str | None = None) -> openai.OpenAI:
+def sdk(server: AppServer, secret_key: str | None = None) -> openai.OpenAI:
     """The official client, unchanged but for where it points and the key it sends."""
     return openai.OpenAI(base_url=server.base_url + "/v1", api_key=secret_key or server.secret_key)
 
 
-def balance(server: LiveServer, account=None) -> float:
+def balance(server: AppServer, account=None) -> float:
     resp = server.request("GET", "/account/costs", account=account)
     return resp.json()["data"]["resource_pack_subscribe_infos"][0]["remaining_quantity"]
 
 
-def inputs(server: LiveServer) -> list[Path]:
+def inputs(server: AppServer) -> list[Path]:
     root = server.data_dir / "media" / "inputs"
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
@@ -186,7 +180,7 @@ def test_each_door_lists_and_finds_only_its_own(servers):
     assert resp.status_code == 404 and resp.json()["code"] == 1203  # Kling's own shape there
 
 
-def refused(server: LiveServer, account, call, error: type[openai.APIStatusError]):
+def refused(server: AppServer, account, call, error: type[openai.APIStatusError]):
     """Run ``call``; it must raise ``error`` and change nothing: no video, no credit, no file."""
     client = sdk(server, account.secret_key)
     before = (balance(server, account), [v.id for v in client.videos.list()], inputs(server))
@@ -353,21 +347,7 @@ def test_refused_prompt_is_bad_request(servers):
 
 def test_key_without_the_mapped_model_is_permission_denied(servers):
     server = servers["quiet"]
-    out = cli(
-        "keys",
-        "create",
-        "--json",
-        "--credits",
-        "100",
-        "--models",
-        "kling-v3",
-        data_dir=server.data_dir,
-        env=server.env,
-    )
-    keys = json.loads(out.stdout)
-    account = Account(
-        **{k: keys[k] for k in ("access_key", "secret_key", "webhook_secret", "credits")}
-    )
+    account = server.new_account(credits=100, models=["kling-v3"])
     exc = refused(
         server, account, lambda c: c.videos.create(prompt="a fox"), openai.PermissionDeniedError
     )

@@ -13,7 +13,7 @@ import openai
 import pytest
 from PIL import Image, ImageDraw
 
-from liveserver import LiveServer
+from support.harness import AppServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks Sora so
 
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # FAST_ENV shrinks Kling's sizes; an OpenAI size is exact regardless
-    server = LiveServer(
+    server = AppServer(
+        socket=True,
         data_dir=tmp_path_factory.mktemp("openai-videos"),
         env={"OPENKLING_OPENAI_POLL_AFTER_MS": "200"},
     )
@@ -62,7 +63,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
-def media_files(server: LiveServer) -> list[Path]:
+def media_files(server: AppServer) -> list[Path]:
     return sorted(p for p in (server.data_dir / "media").rglob("*") if p.is_file())
 
 
@@ -193,11 +194,12 @@ def test_uploaded_input_reference_is_the_first_frame(server, client):
     assert [p for p in media_files(server) if "inputs" in p.parts] == []
 
 
-def test_native_resolution_when_exact_size_is_off(server_factory):
+def test_native_resolution_when_exact_size_is_off(app_factory):
     """The size's aspect at the engine's own resolution (here FAST_ENV's 144 px short side);
     the object reports what was made."""
-    server = server_factory(
-        env={"OPENKLING_OPENAI_EXACT_SIZE": "false", "OPENKLING_OPENAI_POLL_AFTER_MS": "200"}
+    server = app_factory(
+        env={"OPENKLING_OPENAI_EXACT_SIZE": "false", "OPENKLING_OPENAI_POLL_AFTER_MS": "200"},
+        socket=True,
     )
     client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=server.secret_key)
     queued = client.videos.create(prompt="a tall tower", size="720x1280", seconds="4")

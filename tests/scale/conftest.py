@@ -1,13 +1,10 @@
-"""Scaled-layout fixtures: a fresh PostgreSQL database, a private Redis key prefix, an S3
-endpoint (moto in server mode), and real `openkling serve --no-worker` / `openkling worker`
+"""Scaled-layout fixtures (the database, broker and S3 fixtures come from ``support.infra``):
+real `openkling serve --no-worker` / `openkling worker`
 processes on loopback."""
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,85 +14,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 
-
-def _root_conftest():
-    """tests/conftest.py by path: the bare name ``conftest`` may be another directory's."""
-    name = "_openkling_tests_root_conftest"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_root = _root_conftest()
-FAST_ENV, LiveServer, cli, free_port = _root.FAST_ENV, _root.LiveServer, _root.cli, _root.free_port
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-
-
-def _pg_admin() -> psycopg.Connection:
-    return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-
-
-@pytest.fixture
-def pg_url():
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"openkling_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with _pg_admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with _pg_admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def broker_url():
-    """The Redis broker with a key prefix of our own, so parallel runs never share a queue."""
-    prefix = f"oktest-{uuid.uuid4().hex[:12]}:"
-    client = redis.Redis(REDIS_HOST, REDIS_PORT, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}")
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/0?global_keyprefix={prefix}"
-    keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """An S3 endpoint: moto in server mode on a free loopback port."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_settings(s3_endpoint) -> dict[str, str]:
-    """OPENKLING_* variables for S3 storage in a bucket of this test's own."""
-    return {
-        "OPENKLING_STORAGE": "s3",
-        "OPENKLING_S3_ENDPOINT_URL": s3_endpoint,
-        "OPENKLING_S3_BUCKET": f"okt-{uuid.uuid4().hex[:12]}",
-        "OPENKLING_S3_REGION": "us-east-1",
-        "OPENKLING_S3_ACCESS_KEY_ID": "testing",
-        "OPENKLING_S3_SECRET_ACCESS_KEY": "testing",
-    }
+from support import processes
+from support.server import FAST_ENV, LiveServer, cli, free_port  # noqa: F401
 
 
 @pytest.fixture
@@ -137,7 +58,7 @@ class WorkerProcess:
         self.log_path = self.data_dir / f"worker-{uuid.uuid4().hex[:6]}.log"
         full_env = {**os.environ, **FAST_ENV, **self.env, "OPENKLING_DATA_DIR": str(self.data_dir)}
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             [
                 sys.executable, "-m", "openkling", "worker",
                 "--models", self.models, "--concurrency", str(self.concurrency),
@@ -145,7 +66,6 @@ class WorkerProcess:
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -161,12 +81,8 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the running task
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.proc is not None:  # SIGTERM: a warm shutdown, the running task finishes
+            processes.stop(self.proc, timeout=30)
         if self._log:
             self._log.close()
             self._log = None
@@ -174,7 +90,7 @@ class WorkerProcess:
     def kill(self) -> None:
         """SIGKILL the worker's process group, as a machine dying would."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            processes.kill_group(self.proc)
             self.proc.wait(timeout=10)
 
 

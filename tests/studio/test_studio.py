@@ -17,14 +17,15 @@ from pathlib import Path
 import av
 import httpx
 import pytest
+from playwright import sync_api as playwright_api
 
-from liveserver import FAST_ENV, LiveServer, cli, free_port
-from pictures import encode, gradient
-
-playwright_api = pytest.importorskip("playwright.sync_api")
+from support import processes
+from support.pictures import encode, gradient
+from support.server import FAST_ENV, LiveServer, cli, free_port
 
 CHROMIUM = "/usr/bin/chromium"
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Screenshots go to a temporary folder; docs/screenshots.py points this at docs/img (by hand).
+SCREENSHOTS_ENV = "OPENKLING_TEST_SCREENSHOTS_DIR"
 SIZES = {
     "desktop": {"viewport": {"width": 1280, "height": 860}, "device_scale_factor": 1},
     "phone": {
@@ -36,10 +37,6 @@ SIZES = {
 }
 # Pro videos are 1080p here: long enough for the bar to move and for Cancel to be pressed.
 ENV = {"OPENKLING_PRO_SHORT_SIDE": "1080", "OPENKLING_EVENTS_POLL_SECONDS": "0.25"}
-
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason="Chromium is not installed at /usr/bin/chromium"
-)
 
 # Records every value a progress bar shows (CSP does not apply to evaluated test code).
 WATCH_PROGRESS = """() => {
@@ -73,6 +70,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if shutil.which(CHROMIUM) is None:  # a browser test fails, never skips, without it
+        pytest.fail(f"Chromium is not installed at {CHROMIUM} (README: Run the tests)")
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM)
         yield chromium
@@ -119,12 +118,11 @@ def test_a_new_user_opens_the_printed_address_pastes_the_printed_key_and_watches
     log = tmp_path / "serve.log"
     env = {**os.environ, **FAST_ENV, "OPENKLING_DATA_DIR": str(tmp_path / "data")}
     with open(log, "w") as out:
-        proc = subprocess.Popen(
+        proc = processes.spawn(
             [sys.executable, "-m", "openkling", "serve", "--port", str(free_port())],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 60
@@ -392,7 +390,14 @@ def test_the_shot_editor_makes_a_multi_shot_task_and_reuse_brings_it_back(studio
     page.get_by_label("Model").select_option("kling-v1")
 
 
-def test_screenshot_then_forget_the_key(studio, server, size):
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    """Where screenshots go: a temporary folder, or $OPENKLING_TEST_SCREENSHOTS_DIR."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    return Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+
+
+def test_screenshot_then_forget_the_key(studio, server, size, screenshots):
     page, account = studio
     done = page.locator("#gallery li[data-status=succeed]")
     before = done.count()
@@ -407,7 +412,7 @@ def test_screenshot_then_forget_the_key(studio, server, size):
         video.evaluate(METADATA_DURATION)
     # nothing is wider than the window: no sideways scrolling at phone width
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["viewport"]["width"]
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    screenshots.mkdir(parents=True, exist_ok=True)
     page.evaluate("document.activeElement.blur(); document.querySelector('.compose').scrollTop = 0")
     if size == "phone":  # the form is the top of the page; show the queue and the gallery
         page.locator("#queue-title").evaluate(
@@ -416,7 +421,9 @@ def test_screenshot_then_forget_the_key(studio, server, size):
         )
     else:
         page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(DOCS_IMG / f"studio-{size}.png"))
+    shot = screenshots / f"studio-{size}.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000  # a picture of the page, not an empty file
 
     page.get_by_role("button", name="Forget key").click()
     playwright_api.expect(page.get_by_label("API key")).to_be_visible()
@@ -457,3 +464,34 @@ def test_a_revoked_key_signs_the_page_out_with_the_servers_message(browser, serv
     playwright_api.expect(alert).to_contain_text("API key is not valid (HTTP 401", timeout=30_000)
     playwright_api.expect(page.get_by_label("API key")).to_be_visible()
     page.close()
+
+
+def test_a_waiting_task_shows_its_place_in_line_and_the_wait(browser, tmp_path):
+    """One worker, busy with a long task: the studio's queue says "2nd in line, about 40 s"."""
+    live = LiveServer(data_dir=tmp_path / "line", env={**ENV, "OPENKLING_WORKERS": "1"})
+    live.start()
+    try:
+        account = live.new_account(credits=1000, name="line")
+        body = {"prompt": "a quick test", "duration": "5"}
+        first = live.request("POST", "/v1/videos/text2video", json=body, account=account)
+        done = live.wait_task(first.json()["data"]["task_id"], account=account, timeout=60)
+        assert done["task_status"] == "succeed"  # a finished run: waits can be estimated
+        long = {"prompt": "a long blocker", "duration": "10", "mode": "pro"}
+        assert live.request("POST", "/v1/videos/text2video", json=long, account=account)
+
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(live.base_url + "/")
+        page.get_by_label("API key").fill(account.secret_key)
+        page.get_by_role("button", name="Sign in").click()
+        for prompt in ("waits first", "waits second"):
+            generate(page, prompt)
+        places = page.locator("#queue .place")
+        playwright_api.expect(places.filter(has_text="next in line, about")).to_have_count(
+            1, timeout=15_000
+        )
+        second = places.filter(has_text="2nd in line, about")
+        playwright_api.expect(second).to_have_count(1)
+        assert re.fullmatch(r"2nd in line, about \d+ (s|min)", second.inner_text())
+        page.close()
+    finally:
+        live.stop()

@@ -1,62 +1,24 @@
-"""A scripted engine and a small in-process task world for the worker's tests."""
+"""A small in-process task world for the worker's tests (the scripted engine lives in
+``support.engines``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from openkling.config import Settings
 from openkling.domain.catalog import default_catalog
 from openkling.domain.request import GenerationRequest
-from openkling.engines.base import Capabilities, RenderRequest
 from openkling.engines.procedural_audio import ProceduralAudio
 from openkling.engines.registry import EngineRegistry
-from openkling.errors import GenerationCancelled
 from openkling.runtime import build_storage, open_store
 from openkling.store.models import Account, Task
 from openkling.tasks.accounts import Principal, create_account
 from openkling.tasks.lifecycle import Lifecycle
 from openkling.tasks.service import TaskService
 from openkling.worker import Worker
+from support.engines import ScriptedEngine
 
-
-class ScriptedEngine:
-    """Renders flat frames whose grey level is the frame index; ``script(index)`` runs before
-    each frame (raise, cancel, steal the lease ...)."""
-
-    name = "scripted"
-    capabilities = Capabilities()
-
-    def __init__(self, script: Callable[[int, RenderRequest], None] | None = None) -> None:
-        self.script = script
-        self.requests: list[RenderRequest] = []
-
-    def output_size(self, mode: str, aspect_ratio: str) -> tuple[int, int]:
-        return {"16:9": (64, 36), "9:16": (36, 64), "1:1": (48, 48)}[aspect_ratio]
-
-    def frame_plan(self, duration_s: float) -> tuple[int, float]:
-        return int(duration_s * 4) + 1, 4.0  # a "4k+1" rule at 4 fps
-
-    def canvas_size(self, width: int, height: int) -> tuple[int, int]:
-        return width + width % 2, height + height % 2
-
-    def render(self, request: RenderRequest, *, on_step=None, should_stop=None):
-        self.requests.append(request)
-
-        def frames():
-            for index in range(request.num_frames):
-                if should_stop is not None and should_stop():
-                    raise GenerationCancelled(f"stopped at frame {index}")
-                if self.script is not None:
-                    self.script(index, request)
-                if on_step is not None:
-                    on_step(index + 1, request.num_frames)
-                level = (index * 8 + request.seed) % 256
-                yield np.full((request.height, request.width, 3), level, np.uint8)
-
-        return frames()
+__all__ = ["ScriptedEngine", "World", "make_world"]
 
 
 class _NoDispatch:
@@ -82,9 +44,23 @@ class World:
     engine: ScriptedEngine
     principal: Principal
 
-    def create(self, **fields) -> str:
+    def create(self, principal: Principal | None = None, **fields) -> str:
         request = GenerationRequest(prompt="a quiet harbour", **fields)
-        return self.service.submit(self.principal, request, family="text2video").id
+        return self.service.submit(principal or self.principal, request, family="text2video").id
+
+    def account(self, name: str = "tenant", *, priority: float = 1.0) -> Principal:
+        """Another tenant, with its fair-claim weight."""
+        with self.lifecycle.sessions.begin() as s:
+            account = create_account(s, name=name, credits_amount=10_000)
+            account.priority = priority
+            s.flush()
+            return Principal(
+                id=account.id,
+                access_key=account.access_key,
+                secret_key=account.secret_key,
+                allowed_models=None,
+                created_at=account.created_at,
+            )
 
     def task(self, task_id: str) -> Task:
         with self.lifecycle.sessions() as s:

@@ -22,6 +22,7 @@ from .routes import (
     events,
     health,
     image2video,
+    images,
     kling2026_create,
     kling2026_tasks,
     media,
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     openapi.install(app)
     # /v1/videos is shared: OpenAI's routes are /v1/videos and /v1/videos/video_{id}..., and
     # every other name under it is Kling's (api/doors.py), whatever the order here
-    kling = (events, task_request, text2video, image2video, models)
+    kling = (events, task_request, text2video, image2video, images, models)
     for module in (*kling, openai_videos, account, media, health):
         app.include_router(module.router)
     # Kling's 2026 API: the model in the path, /tasks; and the account's webhook secrets

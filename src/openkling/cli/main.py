@@ -160,9 +160,16 @@ def keys() -> None:
     default=None,
     help="Comma-separated model names this key may use (default: all).",
 )
+@click.option(
+    "--priority",
+    type=click.FloatRange(min=0.01, max=1000),
+    default=1.0,
+    show_default=True,
+    help="Weight of the account's share of the workers (docs/scheduling.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
 @data_dir_option
-def keys_create(name, amount, models, as_json, data_dir) -> None:
+def keys_create(name, amount, models, priority, as_json, data_dir) -> None:
     """Create an account and print its access key, secret key and webhook secret."""
     from ..domain.vocabulary import ALL_MODEL_NAMES as MODEL_NAMES
     from ..runtime import open_store
@@ -180,6 +187,7 @@ def keys_create(name, amount, models, as_json, data_dir) -> None:
     amount = settings.default_credits if amount is None else amount
     with sessions.begin() as s:
         account = create_account(s, name=name, credits_amount=amount, allowed_models=allowed)
+        account.priority = priority
     out = {
         "access_key": account.access_key,
         "secret_key": account.secret_key,
@@ -188,6 +196,8 @@ def keys_create(name, amount, models, as_json, data_dir) -> None:
     }
     if allowed:
         out["allowed_models"] = allowed
+    if priority != 1.0:
+        out["priority"] = priority
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -251,6 +261,23 @@ def keys_rotate(access_key, as_json, data_dir) -> None:
             click.echo(f"{k}: {v}")
 
 
+@keys.command("priority")
+@click.argument("access_key")
+@click.argument("weight", type=click.FloatRange(min=0.01, max=1000))
+@data_dir_option
+def keys_priority(access_key, weight, data_dir) -> None:
+    """Set the fair-claim WEIGHT of ACCESS_KEY's account (default 1): with weight 2 it may
+    hold twice as many running tasks as an account of weight 1 before the other goes first.
+    Takes effect at the next claim."""
+    from ..runtime import open_store
+
+    sessions = open_store(load_settings(data_dir))
+    with sessions.begin() as s:
+        account = _account_or_exit(s, access_key)
+        account.priority = weight
+    click.echo(f"priority: {weight:g}")
+
+
 @main.group()
 def credits() -> None:
     """Account credits."""
@@ -302,6 +329,8 @@ def credits_show(access_key, data_dir) -> None:
     with sessions() as s:
         account = _account_or_exit(s, access_key)
         click.echo(f"balance: {format_credits(account.balance_milli)}")
+        if account.priority != 1.0:
+            click.echo(f"priority: {account.priority:g}")
 
 
 @main.command()
@@ -320,10 +349,11 @@ def sweep(data_dir) -> None:
 def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
     from .client import generate, tasks
+    from .image import image
     from .webhooks import webhooks
     from .worker import worker
 
-    for command in (generate, tasks, worker, webhooks):
+    for command in (generate, image, tasks, worker, webhooks):
         main.add_command(command)
 
 

@@ -45,6 +45,8 @@ class StoredTask(NamedTuple):
     created_at: int  # milliseconds since the epoch
     updated_at: int
     expired_at: int | None  # when retention removed its files
+    started_at: int | None  # when its current (last) run claimed it
+    passed_over: int  # times the fair claim passed it over for a worker's loaded model
 
     @property
     def finished(self) -> bool:

@@ -75,6 +75,24 @@ GPU_MEMORY_PEAK = Gauge(
     ("model",),
 )
 
+# -- the fleet: claims, pipeline swaps, affinity (pipeline swaps per 100 tasks is
+# 100 * rate(openkling_pipeline_swaps_total) / rate(openkling_worker_claims_total)) ----------
+WORKER_CLAIMS = Counter(
+    "openkling_worker_claims",
+    "Tasks a worker took to run, by model.",
+    ("model",),
+)
+PIPELINE_SWAPS = Counter(
+    "openkling_pipeline_swaps",
+    "Runs whose model differed from the worker's previous run (a pipeline load), by model.",
+    ("model",),
+)
+AFFINITY_PASSES = Counter(
+    "openkling_affinity_pass_overs",
+    "Claims that took the worker's loaded model over the fair pick, by the model taken.",
+    ("model",),
+)
+
 # -- callbacks and credits -------------------------------------------------------------------
 CALLBACK_DELIVERIES = Counter(
     "openkling_callback_deliveries",
@@ -107,6 +125,17 @@ def task_transition(model: str, new: TaskStatus, *, created_at_ms: int, refund_m
         TASKS.labels(model, new.value).inc()
         if refund_milli:
             CREDITS_REFUNDED.labels(model).inc(refund_milli / 1000)
+
+
+def worker_claim(model: str, previous: str | None) -> None:
+    """A worker took a task of ``model`` after running one of ``previous``."""
+    WORKER_CLAIMS.labels(model).inc()
+    if previous is not None and previous != model:
+        PIPELINE_SWAPS.labels(model).inc()
+
+
+def affinity_pass_over(model: str) -> None:
+    AFFINITY_PASSES.labels(model).inc()
 
 
 class StageMetrics:

@@ -25,11 +25,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, Table, func, insert, select, update
+from sqlalchemy import JSON, Table, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain.status import UNFINISHED
+from ..domain.vocabulary import IMAGE_FAMILY
 from ..errors import InvalidParameter, TooManyConcurrentTasks
 from ..store.db import Sessions, now_ms
 from ..store.models import LEDGER, TASKS, Account, Task
@@ -38,6 +39,11 @@ from . import credits
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 128
+# the concurrency slots an unfinished task holds: one, or for an image task its ``n`` (as
+# Kling counts them: n = 9 holds 9)
+SLOTS = case(
+    (Task.family == IMAGE_FAMILY, func.coalesce(Task.request["n"].as_integer(), 1)), else_=1
+)
 
 
 @dataclass
@@ -47,6 +53,7 @@ class PendingCreate:
 
     row: dict
     cost: int
+    slots: int = 1  # concurrency slots it holds until it ends
     future: Future | asyncio.Future = field(default_factory=Future)
     # the secret key the create's credentials were cached with, when they have not been
     # re-checked yet: the transaction checks it is still the account's current one
@@ -222,7 +229,7 @@ class GroupCommit:
             if self.max_concurrent > 0:
                 running = dict(
                     s.execute(
-                        select(Task.account_id, func.count())
+                        select(Task.account_id, func.sum(SLOTS))
                         .where(Task.account_id.in_(accounts), Task.status.in_(UNFINISHED))
                         .group_by(Task.account_id)
                     ).all()
@@ -250,7 +257,7 @@ class GroupCommit:
                     continue
                 if item.external_id:
                     taken.add((acct, item.external_id))
-                running[acct] = running.get(acct, 0) + 1
+                running[acct] = running.get(acct, 0) + item.slots
                 balance[acct] -= cost
                 spent[acct] = spent.get(acct, 0) + cost
                 ledger.append(credits.charge_row(acct, item.row["id"], cost, balance[acct], now))
@@ -284,6 +291,16 @@ class GroupCommit:
         if item.external_id and (item.account_id, item.external_id) in taken:
             return duplicate_error(item.external_id)
         limit = self.max_concurrent
+        if limit > 0 and item.slots > limit:
+            return TooManyConcurrentTasks(
+                f"n = {item.slots} needs {item.slots} concurrency slots (one per image); this "
+                f"account has {limit} in all: ask for at most {limit} images"
+            )
+        if limit > 0 and item.slots > 1 and running + item.slots > limit:
+            return TooManyConcurrentTasks(
+                f"this account's unfinished tasks hold {running} of its {limit} concurrency "
+                f"slots; this task needs {item.slots} (one per image, n = {item.slots})"
+            )
         if limit > 0 and running >= limit:
             return TooManyConcurrentTasks(
                 f"this account has {running} unfinished tasks; the limit is {limit}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from ..store.db import Sessions, affected, now_ms
 from ..store.models import Task
 from . import callbacks, credits
 from .run import Run
+from .scheduling import Busy, Rerank, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class Lifecycle:
         self.sessions = sessions
         self.storage = storage
         self.on_callback: Callable[[], None] | None = None  # wakes the sender, if any here
+        self.scheduler = Scheduler(max_skips=settings.affinity_max_skips)
 
     # -- the one status-changing function --------------------------------------------------
     def transition(
@@ -61,6 +64,7 @@ class Lifecycle:
             values["result"] = result
         if new is TaskStatus.PROCESSING:
             values.update(
+                started_at=now,
                 lease_owner=guard_owner,
                 lease_expires_at=now + int(self.settings.lease_seconds * 1000),
                 attempts=task.attempts + 1,
@@ -115,6 +119,68 @@ class Lifecycle:
             self.on_callback()
         return Run(self, StoredTask.from_object(task), token)
 
+    def claim_next(
+        self, models: Sequence[str], owner: str | None = None, *, loaded: str | None = None
+    ) -> Run | None:
+        """The next task a free worker serving ``models`` runs, decided here by the fair rule
+        (tasks/scheduling.py); ``loaded`` is the model whose pipeline the worker holds. A task
+        whose run's lease ran out goes first. None when nothing waits."""
+        token = f"{owner}-{uuid.uuid4().hex[:16]}" if owner else uuid.uuid4().hex
+        names = list(models)
+        pause = 0.002
+        for _ in range(200):
+            try:
+                task = self._take_next(names, token, loaded)
+            except Busy:  # every candidate account is mid-claim elsewhere: look again soon
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                continue
+            except Rerank:
+                continue
+            if task is None:
+                return None
+            if task.callback_url and self.on_callback:
+                self.on_callback()
+            return Run(self, StoredTask.from_object(task), token)
+        return None
+
+    def _take_next(self, models: list[str], owner: str, loaded: str | None) -> Task | None:
+        for _ in range(20):  # tasks that end on the way (cancelled, out of attempts) are skipped
+            now = now_ms()
+            expired_id = None
+            with self.sessions.begin() as s:
+                expired_id = s.execute(
+                    select(Task.id)
+                    .where(
+                        Task.status == "processing",
+                        Task.lease_expires_at < now,
+                        Task.model_name.in_(models),
+                    )
+                    .order_by(Task.lease_expires_at)
+                    .limit(1)
+                ).scalar()
+                if expired_id is None:
+                    choice = self.scheduler.choose(s, models, loaded, now)
+                    if choice is None:
+                        return None
+                    task = choice.task
+                    if task.attempts >= self.settings.max_attempts:
+                        self._fail_exhausted(s, task)
+                        continue
+                    if task.cancel_requested:
+                        self._force_fail(s, task, CANCELLED_MSG)
+                        continue
+                    if not self.transition(s, task, TaskStatus.PROCESSING, guard_owner=owner):
+                        continue
+                    self.scheduler.mark_claimed(s, choice)
+                    if choice.passed_over is not None:
+                        metrics.affinity_pass_over(task.model_name)
+                    return task
+            taken = self._take(expired_id, owner)  # a run whose worker went away: again
+            if taken is not None:
+                return taken
+        return None
+
     def _take(self, task_id: str, owner: str) -> Task | None:
         now = now_ms()
         with self.sessions.begin() as s:
@@ -149,6 +215,7 @@ class Lifecycle:
                             lease_expires_at=now + int(self.settings.lease_seconds * 1000),
                             attempts=task.attempts + 1,
                             progress=0,
+                            started_at=now,
                         )
                     )
                 )

@@ -34,6 +34,7 @@ from .accounts import Principal
 from .group_commit import GroupCommit, PendingCreate
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
+from .queue import QueueEstimates
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class TaskService:
         self.catalog = catalog
         self.lifecycle = lifecycle
         self.dispatcher = dispatcher
+        self.queue = QueueEstimates(sessions)  # a waiting task's place in line
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
         # creates are decided and written in batches; on PostgreSQL under the accounts' row
@@ -172,7 +174,7 @@ class TaskService:
         for shot in req.shots:
             self.policy.check(shot.prompt)
         self.rate.hit(account.id)
-        cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
+        cost = milli(self.catalog.price_of(req))
         now = now_ms()
         row = {
             "id": new_task_id(),
@@ -192,12 +194,19 @@ class TaskService:
             "lease_owner": None,
             "lease_expires_at": None,
             "cancel_requested": False,
+            "passed_over": 0,
             "created_at": now,
             "updated_at": now,
             "expired_at": None,
+            "started_at": None,
         }
         # the create's transaction checks this is still the account's current key
-        return PendingCreate(row=row, cost=cost, secret=account.secret_key)
+        return PendingCreate(
+            row=row,
+            cost=cost,
+            secret=account.secret_key,
+            slots=req.n if req.makes_images else 1,
+        )
 
     def _queue_callbacks(self, rows: list[dict[str, Any]], session: Session) -> None:
         """In the create's transaction: the outbox row of each new task with a callback_url."""

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...contract import openai as oa
-from ...domain.request import GenerationRequest, ImageInput, Parsed
+from ...domain.request import GenerationRequest, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
 from ...domain.task import StoredTask
@@ -22,7 +22,7 @@ from ...errors import (
     ModelPermissionDenied,
     TaskNotFound,
 )
-from ...media.images import InputImage, check_image, input_key
+from ...media.images import InputImage, check_image
 from ...media.spritesheet import make_spritesheet
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
@@ -32,7 +32,6 @@ from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
 from ..openapi import errors
 
-FIELD = "input_reference"
 log = logging.getLogger(__name__)
 
 
@@ -73,8 +72,10 @@ def _targets(rt: Runtime) -> dict[str, oa.ModelTarget]:
     return oa.model_targets(rt.settings.openai_model_map, rt.catalog)
 
 
-def _video(rt: Runtime, task: StoredTask) -> dict[str, Any]:
-    return oa.video_object(task, _targets(rt))
+def _video(rt: Runtime, task: StoredTask, *, queued: bool = False) -> dict[str, Any]:
+    """The video object; ``queued``: with its place in line while it waits (a store read)."""
+    queue = rt.service.queue.of(task) if queued else None
+    return oa.video_object(task, _targets(rt), queue)
 
 
 def _polled(rt: Runtime, body: dict) -> JSONResponse:
@@ -147,16 +148,13 @@ async def _create_body(request: Request, rt: Runtime) -> Any:
 
 
 def _parse_create(body: Any, rt: Runtime) -> Parsed:
-    targets = _targets(rt)
-    parsed = oa.parse_create(body, targets)
-    name = oa.target_name(parsed.model, targets)
-    assert name is not None, "parse_create accepts only the models the map serves"
-    target = targets[name]
-    oa.check_target(parsed, target, rt.catalog)
-    image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
-    stored, inputs = _input(image)
-    req = oa.generation_request(parsed, target, stored, exact_size=rt.settings.openai_exact_size)
-    return Parsed(req, inputs)
+    return oa.parse_video_create(
+        body,
+        _targets(rt),
+        rt.catalog,
+        image_loader(rt.settings),
+        exact_size=rt.settings.openai_exact_size,
+    )
 
 
 @router.post(
@@ -183,32 +181,6 @@ async def create(request: Request):
     return JSONResponse(_video(rt, task))
 
 
-def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputImage:
-    """The reference's bytes, checked as an input image (JPG or PNG)."""
-    if isinstance(reference, oa.Upload):
-        return check_image(reference.data, FIELD)
-    field = f"{FIELD}.image_url"
-    url = reference.url
-    if url[:5].lower() == "data:":
-        head, comma, payload = url.partition(",")
-        if not comma or not head.lower().endswith(";base64"):
-            raise InvalidParameter(
-                f"{field}: a data URL must be data:image/png;base64,... or "
-                "data:image/jpeg;base64,...",
-                param=field,
-            )
-        url = payload
-    return image_loader(rt.settings)(field, url)  # URLs are fetched through the URL guard
-
-
-def _input(image: InputImage | None) -> tuple[ImageInput | None, dict[str, InputImage]]:
-    """The request's reference to an input image, and the file to store under it."""
-    if image is None:
-        return None, {}
-    stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
-    return stored, {stored.key: image}
-
-
 def _permission_denied(req: GenerationRequest) -> ModelPermissionDenied:
     """The service's refusal, in the OpenAI door's words: its model names the field."""
     openai_model = req.wire.get("model", req.model_name)
@@ -228,7 +200,8 @@ def list_videos(request: Request, rt: RuntimeDep, account: AccountDep):
         limit=query.limit,
         ascending=query.order == "asc",
     )
-    return _polled(rt, oa.list_object([_video(rt, row) for row in rows], has_more))
+    videos = [_video(rt, row, queued=True) for row in rows]
+    return _polled(rt, oa.list_object(videos, has_more))
 
 
 def _task(rt: Runtime, account: Principal, video_id: str) -> StoredTask:
@@ -242,7 +215,7 @@ def _task(rt: Runtime, account: Principal, video_id: str) -> StoredTask:
 @router.get("/video_{id}", summary="Get a video (OpenAI)", responses=errors(404))
 def get_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
     video_id = oa.video_id_of(tail)
-    return _polled(rt, _video(rt, _task(rt, account, video_id)))
+    return _polled(rt, _video(rt, _task(rt, account, video_id), queued=True))
 
 
 def _videos(task: StoredTask) -> list[VideoResult]:
@@ -368,10 +341,10 @@ def _remix_inputs(
     if req.image is None:
         return req, {}
     try:
-        image = check_image(rt.storage.read(req.image.key), FIELD)
+        image = check_image(rt.storage.read(req.image.key), oa.REFERENCE)
     except FileNotFoundError:
         raise InvalidParameter(
             "video_id: the source video's input_reference is no longer stored", param="video_id"
         ) from None
-    stored, inputs = _input(image)
+    stored, inputs = oa.stored_reference(image)
     return req.model_copy(update={"image": stored}), inputs

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from ...domain.catalog import format_credits
+from ...domain.queue import QueueInfo
 from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
 from ...domain.task import StoredTask
 from ...storage.base import Storage
-from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
+from .responses import ImagePublic, TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
-def task_object(task: StoredTask, storage: Storage, *, base_url: str, expires_in: int) -> dict:
+def task_object(
+    task: StoredTask,
+    storage: Storage,
+    *,
+    base_url: str,
+    expires_in: int,
+    queue: QueueInfo | None = None,
+) -> dict:
+    """The Kling task object; ``queue`` is the task's place in line while it waits."""
     result = None
     if task.status is TaskStatus.SUCCEED and task.result:
         stored = TaskResult.model_validate(task.result)
@@ -38,6 +47,15 @@ def task_object(task: StoredTask, storage: Storage, *, base_url: str, expires_in
                 for video in stored.videos
             ]
         result = TaskResultPublic(videos=videos)
+        if stored.images:  # an image task: its pictures in index order, and no videos
+            result = TaskResultPublic(
+                images=[
+                    ImagePublic(index=image.index, url="", expired=True)
+                    if task.expired_at is not None
+                    else ImagePublic(index=image.index, url=url(image.key))
+                    for image in sorted(stored.images, key=lambda image: image.index)
+                ]
+            )
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
     return TaskPublic(
         task_id=task.id,
@@ -50,6 +68,8 @@ def task_object(task: StoredTask, storage: Storage, *, base_url: str, expires_in
             task.cost_milli if task.status is not TaskStatus.FAILED else 0
         ),
         task_progress=task.progress,
+        queue_position=queue.position if queue and task.status == "submitted" else None,
+        queue_eta_seconds=queue.eta_seconds if queue and task.status == "submitted" else None,
         task_result=result,
     ).wire()
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import format_credits
+from ...domain.queue import QueueInfo
 from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
 from ...domain.task import StoredTask
@@ -42,7 +43,8 @@ class Billing(BaseModel):
 
 class TaskRecord(BaseModel):
     """``data`` of the 2026 answers and the body of their callbacks. ``task_progress`` is an
-    openkling extension."""
+    openkling extension, and so are ``queue_position`` (1: next for its model) and
+    ``queue_eta_seconds`` (the expected wait before it starts) while the task waits."""
 
     id: str
     status: Status2026
@@ -53,6 +55,8 @@ class TaskRecord(BaseModel):
     outputs: list[VideoOutput] | None = None
     billing: list[Billing] | None = None
     task_progress: int = 0
+    queue_position: int | None = None
+    queue_eta_seconds: int | None = None
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -77,8 +81,15 @@ class TaskPage(BaseModel):
     has_more: bool
 
 
-def task_record(task: StoredTask, storage: Storage, *, base_url: str, expires_in: int) -> dict:
-    """The full record of a stored task."""
+def task_record(
+    task: StoredTask,
+    storage: Storage,
+    *,
+    base_url: str,
+    expires_in: int,
+    queue: QueueInfo | None = None,
+) -> dict:
+    """The full record of a stored task; ``queue`` is its place in line while it waits."""
     outputs: list[VideoOutput] = []
     if task.status is TaskStatus.SUCCEED and task.result:
         stored = TaskResult.model_validate(task.result)
@@ -114,6 +125,8 @@ def task_record(task: StoredTask, storage: Storage, *, base_url: str, expires_in
         outputs=outputs,
         billing=[Billing(amount=format_credits(charged))],
         task_progress=task.progress or 0,
+        queue_position=queue.position if queue and task.status == "submitted" else None,
+        queue_eta_seconds=queue.eta_seconds if queue and task.status == "submitted" else None,
     ).wire()
 
 
