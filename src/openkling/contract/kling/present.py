@@ -57,6 +57,7 @@ def task_object(
                 ]
             )
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
+    waiting = queue if task.status is TaskStatus.SUBMITTED else None  # its place in line
     return TaskPublic(
         task_id=task.id,
         task_status=task.status.value,
@@ -68,8 +69,8 @@ def task_object(
             task.cost_milli if task.status is not TaskStatus.FAILED else 0
         ),
         task_progress=task.progress,
-        queue_position=queue.position if queue and task.status == "submitted" else None,
-        queue_eta_seconds=queue.eta_seconds if queue and task.status == "submitted" else None,
+        queue_position=waiting.position if waiting else None,
+        queue_eta_seconds=waiting.eta_seconds if waiting else None,
         task_result=result,
     ).wire()
 
