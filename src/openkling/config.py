@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # engines
     profiles_file: Path | None = None
+    effects_file: Path | None = None  # a deployment's effect scenes, added to the package's
     fps: int = 24  # synthetic engine frame rate
     std_short_side: int = 720
     pro_short_side: int = 1080

@@ -19,6 +19,7 @@ from .observe import HttpMetrics
 from .observe import router as metrics_router
 from .routes import (
     account,
+    effects,
     events,
     health,
     image2video,
@@ -27,10 +28,12 @@ from .routes import (
     kling2026_tasks,
     media,
     models,
+    multi_image2video,
     openai_videos,
     studio,
     task_request,
     text2video,
+    video_extend,
     webhook_secrets,
 )
 
@@ -76,9 +79,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     openapi.install(app)
     # /v1/videos is shared: OpenAI's routes are /v1/videos and /v1/videos/video_{id}..., and
     # every other name under it is Kling's (api/doors.py), whatever the order here
-    kling = (events, task_request, text2video, image2video, images, models)
-    for module in (*kling, openai_videos, account, media, health):
+    kling = (events, task_request, text2video, image2video, video_extend, multi_image2video)
+    for module in (*kling, effects, images, models, openai_videos, account, media, health):
         app.include_router(module.router)
+    app.include_router(effects.scenes_router)
     # Kling's 2026 API: the model in the path, /tasks; and the account's webhook secrets
     for module in (kling2026_create, kling2026_tasks, webhook_secrets):
         app.include_router(module.router)

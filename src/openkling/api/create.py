@@ -12,11 +12,14 @@ from ..domain.request import Parsed
 from ..domain.task import StoredTask
 from ..errors import OpenklingError, TokenInvalid
 from ..runtime import Runtime
+from ..tasks.accounts import Principal
 from ..tasks.group_commit import KeyChanged
 from .body import json_body
 from .deps import account_of, cached_account_of, read
 
 Parse = Callable[[object, Runtime], Parsed]
+# a parse that reads the account's own tasks (video-extend: the video to continue)
+AccountParse = Callable[[object, Runtime, Principal], Parsed]
 BodyReader = Callable[[Request, Runtime], Awaitable[object]]
 
 
@@ -33,7 +36,8 @@ async def create_task(
     request: Request,
     *,
     family: str,
-    parse: Parse,
+    parse: Parse | None = None,
+    parse_for: AccountParse | None = None,
     read_body: BodyReader = read_json,
     blocking: bool = False,
 ) -> StoredTask:
@@ -42,7 +46,8 @@ async def create_task(
     The credentials come from this host's cache when it has them, unchecked: the create's own
     transaction checks the key, and a revoked or rotated key is answered 401 (before any other
     error, as a freshly checked key would be). ``blocking=True`` runs ``parse`` in the thread
-    pool (it fetches or decodes images)."""
+    pool (it fetches or decodes images). ``parse_for`` in place of ``parse``: a parse that is
+    given the account too, to read its own tasks (always run in the thread pool)."""
     rt: Runtime = request.app.state.runtime
     account = cached_account_of(request)
     checked = account is None
@@ -50,7 +55,12 @@ async def create_task(
         account = await read(rt, account_of, request)  # on the loop only on SQLite
     try:
         body = await read_body(request, rt)
-        parsed = await run_in_threadpool(parse, body, rt) if blocking else parse(body, rt)
+        if parse_for is not None:
+            parsed = await run_in_threadpool(parse_for, body, rt, account)
+        elif parse is not None:
+            parsed = await run_in_threadpool(parse, body, rt) if blocking else parse(body, rt)
+        else:
+            raise TypeError("create_task needs parse or parse_for")
         return await rt.service.submit_async(account, parsed.request, parsed.inputs, family=family)
     except KeyChanged:  # revoked or rotated since cached: the full check gives the answer
         rt.accounts.forget(account)

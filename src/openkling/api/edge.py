@@ -20,6 +20,8 @@ OVER_CAPACITY = "openkling.over_capacity"
 # inline): the exact path -> the name of the Settings field holding their limit.
 LARGER_BODIES: dict[str, str] = {
     "/v1/videos/image2video": "image_body_bytes",
+    "/v1/videos/multi-image2video": "image_body_bytes",
+    "/v1/videos/effects": "image_body_bytes",
     "/v1/images/generations": "image_body_bytes",
     "/v1/videos": "openai_max_upload_bytes",
 }

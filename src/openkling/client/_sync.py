@@ -14,9 +14,13 @@ from ._base import (
     COSTS_PATH,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    EFFECT_SCENES_PATH,
+    EFFECTS_PATH,
     IMAGE2VIDEO_PATH,
+    MULTI_IMAGE2VIDEO_PATH,
     TEXT2VIDEO_PATH,
     TRANSPORT_ERRORS,
+    VIDEO_EXTEND_PATH,
     ClientConfig,
     DownloadProgress,
     RetryPolicy,
@@ -24,16 +28,19 @@ from ._base import (
     api_error,
     costs_params,
     create_body,
+    effects_body,
     event_task,
     events_timeout,
     image2video_body,
     json_or_none,
+    multi_image2video_body,
     offers_events,
     parse_envelope,
     poll_step,
     stream_verdict,
     task_from_data,
     translate_transport,
+    video_extend_body,
 )
 from ._download import (
     check_complete,
@@ -81,6 +88,9 @@ class Kling:
         self._http = http_client or httpx.Client(timeout=timeout)
         self.text2video = Text2Video(self)
         self.image2video = Image2Video(self)
+        self.video_extend = VideoExtend(self)
+        self.multi_image2video = MultiImage2Video(self)
+        self.effects = Effects(self)
         from ._images import Images  # (built on this module's task endpoints)
 
         self.images = Images(self)
@@ -313,6 +323,102 @@ class Image2Video(_VideoTasks):
         )
         body.update(extra_body or {})
         return task_from_data(self._client._request("POST", self._path, json=body))
+
+
+class VideoExtend(_VideoTasks):
+    """``/v1/videos/video-extend``: 5 more seconds of a finished video; the result is the
+    whole video (``Task.parent_video`` names the one it continues)."""
+
+    _path = VIDEO_EXTEND_PATH
+
+    def create(
+        self,
+        *,
+        video_id: str,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        cfg_scale: float | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """Extend the video ``video_id`` (a ``Video.id`` of one of your succeeded tasks)."""
+        body = video_extend_body(
+            video_id,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            cfg_scale=cfg_scale,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+        body.update(extra_body or {})
+        return task_from_data(self._client._request("POST", self._path, json=body))
+
+
+class MultiImage2Video(_VideoTasks):
+    """``/v1/videos/multi-image2video``: a video in which 1 to 4 reference pictures appear."""
+
+    _path = MULTI_IMAGE2VIDEO_PATH
+
+    def create(
+        self,
+        *,
+        images: Sequence[ImageLike],
+        prompt: str,
+        model_name: str | None = None,
+        negative_prompt: str | None = None,
+        duration: str | int | None = None,
+        aspect_ratio: str | None = None,
+        mode: str | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """Submit a task; each image is a path, bytes, a PIL image or an http(s) URL."""
+        body = multi_image2video_body(
+            images,
+            prompt=prompt,
+            model_name=model_name,
+            negative_prompt=negative_prompt,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            mode=mode,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+        body.update(extra_body or {})
+        return task_from_data(self._client._request("POST", self._path, json=body))
+
+
+class Effects(_VideoTasks):
+    """``/v1/videos/effects``: a scene (``zoom_out``, ``hug_pro``, ...) over one picture, or
+    two side by side; ``scenes()`` lists what the server offers (openkling)."""
+
+    _path = EFFECTS_PATH
+
+    def create(
+        self,
+        *,
+        effect_scene: str,
+        images: ImageLike | Sequence[ImageLike],
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """One picture for a single-image scene, a list of two for a dual one (left, right)."""
+        body = effects_body(
+            effect_scene,
+            images,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+        body.update(extra_body or {})
+        return task_from_data(self._client._request("POST", self._path, json=body))
+
+    def scenes(self) -> list[dict[str, Any]]:
+        """The scenes this server offers, with their kind, duration and credits (openkling)."""
+        data = self._client._request("GET", EFFECT_SCENES_PATH)
+        return list(data) if isinstance(data, list) else []
 
 
 class Account:

@@ -75,6 +75,7 @@ _DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
     "compile",
     "pipeline_args",
     "i2v",
+    "references",
     "scheduler",
     "negative_prompt",
     "vae_dtype",
@@ -116,7 +117,11 @@ _SET_BY_OPENKLING = {
     "return_dict",
     "image",
     "last_image",
+    "reference_images",
 }
+# a [models."<name>".references] table: the pipeline that puts reference pictures in a video
+REFERENCE_FAMILIES = ("wan",)  # Wan VACE (WanVACEPipeline, reference_images)
+_REFERENCE_KEYS = {"family", "weights", "resolution", "steps", "guidance", "fps", "pipeline_args"}
 _AUDIO_KEYS = {"engine", "weights", "steps", "guidance", "device", "dtype"}
 
 
@@ -196,6 +201,7 @@ class ModelProfile:
     audio_set: bool = False  # False: the catalog's default audio capability stands
     prices: dict[tuple[str, int], float] | None = None
     i2v: ImageProfile | None = None  # None: this model takes no image input
+    references: ImageProfile | None = None  # None: no reference images (multi-image2video)
     scheduler: SchedulerSpec | None = None  # None: the weights' own scheduler
     negative_prompt: str | None = None  # the default when a request gives none
     vae_dtype: str | None = None  # None: the pipeline's dtype
@@ -226,6 +232,24 @@ class ModelProfile:
             fps=i.fps,
             pipeline_args=i.pipeline_args,
             max_frames=i.max_frames,
+        )
+
+    def for_references(self) -> ModelProfile:
+        """This profile with the references table's weights and knobs in place of its own."""
+        assert self.references is not None
+        r = self.references
+        return replace(
+            self,
+            family=r.family,
+            weights=r.weights,
+            resolution=r.resolution,
+            steps=r.steps,
+            guidance=r.guidance,
+            guidance_2=None,
+            fps=r.fps,
+            pipeline_args=r.pipeline_args,
+            loras=(),  # the text model's LoRAs are not for the VACE weights
+            max_frames=None,
         )
 
     @property
@@ -298,9 +322,12 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
     if family is None:
         raise ProfileError(f'{where}: "family" is required: one of {", ".join(FAMILIES)}')
     i2v = _i2v(t["i2v"], family, source, f"{where}.i2v") if "i2v" in t else None
+    references = None
+    if "references" in t:
+        references = _references(t["references"], source, f"{where}.references")
     if "weights" in t and (not isinstance(t["weights"], str) or not t["weights"]):
         raise ProfileError(f'{where}: "weights" must be the directory of a diffusers pipeline')
-    if "weights" not in t and i2v is None:
+    if "weights" not in t and i2v is None and references is None:
         raise ProfileError(
             f'{where}: "weights" is required: the directory of a diffusers pipeline (it may be '
             "left out only when an [i2v] table gives image-to-video weights)"
@@ -391,6 +418,7 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
         weights=_path(t["weights"], source) if "weights" in t else None,
         resolution=_resolution(t.get("resolution", {}), where),
         i2v=i2v,
+        references=references,
         steps=_int(t, "steps", where, minimum=1),
         guidance=_range(t, "guidance", where),
         guidance_2=guidance_2,
@@ -461,6 +489,35 @@ def _i2v(value: Any, model_family: str, source: Path, where: str) -> ImageProfil
         max_frames=_int(value, "max_frames", where, minimum=1),
         fps=_number(value, "fps", where, positive=True),
         end_frame=end_frame,
+        pipeline_args=dict(args),
+    )
+
+
+def _references(value: Any, source: Path, where: str) -> ImageProfile:
+    if not isinstance(value, dict):
+        raise ProfileError(
+            f'{where} must be a table like {{ weights = "..." }}: a Wan VACE pipeline that '
+            "puts reference pictures into the video"
+        )
+    _no_unknown(value, _REFERENCE_KEYS, where)
+    family = _choice(value, "family", REFERENCE_FAMILIES, where, default="wan")
+    if not isinstance(value.get("weights"), str) or not value["weights"]:
+        raise ProfileError(
+            f'{where}: "weights" is required: the directory of a diffusers WanVACEPipeline'
+        )
+    args = value.get("pipeline_args", {})
+    if not isinstance(args, dict):
+        raise ProfileError(f'{where}: "pipeline_args" must be a table of keyword arguments')
+    taken = sorted(set(args) & _SET_BY_OPENKLING)
+    if taken:
+        raise ProfileError(f"{where}: pipeline_args {', '.join(taken)} are set by openkling")
+    return ImageProfile(
+        family=family,
+        weights=_path(value["weights"], source),
+        resolution=_resolution(value.get("resolution", {}), where),
+        steps=_int(value, "steps", where, minimum=1),
+        guidance=_range(value, "guidance", where),
+        fps=_number(value, "fps", where, positive=True),
         pipeline_args=dict(args),
     )
 
@@ -556,6 +613,12 @@ def _devices(t: dict[str, Any], where: str) -> tuple[tuple[str, ...], tuple[str,
         raise ProfileError(
             f"{where}: parallel.{kind} = {degree!r} must equal the number of devices "
             f"({len(devices)})"
+        )
+    if kind == "ring" and any(d == "cpu" for d in devices):
+        raise ProfileError(
+            f"{where}: parallel.ring needs CUDA devices: ring attention takes an attention "
+            "kernel that returns log-sum-exp (cuDNN or flash), which the CPU has not; use "
+            f"parallel = {{ ulysses = {degree} }} on the CPU"
         )
     return devices, (kind, degree)
 

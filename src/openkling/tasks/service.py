@@ -313,6 +313,18 @@ class TaskService:
             return None
         return StoredTask.from_values(row[1:])
 
+    def video_owner(self, account: Principal, video_id: str) -> StoredTask | None:
+        """The task of this account (any door) whose result holds the video ``video_id``, or
+        None. Video ids are ``<task id>-<attempt>``: the task is read by its primary key."""
+        task_id = video_id.rpartition("-")[0]
+        if not task_id:
+            return None
+        with self.sessions.engine.connect() as conn:
+            row = conn.execute(self._BY_ID, {"key": task_id}).first()
+        if row is None or row.account_id != account.id:
+            return None
+        return StoredTask.from_values(row)
+
     def list(
         self, account: Principal, *, page: int, size: int, family: str = "text2video"
     ) -> builtins.list[StoredTask]:

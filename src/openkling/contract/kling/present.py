@@ -56,7 +56,15 @@ def task_object(
                     for image in sorted(stored.images, key=lambda image: image.index)
                 ]
             )
-    info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
+    info: dict = {"external_task_id": task.external_task_id} if task.external_task_id else {}
+    if task.request.get("parent"):
+        parent = GenerationRequest.model_validate(task.request).parent
+        assert parent is not None
+        info["parent_video"] = {
+            "id": parent.video_id,
+            "url": storage.url(parent.key, base_url=base_url, expires_in=expires_in),
+            "duration": format_duration(parent.duration),
+        }
     waiting = queue if task.status is TaskStatus.SUBMITTED else None  # its place in line
     return TaskPublic(
         task_id=task.id,

@@ -300,12 +300,12 @@ def group_offload(pipe: Any, device: str) -> None:
     from diffusers.hooks import apply_group_offloading
 
     onload, offload = torch.device(device), torch.device("cpu")
-    for name, component in pipe.components.items():
-        if not isinstance(component, torch.nn.Module):
+    for name, module in pipe.components.items():
+        if not isinstance(module, torch.nn.Module):
             continue
-        enable_group_offload = getattr(component, "enable_group_offload", None)  # diffusers' models
-        if enable_group_offload is not None:
-            enable_group_offload(
+        component: Any = module
+        if hasattr(component, "enable_group_offload"):
+            component.enable_group_offload(
                 onload_device=onload, offload_device=offload, offload_type="leaf_level",
                 use_stream=True,
             )  # fmt: skip
