@@ -69,6 +69,7 @@ class _TaskIds:
 
 
 new_task_id = _TaskIds()
+_FAMILY = 1 + COLUMNS.index("family")  # in a row of _CURRENT_AND_TASK (after the secret)
 
 
 class TaskService:
@@ -198,6 +199,7 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
             "expired_at": None,
+            "started_at": None,
         }
         # the create's transaction checks this is still the account's current key
         return PendingCreate(
@@ -261,7 +263,7 @@ class TaskService:
                 row = conn.execute(self._BY_EXTERNAL, {**params, "key": external_id}).first()
         if row is None:
             raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
-        return StoredTask.from_mapping(row._mapping)
+        return StoredTask.from_values(row)
 
     # A get reads the task with the key check in one statement (``get_if_current``).
     # The task is matched by its primary key alone, its account and family compared here: a
@@ -307,10 +309,10 @@ class TaskService:
     ) -> StoredTask | None | Literal[False]:
         if row is None or row[0] != account.secret_key:
             return False
-        # COLUMNS starts with id, account_id, family: whose it is is known before the record
-        if row[1] is None or row[2] != account.id or row[3] != family:
+        # whose it is is known before the record is made (COLUMNS starts id, account_id)
+        if row[1] is None or row[2] != account.id or row[_FAMILY] != family:
             return None
-        return StoredTask.from_mapping(dict(zip(COLUMNS, row[1:], strict=True)))
+        return StoredTask.from_values(row[1:])
 
     def video_owner(self, account: Principal, video_id: str) -> StoredTask | None:
         """The task of this account (any door) whose result holds the video ``video_id``, or
@@ -322,7 +324,7 @@ class TaskService:
             row = conn.execute(self._BY_ID, {"key": task_id}).first()
         if row is None or row.account_id != account.id:
             return None
-        return StoredTask.from_mapping(row._mapping)
+        return StoredTask.from_values(row)
 
     def list(
         self, account: Principal, *, page: int, size: int, family: str = "text2video"
@@ -336,7 +338,7 @@ class TaskService:
                 .offset((page - 1) * size)
                 .limit(size)
             ).all()
-        return [StoredTask.from_mapping(row._mapping) for row in rows]
+        return [StoredTask.from_values(row) for row in rows]
 
     def page(
         self, account: Principal, *, family: str, after: str | None, limit: int, ascending: bool
@@ -350,7 +352,7 @@ class TaskService:
         order = t.c.id.asc() if ascending else t.c.id.desc()
         with self.sessions() as s:
             rows = s.execute(query.order_by(order).limit(limit + 1)).all()
-        return [StoredTask.from_mapping(row._mapping) for row in rows[:limit]], len(rows) > limit
+        return [StoredTask.from_values(row) for row in rows[:limit]], len(rows) > limit
 
     def delete(
         self, account: Principal, task_id: str, *, family: str, also: tuple[str, ...] = ()

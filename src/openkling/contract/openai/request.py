@@ -249,12 +249,12 @@ class VideoCreateRequest(RequestModel):
     prompt: PromptText = Field(None, validate_default=True)
     model: Annotated[
         str,
-        Reads(_model, wire=Literal[OPENAI_MODELS]),  # type: ignore[valid-type]
+        Reads(_model, wire=Literal[OPENAI_MODELS]),
     ] = Field(DEFAULT_OPENAI_MODEL, description="or a dated snapshot, e.g. sora-2-2025-10-06")
-    size: Annotated[str, Reads(_size, wire=Literal[tuple(SIZES)])] = DEFAULT_SIZE  # type: ignore[misc]
+    size: Annotated[str, Reads(_size, wire=Literal[tuple(SIZES)])] = DEFAULT_SIZE
     seconds: Annotated[
         str,
-        Reads(_seconds, wire=Literal[SECONDS]),  # type: ignore[valid-type]
+        Reads(_seconds, wire=Literal[SECONDS]),
     ] = DEFAULT_SECONDS
     input_reference: Annotated[Upload | ImageUrl | None, Reads(_reference, wire=ImageReference)] = (
         Field(None, description="the first frame: JPG or PNG")
