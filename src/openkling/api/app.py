@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 from contextlib import asynccontextmanager
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
+from ..net.image_fetch import ImagePool
 from ..runtime import Runtime, build_runtime
 from . import apidocs, errors, openapi
 from .auth import Authenticator
@@ -48,9 +49,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI):
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
-        app.state.auth = Authenticator(rt.accounts, rt.settings.jwt_leeway_seconds)
+        app.state.auth = Authenticator(
+            rt.accounts, rt.settings.jwt_leeway_seconds, rt.settings.jwt_max_lifetime_seconds
+        )
         # Handlers are short database calls: a few threads beat many that fight over the GIL.
         to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
+        app.state.image_pool = ImagePool.from_settings(rt.settings)  # image parses: not here
+        app.state.probe_limiter = CapacityLimiter(health.PROBE_THREADS)  # /readyz: nor here
         app.state.draining = False
         rt.start()
         # Everything built so far lives as long as the server: out of the collector's sight,

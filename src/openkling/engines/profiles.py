@@ -8,15 +8,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..domain.vocabulary import ALL_MODEL_NAMES, ASPECT_RATIOS, MODES
+from .profile_fields import (
+    DEVICES,
+    DTYPES,
+    OFFLOADS,
+    ProfileError,
+    _bool,
+    _choice,
+    _int,
+    _no_unknown,
+    _number,
+    _path,
+)
 
 if TYPE_CHECKING:
     from .picture_profiles import PictureProfile
 
 ENGINES = ("synthetic", "diffusers")
 FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")
-DEVICES = ("auto", "cuda", "cpu")
-DTYPES = ("auto", "bfloat16", "float16", "float32")
-OFFLOADS = ("none", "model", "sequential", "group")
 QUANTIZE = ("fp8", "int8")
 LORA_TARGETS = ("transformer", "transformer_2", "both")
 LONG_VIDEO = ("segments", "refuse")
@@ -114,10 +123,6 @@ _SET_BY_OPENKLING = {
 REFERENCE_FAMILIES = ("wan",)  # Wan VACE (WanVACEPipeline, reference_images)
 _REFERENCE_KEYS = {"family", "weights", "resolution", "steps", "guidance", "fps", "pipeline_args"}
 _AUDIO_KEYS = {"engine", "weights", "steps", "guidance", "device", "dtype"}
-
-
-class ProfileError(ValueError):
-    """A deployment profile that cannot work: raised at startup, naming file, model and fix."""
 
 
 @dataclass(frozen=True)
@@ -517,47 +522,6 @@ def _references(value: Any, source: Path, where: str) -> ImageProfile:
     )
 
 
-def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ProfileError(
-            f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _choice(t: dict[str, Any], key: str, allowed: tuple[str, ...], where: str, default: Any) -> Any:
-    value = t.get(key, default)
-    if value is not default and value not in allowed:
-        raise ProfileError(f"{where}: {key} = {value!r}; expected one of {', '.join(allowed)}")
-    return value
-
-
-def _bool(t: dict[str, Any], key: str, where: str) -> bool:
-    value = t.get(key, False)
-    if not isinstance(value, bool):
-        raise ProfileError(f"{where}: {key} must be true or false, got {value!r}")
-    return value
-
-
-def _int(t: dict[str, Any], key: str, where: str, minimum: int) -> int | None:
-    value = t.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ProfileError(f"{where}: {key} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _number(t: dict[str, Any], key: str, where: str, positive: bool = False) -> float | None:
-    value = t.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or (positive and value <= 0):
-        raise ProfileError(f"{where}: {key} must be a {'positive ' if positive else ''}number")
-    return float(value)
-
-
 def _range(t: dict[str, Any], key: str, where: str) -> tuple[float, float] | None:
     value = t.get(key)
     if value is None:
@@ -569,11 +533,6 @@ def _range(t: dict[str, Any], key: str, where: str) -> tuple[float, float] | Non
     if not ok or not 0 <= value[0] <= value[1]:
         raise ProfileError(f"{where}: {key} must be [min, max] with 0 <= min <= max, got {value!r}")
     return float(value[0]), float(value[1])
-
-
-def _path(value: str, source: Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (source.parent / path).resolve()
 
 
 def _resolution(value: Any, where: str) -> dict[str, dict[str, tuple[int, int]]]:

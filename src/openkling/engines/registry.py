@@ -66,7 +66,8 @@ class EngineRegistry:
         For worker processes: the API server builds the registry too and should not load weights.
         """
         names = model_names if model_names is not None else list(self.catalog.names)
-        engines = [self.videos.get(n) for n in names] + [self.images.get(n) for n in names]
+        engines: list[object] = [self.videos.get(n) for n in names]
+        engines += [self.images.get(n) for n in names]
         engines += [self.refs.get(n) for n in names]
         engines += [self.pictures.get(n) for n in names]
         for engine in engines + [self.audios.get(n) for n in names]:
@@ -169,11 +170,11 @@ def _catalog(profiles: Profiles | None) -> Catalog:
     images = dict(catalog.images)
     for name, picture in profiles.images.items():
         text, image = picture.prices
-        entry = images[name]
+        offered = images[name]
         images[name] = replace(
-            entry,
-            text_price=entry.text_price if text is None else text,
-            reference_price=entry.reference_price if image is None else image,
+            offered,
+            text_price=offered.text_price if text is None else text,
+            reference_price=offered.reference_price if image is None else image,
             reference=picture.engine == "synthetic" or picture.img2img,
         )
     entries = {}

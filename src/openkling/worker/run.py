@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from .stages import NullObserver, StageClock, WorkerObserver
 from .watermark import Mark, make_mark, watermark_video
 
 log = logging.getLogger(__name__)
+
+# a task whose files could not be written: the disk (or the quota) is full
+STORAGE_FULL_MSG = "storage full: the result could not be written; the task was refunded"
 
 
 @dataclass
@@ -144,12 +148,35 @@ class Worker:
             log.warning("task %s failed: %s", run.task_id, exc)
             run.fail(str(exc) or "generation failed")
             return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                log.exception("task %s: unexpected error", run.task_id)
+                run.fail(f"internal error: {type(exc).__name__}")
+                return
+            log.warning("task %s failed: storage full while writing its result", run.task_id)
+            run.fail(STORAGE_FULL_MSG)  # failed tasks are refunded
+            self._discard(self._attempt_keys(run))  # what part of it was written
+            return
         except Exception as exc:
             log.exception("task %s: unexpected error", run.task_id)
             run.fail(f"internal error: {type(exc).__name__}")
             return
-        if not run.succeed(result):
+        if not run.succeed(result):  # another run owns the task: its files are not ours
             log.warning("task %s: result not recorded (task no longer ours)", run.task_id)
+            self._discard(result.keys())
+
+    def _discard(self, keys: Iterable[str]) -> None:
+        """Remove files this run wrote that no task records (a lost lease, a failed write):
+        each attempt writes under its own keys, so nothing another run wrote is touched."""
+        for key in keys:
+            try:
+                self.storage.delete(key)
+            except Exception:  # logged; retention cannot find it, so say which
+                log.exception("could not remove unrecorded file %s", key)
+
+    def _attempt_keys(self, run: Run) -> list[str]:
+        video_id = f"{run.task_id}-{run.attempt}"
+        return [f"videos/{video_id}{suffix}" for suffix in (".mp4", ".jpg", ".watermark.mp4")]
 
     def _generate(self, run: Run, lease: Lease) -> TaskResult:
         request = run.request

@@ -133,7 +133,7 @@ def parse_effects(
         prompt=scene.prompt,
         duration=scene.duration,
         aspect_ratio=None,  # the picture's
-        mode=scene.mode,  # type: ignore[arg-type]
+        mode=scene.mode,
         camera_control=camera,
         callback_url=model.callback_url,
         external_task_id=model.external_task_id,

@@ -97,7 +97,7 @@ class MultiImage2VideoRequest(RequestModel):
 
     wire_required = ("image_list", "prompt")
 
-    model_name: Annotated[str, Reads(_model, wire=Literal[MODEL_NAMES])] = Field(  # type: ignore[valid-type]
+    model_name: Annotated[str, Reads(_model, wire=Literal[MODEL_NAMES])] = Field(
         None,
         validate_default=True,
         description="a model that takes reference images here (GET /v1/models: references)",
@@ -113,7 +113,7 @@ class MultiImage2VideoRequest(RequestModel):
     negative_prompt: Annotated[str | None, text(MAX_PROMPT)] = None
     mode: Mode = Field("std", validate_default=True)
     duration: Duration = Field(None, validate_default=True, description='seconds: "5" or "10"')
-    aspect_ratio: Annotated[str, Reads(_aspect, wire=Literal[ASPECT_RATIOS])] = Field(  # type: ignore[valid-type]
+    aspect_ratio: Annotated[str, Reads(_aspect, wire=Literal[ASPECT_RATIOS])] = Field(
         "16:9", validate_default=True
     )
     callback_url: CallbackUrl = Field(None, description=CALLBACK_DOC)
@@ -139,7 +139,7 @@ def parse_multi_image2video(
         negative_prompt=model.negative_prompt or "",
         duration=model.duration,
         aspect_ratio=model.aspect_ratio,
-        mode=model.mode,  # type: ignore[arg-type]
+        mode=model.mode,
         callback_url=model.callback_url,
         external_task_id=model.external_task_id,
         references=references,
