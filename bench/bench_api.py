@@ -6,8 +6,11 @@
 Part 1 starts `openkling serve` (no engine, so the load is the API alone) on each database and
 a bare FastAPI app with the same routes under the same uvicorn, then drives each with wrk:
 create and get requests per second, p50/p99 latency, and openkling's rate as a multiple of
-the bare app's. Bare and openkling take turns (``--rounds`` turns each, ``seconds`` in all),
-so a machine shared with other work slows both alike. Part 2 times a 5 s 720p synthetic video
+the bare app's. A get of a waiting task also reads its place in line (one indexed query over
+its model's waiting tasks): measured for an ended task (no line to read), a task first in a
+line of one, and the newest task behind every task the create row queued. Bare and openkling
+take turns (``--rounds`` turns each, ``seconds`` in all), so a machine shared with other work
+slows both alike. Part 2 times a 5 s 720p synthetic video
 with audio through the API (submit -> succeed, after one warm-up task), the same work
 in-process, and the encoding of the same frames alone; each the median of ``--video-runs``.
 PostgreSQL rows need a server at 127.0.0.1:5432 (trust, db `test`); each run makes a fresh
@@ -33,6 +36,7 @@ import httpx
 import jwt
 
 HERE = Path(__file__).parent
+M2 = "kling-v1-6"  # a model with a line of one, beside the create rows' kling-v1
 sys.path.insert(0, str(HERE))
 
 
@@ -209,19 +213,37 @@ def api_part(seconds: int, concurrency: int, rounds: int, kind: str) -> list[tup
             )
             rows.append(("bare FastAPI POST (baseline)", b, None))
             rows.append((f"openkling create ({kind})", o, b))
-            one = httpx.post(base + path, headers=headers, json=body).json()
-            task_path = f"{path}/{one['data']['task_id']}"
-            b, o = side_by_side(
-                bare_base + task_path,
-                base + task_path,
-                "GET",
-                headers,
-                None,
-                seconds,
-                concurrency,
-                rounds,
+            # a waiting task's get reads its place in line: one more indexed query, over the
+            # waiting tasks of its model. Polled: a task first in its model's line, and the
+            # newest task behind everything the create rows queued (tens of thousands)
+            done = httpx.post(base + path, headers=headers, json={**body, "model_name": M2})
+            done_id = done.json()["data"]["task_id"]
+            httpx.post(f"{base}{path}/{done_id}/cancel", headers=headers)  # ended: no line
+            alone = httpx.post(base + path, headers=headers, json={**body, "model_name": M2})
+            behind = httpx.post(base + path, headers=headers, json=body).json()
+            queued = httpx.get(f"{base}{path}/{behind['data']['task_id']}", headers=headers)
+            depth = queued.json()["data"].get("queue_position", 0)
+            polled = (
+                (", ended", done.json()),
+                (", 1st in line", alone.json()),
+                (f", {depth} queued", behind),
             )
-            rows += [("bare FastAPI GET (baseline)", b, None), (f"openkling get ({kind})", o, b)]
+            for label, task in polled:
+                task_path = f"{path}/{task['data']['task_id']}"
+                b, o = side_by_side(
+                    bare_base + task_path,
+                    base + task_path,
+                    "GET",
+                    headers,
+                    None,
+                    seconds,
+                    concurrency,
+                    rounds,
+                )
+                rows += [
+                    ("bare FastAPI GET (baseline)", b, None),
+                    (f"openkling get ({kind}{label})", o, b),
+                ]
         finally:
             for p in (server, bare):
                 p.terminate()

@@ -1,6 +1,13 @@
-"""Diffusers engine benchmark on a tiny random Wan 2.1: engine overhead and step caching.
+"""Diffusers engine benchmark: engine overhead, step caching, 1 vs N devices, distilled steps.
 
     python bench/bench_diffusers.py [--width 160 --height 96 --frames 21 --steps 8] [--no-api]
+    # on a GPU machine, real weights:
+    python bench/bench_diffusers.py --weights /models/Wan2.1-T2V-1.3B-Diffusers --device cuda \
+        --devices cuda:0,cuda:1 --lora /models/lightx2v.safetensors --width 832 --height 480 \
+        --frames 81 --steps 40 --cache-steps 40 --repeats 3
+
+Without --weights it builds a tiny random Wan 2.1 and runs on the CPU, and says so: its
+timings show overhead and relative cost, not real generation speed.
 
 Part 1 renders the same clip (same prompt, size, frames, steps, guidance and seed) three ways:
 calling diffusers' WanPipeline directly, through DiffusersEngine.render (profile, registry,
@@ -42,18 +49,23 @@ CACHES = [
     ("first_block 0.05", '{type = "first_block", threshold = 0.05}'),
     ("first_block 0.2", '{type = "first_block", threshold = 0.2}'),
     ("first_block 0.5", '{type = "first_block", threshold = 0.5}'),
-    ("pyramid_attention_broadcast", '{type = "pyramid_attention_broadcast", block_skip_range = 2}'),
+    # pyramid_attention_broadcast is refused for Wan: one cache across CFG's two passes
     ("taylorseer 3/2", '{type = "taylorseer", cache_interval = 3, disable_cache_before_step = 2}'),
 ]
 
 
-def profile_text(weights: Path, args: argparse.Namespace, cache: str | None = None) -> str:
+def profile_text(
+    weights: Path, args: argparse.Namespace, cache: str | None = None, extra: str = ""
+) -> str:
     # fps chosen so that a 5 s Kling request asks for exactly --frames frames
+    device = "" if "devices = " in extra else f'device = "{args.device}"\n'
     return (
         f'[models."kling-v1"]\nengine = "diffusers"\nfamily = "wan"\nweights = "{weights}"\n'
-        f'device = "cpu"\ndtype = "float32"\nsteps = {args.steps}\nguidance = [1.0, 9.0]\n'
-        f"fps = {(args.frames - 1) / 5}\n"
+        f'{device}dtype = "{args.dtype}"\nsteps = {args.steps}\n'
+        + ("" if "guidance" in extra else "guidance = [1.0, 9.0]\n")
+        + f"fps = {(args.frames - 1) / 5}\nmax_frames = {max(args.frames, 81)}\n"
         + (f"cache = {cache}\n" if cache else "")
+        + extra
         + f'resolution = {{ std = {{ "16:9" = [{args.width}, {args.height}] }} }}\n'
     )
 
@@ -105,7 +117,9 @@ def direct(weights: Path, args: argparse.Namespace):
     import torch
     from diffusers import WanPipeline
 
-    pipe = WanPipeline.from_pretrained(weights, dtype=torch.float32, local_files_only=True)
+    dtype = getattr(torch, args.dtype)
+    pipe = WanPipeline.from_pretrained(weights, dtype=dtype, local_files_only=True)
+    pipe.to(args.device)
     pipe.set_progress_bar_config(disable=True)
 
     def run():
@@ -205,7 +219,13 @@ def main() -> None:
     parser.add_argument("--cache-layers", type=int, default=8, help="blocks of the denoiser")
     parser.add_argument("--threads", type=int, default=1, help="torch threads, here and served")
     parser.add_argument("--no-api", action="store_true", help="skip the run through the API")
+    parser.add_argument("--weights", type=Path, help="a real Wan 2.1 T2V folder (else tiny)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default=None, help="default: bfloat16 on CUDA, else float32")
+    parser.add_argument("--devices", default="cpu,cpu", help="devices for the 1-vs-N part")
+    parser.add_argument("--lora", type=Path, help="a step-distill LoRA for the 4-step part")
     args = parser.parse_args()
+    args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
 
     import tiny
     import torch
@@ -213,12 +233,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-diffusers-") as tmp:
         workdir = Path(tmp)
-        weights = tiny.build_wan(workdir / "wan")
+        real = args.weights is not None
+        weights = args.weights if real else tiny.build_wan(workdir / "wan")
         clip = f"{args.width}x{args.height}, {args.frames} frames, {args.steps} steps, CFG on"
+        where = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "CPU"
         print(
-            f"tiny Wan 2.1 (random weights), {clip}; torch {torch.__version__}, CPU, "
-            f"{args.threads} thread(s)"
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+            + (f"{weights}" if real else "tiny Wan 2.1 (random weights: CPU proof, not speed)")
+            + f", {clip}; torch {torch.__version__}, {where}, {args.threads} thread(s)"
         )
+        summary: list[list[str]] = []
 
         # part 1: overhead
         engine = engine_for(profile_text(weights, args), workdir, "plain")
@@ -249,9 +273,18 @@ def main() -> None:
             rows,
         )
 
+        summary += [
+            [f"overhead: {labels[k][0]}", f"{t:.3f}", f"{times['direct'] / t:.2f}", labels[k][1]]
+            for k, t in times.items()
+        ]
+
         # part 2: step caching, on a wider denoiser so that it is not dwarfed by the VAE
-        wide = tiny.build_wan(
-            workdir / "wan-wide", layers=args.cache_layers, heads=4, head_dim=24, ffn_dim=256
+        wide = (
+            weights
+            if real
+            else tiny.build_wan(
+                workdir / "wan-wide", layers=args.cache_layers, heads=4, head_dim=24, ffn_dim=256
+            )
         )
         cache_args = argparse.Namespace(**{**vars(args), "steps": args.cache_steps})
         engines = {
@@ -279,6 +312,67 @@ def main() -> None:
             f"median of {args.repeats}, in turns",
             ["cache", "total s", "speed-up", "denoiser s", "speed-up", "PSNR dB vs none"],
             rows,
+        )
+        summary += [[f"cache: {r[0]}", r[1], r[2], f"PSNR {r[5]} dB vs none"] for r in rows]
+        for engine in engines.values():
+            engine.pool.clear()
+
+        # part 3: one device against N (context parallelism); same seed, PSNR against one
+        devices = [d for d in args.devices.split(",") if d]
+        many = json.dumps(devices)
+        extra = f"devices = {many}\nparallel = {{ ulysses = {len(devices)} }}\n"
+        one = engine_for(profile_text(weights, args), workdir, "one")
+        group = engine_for(profile_text(weights, args, extra=extra), workdir, "many")
+        req = render_request(one, args)
+        times, results = interleaved(
+            {"1": lambda: np.stack(one.render(req)), "N": lambda: np.stack(group.render(req))},
+            max(1, args.repeats // 2),
+        )
+        summary += [
+            ["1 device", f"{times['1']:.3f}", "1.00", args.device],
+            [
+                f"{len(devices)} devices (ulysses)",
+                f"{times['N']:.3f}",
+                f"{times['1'] / times['N']:.2f}",
+                f"{', '.join(devices)}; PSNR {psnr(results['1'], results['N']):.1f} dB vs 1",
+            ],
+        ]
+        group.pool.clear()
+
+        # part 4: 40 steps with CFG against the distilled setting: 4 steps, guidance 1, LoRA
+        lora = args.lora if real else tiny.build_wan_lora(workdir / "lora", weights)
+        full_args = argparse.Namespace(**{**vars(args), "steps": 40 if real else args.steps})
+        fast_args = argparse.Namespace(**{**vars(args), "steps": 4})
+        lora_line = f'loras = [{{ path = "{lora}", scale = 1.0 }}]\n' if lora else ""
+        full = engine_for(profile_text(weights, full_args), workdir, "full")
+        fast = engine_for(
+            profile_text(weights, fast_args, extra=f"guidance = [1.0, 1.0]\n{lora_line}"),
+            workdir,
+            "fast",
+        )
+        times, results = interleaved(
+            {
+                "full": lambda: np.stack(full.render(req)),
+                "fast": lambda: np.stack(fast.render(req)),
+            },
+            max(1, args.repeats // 2),
+        )
+        summary += [
+            [f"{full_args.steps} steps, CFG", f"{times['full']:.3f}", "1.00", "reference"],
+            [
+                "4 steps, guidance 1" + (", LoRA" if lora else ""),
+                f"{times['fast']:.3f}",
+                f"{times['full'] / times['fast']:.2f}",
+                f"PSNR {psnr(results['full'], results['fast']):.1f} dB vs reference"
+                + ("" if real else " (random LoRA: timing only)"),
+            ],
+        ]
+        table(
+            f"Summary ({time.strftime('%Y-%m-%d', time.gmtime())}, {where}"
+            + ("" if real else ", tiny random Wan on CPU")
+            + ")",
+            ["run", "seconds", "speed-up", "note"],
+            summary,
         )
 
 

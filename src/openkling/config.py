@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .domain.vocabulary import MODES
+from .net.hosts import entry_name
 
 if TYPE_CHECKING:
     from .net.guard import AllowList
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     task_timeout_seconds: float = Field(3600.0, gt=0)
     shutdown_grace_seconds: float = Field(5.0, ge=0)  # running tasks may finish; then handed back
+    # a worker keeps to its loaded model while its tasks wait, but the fair pick of another
+    # model is passed over at most this many times (0: no affinity)
+    affinity_max_skips: int = Field(3, ge=0)
 
     # engines
     profiles_file: Path | None = None
@@ -141,8 +145,6 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             value = [t.strip() for t in value.split(",") if t.strip()]
-        from .net.hosts import entry_name
-
         for entry in value if isinstance(value, list) else []:
             if entry_name(str(entry)) is None:  # a bad entry stops start-up, naming the entry
                 raise ValueError(f"{entry!r} is not a host name (example: api.example.com)")
@@ -176,7 +178,8 @@ class Settings(BaseSettings):
             value = [t.strip() for t in value.split(",") if t.strip()]
         from .net.guard import AllowList
 
-        AllowList.parse(value)  # a bad entry stops start-up, naming the entry
+        if isinstance(value, list | tuple | set | frozenset):  # else pydantic refuses it
+            AllowList.parse(str(entry) for entry in value)  # a bad entry stops start-up
         return value
 
     @cached_property

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from http.server import HTTPServer
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .datadir import DataDirLock
@@ -17,6 +19,11 @@ from .tasks.callbacks import CallbackSender
 from .tasks.lifecycle import Lifecycle
 from .tasks.retention import RetentionSweeper
 from .tasks.service import TaskService
+
+if TYPE_CHECKING:  # built only where engines run (imported there, on demand)
+    from .engines.registry import EngineRegistry
+    from .worker import Worker
+    from .worker.stages import WorkerObserver
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +56,13 @@ class Runtime:
     lifecycle: Lifecycle
     dispatcher: Dispatcher
     service: TaskService
-    accounts: Credentials | None = None
+    accounts: Credentials
     sender: CallbackSender | None = None
     retention: RetentionSweeper | None = None
-    worker: object | None = None
+    worker: Worker | None = None
     datadir_lock: DataDirLock | None = None  # held while in-process workers run here
-    _started: list = field(default_factory=list)
-    _metrics: list = field(default_factory=list)
+    _started: list[Dispatcher | CallbackSender | RetentionSweeper] = field(default_factory=list)
+    _metrics: list[metrics.StoreCollector | HTTPServer] = field(default_factory=list)
 
     def start(self) -> None:
         if self.settings.metrics:
@@ -78,11 +85,11 @@ class Runtime:
         self.service.close()
         if self.worker is not None:
             self.worker.release_all()
-        for part in self._metrics:
-            if isinstance(part, metrics.StoreCollector):
-                metrics.unregister(part)
+        for exporter in self._metrics:
+            if isinstance(exporter, metrics.StoreCollector):
+                metrics.unregister(exporter)
             else:
-                part.shutdown()
+                exporter.shutdown()
         self._metrics.clear()
         self.sessions.engine.dispose()
         if self.datadir_lock is not None:
@@ -90,7 +97,7 @@ class Runtime:
             self.datadir_lock = None
 
 
-def serve_metrics(settings: Settings):
+def serve_metrics(settings: Settings) -> HTTPServer:
     """GET /metrics on ``metrics_host:metrics_port`` in a thread; returns the HTTP server."""
     server, _thread = metrics.start_http_server(settings.metrics_port, addr=settings.metrics_host)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
@@ -107,7 +114,7 @@ def build_runtime(
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_here = run_engines and settings.workers > 0 and settings.dispatcher == "inprocess"
-    lock = None
+    lock: DataDirLock | None = None
     if run_here:
         url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
         lock = DataDirLock.acquire(settings.data_dir, url=url)
@@ -116,7 +123,7 @@ def build_runtime(
         storage = build_storage(settings)
         lifecycle = Lifecycle(settings, sessions, storage)
         worker = None
-        if run_here:
+        if lock is not None:  # engines run here
             from .engines.registry import build_registry
             from .worker import Worker
 
@@ -175,34 +182,29 @@ def _take_over(lifecycle: Lifecycle, lock: DataDirLock) -> None:
         )
 
 
-def build_dispatcher(settings: Settings, lifecycle: Lifecycle, worker) -> Dispatcher:
+def build_dispatcher(settings: Settings, lifecycle: Lifecycle, worker: Worker | None) -> Dispatcher:
     sweep = max(min(settings.lease_seconds / 2, 10.0), 0.5)
-
-    first_sweep = [settings.dispatcher == "inprocess"]
-
-    def stale():
-        # A new in-process dispatcher starts with an empty queue: its first sweep takes every
-        # submitted task (a claim is atomic, so a task another process queued runs once).
-        older_than = 0 if first_sweep[0] else int(sweep * 2000)
-        first_sweep[0] = False
-        return lifecycle.stale_task_ids(submitted_older_than_ms=older_than)
-
     if settings.dispatcher == "celery":
         from .dispatch.celery import CeleryDispatcher
+
+        def stale():
+            return lifecycle.stale_task_ids(submitted_older_than_ms=int(sweep * 2000))
 
         return CeleryDispatcher(settings, stale=stale, sweep_seconds=sweep)
     from .dispatch.inprocess import InProcessDispatcher
 
+    def run_next(loaded: str | None) -> str | None:
+        return worker.run_next(loaded=loaded) if worker else None
+
     return InProcessDispatcher(
-        worker.run if worker else (lambda task_id: None),
+        run_next,
         workers=settings.workers if worker else 0,
-        stale=stale,
         sweep_seconds=sweep,
         grace_seconds=settings.shutdown_grace_seconds,
     )
 
 
-def stage_observer(settings: Settings):
+def stage_observer(settings: Settings) -> WorkerObserver | None:
     """What times the worker's stages: Prometheus histograms, unless metrics are off."""
     return metrics.StageMetrics() if settings.metrics else None
 
@@ -215,8 +217,8 @@ class WorkerProcess:
     sessions: Sessions
     storage: Storage
     lifecycle: Lifecycle
-    registry: object
-    worker: object
+    registry: EngineRegistry
+    worker: Worker
     models: list[str]
 
 

@@ -164,9 +164,15 @@ def test_account_events_send_the_queue_then_each_change(idle_server):
         seen = reader.next()
         assert (seen["task_id"], seen["task_status"]) == (first, "failed")
         other = idle_server.new_account(credits=100)
+        mine = {first, second}
         create(idle_server, account=other, prompt="not yours")
+        later = []
         with pytest.raises(queue.Empty):  # another account's task never shows here
-            reader.next(timeout=2)
+            while True:
+                later.append(reader.next(timeout=4))
+        assert {t["task_id"] for t in later} <= mine
+        # the second task moved up when the first left the line
+        assert [t["queue_position"] for t in later if t["task_id"] == second][-1:] == [1]
     finally:
         reader.close()
 

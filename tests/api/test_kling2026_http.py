@@ -31,6 +31,12 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def bystander(server):
+    """An account that makes no task: what refused requests must leave as it was."""
+    return server.new_account(credits=50)
+
+
+@pytest.fixture(scope="module")
 def receiver():
     receiver = Receiver(status=200)
     yield receiver
@@ -279,3 +285,84 @@ def test_omni_video_reference_images_reach_the_engine(server, tmp_path):
     side = width // 6
     corner = frames[len(frames) // 2][height - side : height - 4, 4 : side - 2].reshape(-1, 3)
     assert np.abs(corner.mean(axis=0) - [230, 0, 0]).max() < 25, corner.mean(axis=0)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/text-to-video/kling-9", {"prompt": "x"}, "model"),
+        (
+            "/text-to-video/kling-2.6",
+            {"prompt": "x", "settings": {"duration": 7}},
+            "settings.duration",
+        ),
+        ("/text-to-video/kling-3.0", {"prompt": "shot 1, 2, a; shot 2, 2, b;"}, "prompt"),
+        ("/image-to-video/kling-2.6", {"contents": [{"type": "prompt", "text": "x"}]}, "contents"),
+        (
+            "/omni-video/kling-o1",
+            {
+                "contents": [
+                    {"type": "prompt", "text": "x"},
+                    {"type": "base_video", "url": "https://example.com/v.mp4"},
+                ]
+            },
+            "contents[1].type",
+        ),  # noqa: E501
+    ],
+)
+def test_bad_input_over_http_changes_nothing(server, bystander, path, body, field):
+    account = bystander
+
+    def state() -> tuple:
+        costs = call(server, "GET", "/account/costs", account).json()["data"]["balance"]
+        return costs, call(server, "POST", "/tasks", account, json={}).json()["data"]["count"]
+
+    before = state()
+    resp = call(server, "POST", path, account, json=body)
+    assert resp.status_code == 400
+    out = resp.json()
+    assert out["code"] == 1201 and out["message"].startswith(field + ":") and "data" not in out
+    assert state() == before == (50, 0)
+
+
+def test_models_lists_the_2026_models_and_the_cli_sends_a_test_callback(server, receiver):
+    models = {m["model_name"]: m for m in call(server, "GET", "/v1/models").json()["data"]}
+    for name in ("kling-2.5-turbo", "kling-2.6", "kling-3.0", "kling-3.0-turbo"):
+        assert models[name]["api"] == "2026" and "text-to-video" in models[name]["endpoints"]
+    assert models["kling-3.0-omni"]["endpoints"] == ["omni-video"]
+    assert models["kling-o1"]["durations"] == [str(s) for s in range(3, 11)]
+    assert "api" not in models["kling-v2-6"]  # the legacy entries are as they were
+
+    account = server.new_account(credits=1)
+    out = cli("webhooks", "test", account.access_key, receiver.url, data_dir=server.data_dir)
+    sent = json.loads(out.stdout)
+    # the CLI and the endpoint share the limit: one test callback per 6 s per account
+    again = call(
+        server, "POST", "/account/webhooks/test", account, json={"callback_url": receiver.url}
+    )
+    assert again.status_code == 429 and again.json()["code"] == 1302
+    body, headers = receiver.wait(lambda p: p.get("id") == sent["id"])
+    assert verify(account.webhook_secret, body, headers) == sent
+
+
+def test_waiting_records_carry_their_place_in_line(tmp_path):
+    """No worker here: the tasks wait, and GET /tasks and POST /tasks say where they stand."""
+    idle = AppServer(data_dir=tmp_path / "idle", env={"OPENKLING_WORKERS": "0"})
+    idle.start()
+    try:
+        made = []
+        for i in range(2):
+            resp = call(
+                idle, "POST", "/text-to-video/kling-3.0",
+                json={"prompt": f"a queue {i}", "settings": {"duration": 3}},
+            )  # fmt: skip
+            assert resp.status_code == 200, resp.text
+            made.append(resp.json()["data"]["id"])
+        got = call(idle, "GET", "/tasks?task_ids=" + ",".join(made)).json()["data"]
+        places = {r["id"]: r["queue_position"] for r in got}
+        assert places == {made[0]: 1, made[1]: 2}
+        assert all(r["status"] == "submitted" and "queue_eta_seconds" not in r for r in got)
+        page = call(idle, "POST", "/tasks", json={"limit": 10}).json()["data"]
+        assert {r["id"]: r["queue_position"] for r in page["result"]} == places
+    finally:
+        idle.stop()

@@ -509,3 +509,14 @@ def test_the_openapi_document_describes_each_endpoint(app):
     settings = doc["components"]["schemas"]["TextSettings"]["properties"]
     assert {"duration", "aspect_ratio", "resolution", "audio", "multi_shot"} <= set(settings)
     assert "/tasks" in doc["paths"] and {"get", "post"} <= set(doc["paths"]["/tasks"])
+
+
+def test_a_used_external_task_id_is_refused_naming_the_option(app):
+    app, client = app
+    body = {"prompt": "x", "options": {"external_task_id": "twice"}}
+    assert client.post("/text-to-video/kling-2.6", json=body).status_code == 200
+    before = state(app, client)
+    resp = client.post("/text-to-video/kling-3.0", json=body)
+    assert resp.status_code == 400 and resp.json()["code"] == 1201
+    assert resp.json()["message"].startswith("options.external_task_id: 'twice' is already used")
+    assert state(app, client) == before

@@ -164,7 +164,7 @@ def test_schemathesis_finds_no_5xx_no_schema_violation_no_undocumented_status(se
         cwd=tmp_path,  # its reports, if any, stay out of the checkout
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=480,  # every door adds operations (images alone: about a minute on 2 busy cores)
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     output = proc.stdout + proc.stderr

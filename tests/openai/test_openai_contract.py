@@ -3,8 +3,6 @@ and the error shape."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from pydantic import ValidationError
 
@@ -13,6 +11,7 @@ from openkling.config import Settings
 from openkling.contract import openai as oa
 from openkling.domain.catalog import default_catalog
 from openkling.domain.request import GenerationRequest
+from openkling.domain.task import StoredTask
 
 
 def test_model_map_setting_forms(monkeypatch):
@@ -38,22 +37,34 @@ def test_default_map_follows_the_catalog():
     }
 
 
-def task(status: str, **fields) -> SimpleNamespace:
+def task(status: str, **fields) -> StoredTask:
     request = GenerationRequest(
         model_name="kling-v1", prompt="p", duration=8, size=(1024, 1792), wire={"model": "sora-2"}
     )
     row = dict(
         id="179548461512025135",
+        account_id=1,
+        family=oa.FAMILY,
+        external_task_id=None,
+        model_name="kling-v1",
         request=request.model_dump(mode="json"),
         status=status,
         status_msg="",
         progress=0,
+        seed=7,
+        cost_milli=0,
         result=None,
+        callback_url=None,
+        attempts=0,
+        lease_owner=None,
+        lease_expires_at=None,
+        cancel_requested=False,
         created_at=1_795_484_615_123,
         updated_at=1_795_484_625_999,
+        expired_at=None,
     )
     row.update(fields)
-    return SimpleNamespace(**row)
+    return StoredTask.from_mapping(row)
 
 
 def test_video_object_of_each_status():

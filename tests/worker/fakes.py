@@ -44,9 +44,23 @@ class World:
     engine: ScriptedEngine
     principal: Principal
 
-    def create(self, **fields) -> str:
+    def create(self, principal: Principal | None = None, **fields) -> str:
         request = GenerationRequest(prompt="a quiet harbour", **fields)
-        return self.service.submit(self.principal, request, family="text2video").id
+        return self.service.submit(principal or self.principal, request, family="text2video").id
+
+    def account(self, name: str = "tenant", *, priority: float = 1.0) -> Principal:
+        """Another tenant, with its fair-claim weight."""
+        with self.lifecycle.sessions.begin() as s:
+            account = create_account(s, name=name, credits_amount=10_000)
+            account.priority = priority
+            s.flush()
+            return Principal(
+                id=account.id,
+                access_key=account.access_key,
+                secret_key=account.secret_key,
+                allowed_models=None,
+                created_at=account.created_at,
+            )
 
     def task(self, task_id: str) -> Task:
         with self.lifecycle.sessions() as s:

@@ -12,6 +12,7 @@ from .. import __version__
 from ..config import Settings
 from ..runtime import Runtime, build_runtime
 from . import errors, openapi
+from .auth import Authenticator
 from .context import RequestIdMiddleware
 from .edge import EdgeGuard
 from .observe import HttpMetrics
@@ -21,6 +22,7 @@ from .routes import (
     events,
     health,
     image2video,
+    images,
     kling2026_create,
     kling2026_tasks,
     media,
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI):
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
+        app.state.auth = Authenticator(rt.accounts, rt.settings.jwt_leeway_seconds)
         # Handlers are short database calls: a few threads beat many that fight over the GIL.
         to_thread.current_default_thread_limiter().total_tokens = rt.settings.api_threads
         app.state.draining = False
@@ -73,7 +76,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     openapi.install(app)
     # /v1/videos is shared: OpenAI's routes are /v1/videos and /v1/videos/video_{id}..., and
     # every other name under it is Kling's (api/doors.py), whatever the order here
-    kling = (events, task_request, text2video, image2video, models)
+    kling = (events, task_request, text2video, image2video, images, models)
     for module in (*kling, openai_videos, account, media, health):
         app.include_router(module.router)
     # Kling's 2026 API: the model in the path, /tasks; and the account's webhook secrets

@@ -47,89 +47,94 @@ class VerifiedTokens:
             self._entries[token] = (issuer, secret, exp, nbf)
 
 
-_verified = VerifiedTokens()
+class Authenticator:
+    """Bearer credentials to the account they belong to, for one app: it keeps the tokens it
+    has verified (``VerifiedTokens``), so no cache is shared by the apps of one process."""
 
+    def __init__(self, accounts: Credentials, leeway: int) -> None:
+        self.accounts = accounts
+        self.leeway = leeway  # seconds of clock skew allowed on exp / nbf
+        self.verified = VerifiedTokens()
 
-def _from_verified(
-    accounts: Credentials, token: str, leeway: int, *, cached: bool = False
-) -> Principal | None:
-    hit = _verified.get(token)
-    if hit is None:
-        return None
-    issuer, secret, exp, nbf = hit
-    account = accounts.cached("access", issuer) if cached else accounts.by_access_key(issuer)
-    if account is None or account.secret_key != secret:
-        return None  # key gone or rotated: the full check below says why
-    now = time.time()
-    if cached and (exp <= now - leeway or (nbf is not None and nbf > now + leeway)):
-        return None  # the full check says why, after it has checked the key
-    if exp <= now - leeway:
-        raise TokenExpired()
-    if nbf is not None and nbf > now + leeway:
-        raise TokenNotYetValid()
-    return account
+    def _from_verified(self, token: str, *, cached: bool = False) -> Principal | None:
+        hit = self.verified.get(token)
+        if hit is None:
+            return None
+        issuer, secret, exp, nbf = hit
+        accounts, leeway = self.accounts, self.leeway
+        account = accounts.cached("access", issuer) if cached else accounts.by_access_key(issuer)
+        if account is None or account.secret_key != secret:
+            return None  # key gone or rotated: the full check below says why
+        now = time.time()
+        if cached and (exp <= now - leeway or (nbf is not None and nbf > now + leeway)):
+            return None  # the full check says why, after it has checked the key
+        if exp <= now - leeway:
+            raise TokenExpired()
+        if nbf is not None and nbf > now + leeway:
+            raise TokenNotYetValid()
+        return account
 
+    def authenticate_cached(self, header: str | None) -> Principal | None:
+        """``authenticate`` from what this app has already verified and cached, with no store
+        access; the key is NOT re-checked (see ``Credentials.cached``). None: not all of it is
+        at hand, use ``authenticate``. Raises what ``authenticate`` would for a missing,
+        malformed or expired token."""
+        token = bearer_token(header)
+        if token.count(".") != 2:
+            return self.accounts.cached("secret", token)
+        return self._from_verified(token, cached=True)
 
-def authenticate_cached(accounts: Credentials, header: str | None, leeway: int) -> Principal | None:
-    """``authenticate`` from what this host has already verified and cached, with no store
-    access; the key is NOT re-checked (see ``Credentials.cached``). None: not all of it is at
-    hand, use ``authenticate``. Raises what ``authenticate`` would for a missing, malformed or
-    expired token."""
-    token = bearer_token(header)
-    if token.count(".") != 2:
-        return accounts.cached("secret", token)
-    return _from_verified(accounts, token, leeway, cached=True)
-
-
-def authenticate(accounts: Credentials, header: str | None, leeway: int) -> Principal:
-    token = bearer_token(header)
-    if token.count(".") != 2:  # not a JWT: a plain API key
-        account = accounts.by_secret_key(token)
+    def authenticate(self, header: str | None) -> Principal:
+        token = bearer_token(header)
+        if token.count(".") != 2:  # not a JWT: a plain API key
+            account = self.accounts.by_secret_key(token)
+            if account is None:
+                raise TokenInvalid("API key is not valid")
+            return account
+        account = self._from_verified(token)
+        if account is not None:
+            return account
+        try:
+            head = jwt.get_unverified_header(token)
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:  # its text names decoder internals: say what is wrong
+            raise TokenInvalid(
+                "authorization token is malformed: expected a JWT of three base64url parts "
+                "holding JSON objects"
+            ) from exc
+        if head.get("alg") != "HS256":
+            raise TokenInvalid(f"token algorithm must be HS256, got {_shown(head.get('alg'))}")
+        issuer = claims.get("iss")
+        if not isinstance(issuer, str) or not issuer:
+            raise TokenInvalid("token has no 'iss' claim (the access key)")
+        account = self.accounts.by_access_key(issuer)
         if account is None:
-            raise TokenInvalid("API key is not valid")
-        return account
-    account = _from_verified(accounts, token, leeway)
-    if account is not None:
-        return account
-    try:
-        head = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:  # its text names decoder internals: say what is wrong instead
-        raise TokenInvalid(
-            "authorization token is malformed: expected a JWT of three base64url parts "
-            "holding JSON objects"
-        ) from exc
-    if head.get("alg") != "HS256":
-        raise TokenInvalid(f"token algorithm must be HS256, got {_shown(head.get('alg'))}")
-    issuer = claims.get("iss")
-    if not isinstance(issuer, str) or not issuer:
-        raise TokenInvalid("token has no 'iss' claim (the access key)")
-    account = accounts.by_access_key(issuer)
-    if account is None:
-        raise TokenInvalid("token 'iss' is not a known access key")
-    try:
-        verified = jwt.decode(
-            token,
-            account.secret_key,
-            algorithms=["HS256"],
-            leeway=leeway,
-            options={"require": ["exp"]},
+            raise TokenInvalid("token 'iss' is not a known access key")
+        try:
+            verified = jwt.decode(
+                token,
+                account.secret_key,
+                algorithms=["HS256"],
+                leeway=self.leeway,
+                options={"require": ["exp"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise TokenNotYetValid() from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenInvalid("token has no 'exp' claim (its expiry time)") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise TokenInvalid("token signature does not match the secret key") from exc
+        except jwt.PyJWTError as exc:  # exp / nbf / iat that are not numbers, and the like
+            raise TokenInvalid(
+                "authorization token is invalid: 'exp', 'nbf' and 'iat' must be integer seconds"
+            ) from exc
+        nbf = verified.get("nbf")
+        self.verified.add(
+            token, issuer, account.secret_key, float(verified["exp"]), nbf and float(nbf)
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenExpired() from exc
-    except jwt.ImmatureSignatureError as exc:
-        raise TokenNotYetValid() from exc
-    except jwt.MissingRequiredClaimError as exc:
-        raise TokenInvalid("token has no 'exp' claim (its expiry time)") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise TokenInvalid("token signature does not match the secret key") from exc
-    except jwt.PyJWTError as exc:  # exp / nbf / iat that are not numbers, and the like
-        raise TokenInvalid(
-            "authorization token is invalid: 'exp', 'nbf' and 'iat' must be integer seconds"
-        ) from exc
-    nbf = verified.get("nbf")
-    _verified.add(token, issuer, account.secret_key, float(verified["exp"]), nbf and float(nbf))
-    return account
+        return account
 
 
 def _shown(value: object) -> str:

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from ..domain.request import Parsed
+from ..domain.task import StoredTask
 from ..errors import OpenklingError, TokenInvalid
 from ..runtime import Runtime
 from ..tasks.group_commit import KeyChanged
@@ -36,7 +36,7 @@ async def create_task(
     parse: Parse,
     read_body: BodyReader = read_json,
     blocking: bool = False,
-) -> SimpleNamespace:
+) -> StoredTask:
     """Authenticate, read and parse the body, and submit the task through ``family``'s door.
 
     The credentials come from this host's cache when it has them, unchecked: the create's own

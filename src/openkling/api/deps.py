@@ -9,13 +9,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from ..config import Settings
 from ..errors import ServiceUnavailable, TokenInvalid
-from ..net.hosts import public_base as public_root
 from ..net.hosts import root_of
 from ..observability import logs
 from ..runtime import Runtime
 from ..tasks.accounts import Principal
-from .auth import authenticate, authenticate_cached
+from .auth import Authenticator
 
 T = TypeVar("T")
 
@@ -41,7 +41,8 @@ bearer = HTTPBearer(
     bearerFormat="JWT",
     description="A Kling JWT (HS256, iss = access key) or the secret key as an API key",
 )
-BEARER_SECURITY = [{"bearer": []}]  # for routes that authenticate without the dependency
+# for routes that authenticate without the dependency
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _auth_header(request: Request) -> str | None:
@@ -56,8 +57,8 @@ def _auth_header(request: Request) -> str | None:
 
 def account_of(request: Request) -> Principal:
     """The authenticated account of ``request``, or the auth error to answer with."""
-    rt: Runtime = request.app.state.runtime
-    account = authenticate(rt.accounts, _auth_header(request), rt.settings.jwt_leeway_seconds)
+    auth: Authenticator = request.app.state.auth
+    account = auth.authenticate(_auth_header(request))
     logs.account.set(account.id)  # this request's own context (one task per request)
     return account
 
@@ -67,10 +68,8 @@ def cached_account_of(request: Request) -> Principal | None:
     loop), or None when they do not hold it. Its key is NOT re-checked: the caller re-checks
     it in the statement that serves the request, and calls ``account_of`` for the answer
     when that finds the key revoked or rotated, or before answering with any other error."""
-    rt: Runtime = request.app.state.runtime
-    account = authenticate_cached(
-        rt.accounts, _auth_header(request), rt.settings.jwt_leeway_seconds
-    )
+    auth: Authenticator = request.app.state.auth
+    account = auth.authenticate_cached(_auth_header(request))
     if account is not None:
         logs.account.set(account.id)
     return account
@@ -87,12 +86,14 @@ def base_url_of(request: Request) -> str:
     """The root URLs in responses start with: the configured public URL, else the request's
     own (its Host header has passed the edge's allowlist, api/edge.py; no Host: the address
     the connection arrived on)."""
-    settings = request.app.state.runtime.settings
+    settings: Settings = request.app.state.runtime.settings
+    if settings.public_base_url:
+        return settings.public_base
     host = request.headers.get("host")
     root = root_of(request.url.scheme, host) if host else None
     if root is None:
-        return public_root(settings, str(request.base_url))
-    return public_root(settings, root + request.scope.get("root_path", ""))
+        return str(request.base_url).rstrip("/")
+    return (root + request.scope.get("root_path", "")).rstrip("/")
 
 
 async def public_base(request: Request) -> str:

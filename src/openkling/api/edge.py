@@ -20,6 +20,7 @@ OVER_CAPACITY = "openkling.over_capacity"
 # inline): the exact path -> the name of the Settings field holding their limit.
 LARGER_BODIES: dict[str, str] = {
     "/v1/videos/image2video": "image_body_bytes",
+    "/v1/images/generations": "image_body_bytes",
     "/v1/videos": "openai_max_upload_bytes",
 }
 # the same for paths under a prefix (Kling's 2026 endpoints carry the model in the path)
@@ -35,7 +36,7 @@ class EdgeGuard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.hosts = allowed_names(settings)
+        self.hosts = allowed_names(settings.host, settings.public_base_url, settings.allowed_hosts)
 
     def body_limit(self, path: str) -> int:
         field = LARGER_BODIES.get(path)
@@ -56,7 +57,7 @@ class EdgeGuard:
         if name in self.hosts:
             return True
         server = scope.get("server")  # the address this connection arrived on is truthful
-        return bool(server) and normalize(str(server[0])) == name
+        return server is not None and normalize(str(server[0])) == name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -183,7 +183,8 @@ def describe(app: FastAPI) -> dict[str, Any]:
     bodies = [model for model in _request_models() if model.__name__ in referenced]
     missing = referenced - set(schemas) - {model.__name__ for model in bodies}
     assert not missing, f"request bodies refer to models that are not request models: {missing}"
-    for model in (*bodies, ErrorEnvelope):
+    models: list[type[BaseModel]] = [*bodies, ErrorEnvelope]
+    for model in models:
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from .. import errors as e
 from ..config import Settings
@@ -16,15 +18,29 @@ log = logging.getLogger(__name__)
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    HTTPTOOLS = True
 except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
-    HttpToolsProtocol = None
+    HTTPTOOLS = False
+
+if TYPE_CHECKING:  # the guards are mixed into uvicorn's protocol: they see its attributes
+    _Protocol = HttpToolsProtocol
+else:
+    _Protocol = object
 
 
-def run(app, settings: Settings, *, ssl_certfile=None, ssl_keyfile=None) -> None:
+def run(
+    app: Any, settings: Settings, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+) -> None:
     """Serve ``app`` on ``settings.host:port`` until SIGINT/SIGTERM."""
     import uvicorn
 
-    server = uvicorn.Server(
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            app.state.draining = True  # open live event streams end now: shutdown waits on none
+            super().handle_exit(sig, frame)
+
+    server = Server(
         uvicorn.Config(
             app,
             host=settings.host,
@@ -36,20 +52,13 @@ def run(app, settings: Settings, *, ssl_certfile=None, ssl_keyfile=None) -> None
             timeout_graceful_shutdown=10,
         )
     )
-    handle_exit = server.handle_exit
-
-    def exiting(sig, frame) -> None:  # open live event streams end now: shutdown waits on none
-        app.state.draining = True
-        handle_exit(sig, frame)
-
-    server.handle_exit = exiting
     server.run()
 
 
 def guarded_protocol(settings: Settings) -> type[asyncio.Protocol] | None:
     """uvicorn's httptools protocol with openkling's deadlines and connection cap, or None
     (uvicorn's default, unguarded) where httptools is missing."""
-    if HttpToolsProtocol is None:
+    if not HTTPTOOLS:
         log.warning("httptools is missing: no header/body deadlines and no connection cap")
         return None
 
@@ -61,7 +70,7 @@ def guarded_protocol(settings: Settings) -> type[asyncio.Protocol] | None:
     return GuardedProtocol
 
 
-class _Guards:
+class _Guards(_Protocol):
     """Mixed into uvicorn's protocol: one timer per connection, armed for the phase the
     request is in (waiting for headers, receiving the body) and idle otherwise (the app is
     working, or the connection is kept alive: uvicorn's own keep-alive timeout rules then)."""
@@ -116,7 +125,8 @@ class _Guards:
         self.transport.close()
 
     # uvicorn / httptools callbacks -----------------------------------------------------------
-    def connection_made(self, transport) -> None:
+    # uvicorn's own override narrows asyncio's BaseTransport the same way
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._began = False
         self._arm("headers")
@@ -138,6 +148,6 @@ class _Guards:
         self._began = False
         super().on_message_complete()
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._arm(None)
         super().connection_lost(exc)

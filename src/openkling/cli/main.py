@@ -9,17 +9,10 @@ from pathlib import Path
 
 import click
 
-from ..config import Settings
 from ..observability.logs import configure_logging
+from .options import load_settings
 
 log = logging.getLogger("openkling.cli.main")
-
-
-def _settings(data_dir: Path | None, **overrides) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    return Settings(**values)
 
 
 data_dir_option = click.option(
@@ -68,7 +61,7 @@ def serve(host, port, data_dir, ssl_certfile, ssl_keyfile, no_worker) -> None:
     from ..errors import DataDirInUse
     from ..runtime import build_runtime
 
-    settings = _settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
+    settings = load_settings(data_dir, host=host, port=port, workers=0 if no_worker else None)
     configure_logging(settings.log_level, settings.log_format)
     try:
         runtime = build_runtime(settings)
@@ -141,7 +134,7 @@ def db_upgrade(data_dir) -> None:
     """Create or migrate the schema to the newest revision (Alembic)."""
     from ..store.db import current_revision, make_engine, upgrade
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     engine = make_engine(settings.db_url)
     upgrade(engine)
     click.echo(f"database at revision {current_revision(engine)}")
@@ -167,9 +160,16 @@ def keys() -> None:
     default=None,
     help="Comma-separated model names this key may use (default: all).",
 )
+@click.option(
+    "--priority",
+    type=click.FloatRange(min=0.01, max=1000),
+    default=1.0,
+    show_default=True,
+    help="Weight of the account's share of the workers (docs/scheduling.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the keys as JSON.")
 @data_dir_option
-def keys_create(name, amount, models, as_json, data_dir) -> None:
+def keys_create(name, amount, models, priority, as_json, data_dir) -> None:
     """Create an account and print its access key, secret key and webhook secret."""
     from ..domain.vocabulary import ALL_MODEL_NAMES as MODEL_NAMES
     from ..runtime import open_store
@@ -182,11 +182,12 @@ def keys_create(name, amount, models, as_json, data_dir) -> None:
             f"unknown model {', '.join(unknown)}; valid: {', '.join(MODEL_NAMES)}",
             param_hint="--models",
         )
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     sessions = open_store(settings)
     amount = settings.default_credits if amount is None else amount
     with sessions.begin() as s:
         account = create_account(s, name=name, credits_amount=amount, allowed_models=allowed)
+        account.priority = priority
     out = {
         "access_key": account.access_key,
         "secret_key": account.secret_key,
@@ -195,6 +196,8 @@ def keys_create(name, amount, models, as_json, data_dir) -> None:
     }
     if allowed:
         out["allowed_models"] = allowed
+    if priority != 1.0:
+        out["priority"] = priority
     if as_json:
         click.echo(json.dumps(out))
     else:
@@ -213,7 +216,7 @@ def keys_revoke(access_key, data_dir) -> None:
     from ..runtime import open_store
     from ..tasks.accounts import KeyNotFound, KeyRevoked, revoke_keys
 
-    sessions = open_store(_settings(data_dir))
+    sessions = open_store(load_settings(data_dir))
     try:
         with sessions.begin() as s:
             revoke_keys(s, access_key)
@@ -237,7 +240,7 @@ def keys_rotate(access_key, as_json, data_dir) -> None:
     from ..runtime import open_store
     from ..tasks.accounts import KeyNotFound, KeyRevoked, rotate_secret_key
 
-    sessions = open_store(_settings(data_dir))
+    sessions = open_store(load_settings(data_dir))
     try:
         with sessions.begin() as s:
             account = rotate_secret_key(s, access_key)
@@ -256,6 +259,23 @@ def keys_rotate(access_key, as_json, data_dir) -> None:
     else:
         for k, v in out.items():
             click.echo(f"{k}: {v}")
+
+
+@keys.command("priority")
+@click.argument("access_key")
+@click.argument("weight", type=click.FloatRange(min=0.01, max=1000))
+@data_dir_option
+def keys_priority(access_key, weight, data_dir) -> None:
+    """Set the fair-claim WEIGHT of ACCESS_KEY's account (default 1): with weight 2 it may
+    hold twice as many running tasks as an account of weight 1 before the other goes first.
+    Takes effect at the next claim."""
+    from ..runtime import open_store
+
+    sessions = open_store(load_settings(data_dir))
+    with sessions.begin() as s:
+        account = _account_or_exit(s, access_key)
+        account.priority = weight
+    click.echo(f"priority: {weight:g}")
 
 
 @main.group()
@@ -289,7 +309,7 @@ def credits_add(access_key, amount, data_dir) -> None:
 
     if amount <= 0:
         raise click.BadParameter("must be positive", param_hint="AMOUNT")
-    sessions = open_store(_settings(data_dir))
+    sessions = open_store(load_settings(data_dir))
     with sessions.begin() as s:
         account = _account_or_exit(s, access_key)
         grant(s, account.id, milli(amount), "credits add")
@@ -305,10 +325,12 @@ def credits_show(access_key, data_dir) -> None:
     from ..domain.catalog import format_credits
     from ..runtime import open_store
 
-    sessions = open_store(_settings(data_dir))
+    sessions = open_store(load_settings(data_dir))
     with sessions() as s:
         account = _account_or_exit(s, access_key)
         click.echo(f"balance: {format_credits(account.balance_milli)}")
+        if account.priority != 1.0:
+            click.echo(f"priority: {account.priority:g}")
 
 
 @main.command()
@@ -319,7 +341,7 @@ def sweep(data_dir) -> None:
     from ..runtime import build_storage, open_store
     from ..tasks.retention import sweep as sweep_results
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     expired = sweep_results(settings, open_store(settings), build_storage(settings))
     click.echo(f"expired {len(expired)} task(s) older than {settings.retention} s")
 
@@ -327,10 +349,11 @@ def sweep(data_dir) -> None:
 def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
     from .client import generate, tasks
+    from .image import image
     from .webhooks import webhooks
     from .worker import worker
 
-    for command in (generate, tasks, worker, webhooks):
+    for command in (generate, image, tasks, worker, webhooks):
         main.add_command(command)
 
 

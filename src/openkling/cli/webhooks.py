@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from .options import load_settings
+
 
 def _data_dir_option(fn):
     return click.option(
@@ -23,9 +25,8 @@ def _open(data_dir: Path | None, access_key: str):
     """The store and the id of ACCESS_KEY's account; exits 5 when there is none."""
     from ..runtime import open_store
     from ..tasks.accounts import by_access_key
-    from .main import _settings
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     sessions = open_store(settings)
     with sessions() as s:
         account = by_access_key(s, access_key)
@@ -114,14 +115,14 @@ def test(access_key, callback_url, data_dir) -> None:
     from ..contract.fields import _url
     from ..contract.kling2026 import probe_body
     from ..errors import InvalidParameter, OpenklingError
-    from ..tasks import webhook_secrets
+    from ..tasks import callbacks
 
     settings, sessions, account_id = _open(data_dir, access_key)
     try:
         url = _url(callback_url, allow=settings.url_allowlist, field="callback_url")
         if url is None:
             raise InvalidParameter("callback_url: is required (an http(s) URL)")
-        body = webhook_secrets.send_test(sessions, account_id, url, probe_body)
+        body = callbacks.send_test(sessions, account_id, url, probe_body)
     except OpenklingError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from pathlib import Path
 
 import click
@@ -79,10 +80,13 @@ def worker(models, concurrency, data_dir, name, metrics_port) -> None:
             "and publish nothing to the broker",
             settings.dispatcher,
         )
-    names = _models(models, list(build_catalog(settings).names))
+    catalog = build_catalog(settings)
+    # a model name serves its videos and, when it is an image model too, its pictures
+    names = _models(models, list(dict.fromkeys([*catalog.names, *catalog.images])))
     host = socket.gethostname()[:60]
     parts = build_worker_process(settings, names, owner=f"{host}-{os.getpid()}")
     registry, sessions, runner = parts.registry, parts.sessions, parts.worker
+    runner.models = names
     node = name or f"openkling-{os.getpid()}@{host}"
     queues = [queue_name(n) for n in names]
 
@@ -120,7 +124,23 @@ def worker(models, concurrency, data_dir, name, metrics_port) -> None:
             concurrency,
         )
 
-    app = make_celery_app(settings, run=runner.run)
+    loaded: list[str | None] = [None]  # the model of this process's last run
+    stopping = threading.Event()
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def _stopping(**_):
+        stopping.set()
+
+    def wake(task_id: str) -> None:
+        """A message woke us: run what the fair claim gives, then the next, until none
+        waits (a message is a wake-up; the one for the task we ran may wake another)."""
+        while not stopping.is_set():
+            ran = runner.run_next(loaded=loaded[0])
+            if ran is None:
+                return
+            loaded[0] = ran
+
+    app = make_celery_app(settings, run=wake)
     app.worker_main(
         [
             "worker",

@@ -18,7 +18,7 @@ from .errors import (
     TaskFailedError,
     WaitTimeout,
 )
-from .types import Costs, ResourcePack, Shot, Task, TaskResult, Video
+from .types import Costs, Image, ResourcePack, Shot, Task, TaskResult, Video
 from .types2026 import Billing, Output, TaskPage, TaskRecord
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Billing",
     "Costs",
     "DEFAULT_BASE_URL",
+    "Image",
     "InsufficientCreditsError",
     "InvalidRequestError",
     "Kling",

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,9 @@ class AsyncKling:
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self.text2video = AsyncText2Video(self)
         self.image2video = AsyncImage2Video(self)
+        from ._images import AsyncImages  # (built on this module's task endpoints)
+
+        self.images = AsyncImages(self)
         self.account = AsyncAccount(self)
         # Kling's 2026 API: the model in the path, one /tasks query
         self.text_to_video = TextToVideo(self)
@@ -231,6 +234,7 @@ class _AsyncVideoTasks:
     """One family's task endpoints: get, list, cancel, wait, download."""
 
     _path = TEXT2VIDEO_PATH
+    create: Callable[..., Awaitable[Task]]  # each family's own parameters
 
     def __init__(self, client: AsyncKling) -> None:
         self._client = client

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._base import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT, DownloadProgress
 from ._base2026 import (
@@ -28,7 +28,21 @@ from .types2026 import TaskPage, TaskRecord
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._async import AsyncKling as Kling
+
+class Kling(Protocol):
+    """What these endpoints use of the client (``_async.AsyncKling``, which imports this
+    module)."""
+
+    @property
+    def tasks(self) -> Tasks: ...
+
+    async def _request(
+        self, method: str, path: str, *, params: dict | None = None, json: Any = None
+    ) -> Any: ...
+
+    async def _download(
+        self, url: str, target: Path, on_progress: DownloadProgress | None
+    ) -> Path: ...
 
 
 class Tasks:

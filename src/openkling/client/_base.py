@@ -355,7 +355,7 @@ def create_body(**fields: Any) -> dict[str, Any]:
     return body
 
 
-def task_path(task_id: str, base: str = TEXT2VIDEO_PATH) -> str:
+def task_path(task_id: str | None, base: str = TEXT2VIDEO_PATH) -> str:
     if not isinstance(task_id, str) or not task_id:
         raise InvalidRequestError(f"task_id must be a non-empty string, got {task_id!r}")
     return f"{base}/{quote(task_id, safe='')}"

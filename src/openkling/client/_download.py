@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,7 +42,7 @@ def video_url(task: Task, index: int) -> str:
     return url
 
 
-def target_path(path: str | Path | None, default_name: str) -> Path:
+def target_path(path: str | os.PathLike[str] | None, default_name: str) -> Path:
     """Where a download goes: ``path``, or ``default_name`` inside it when it is a directory."""
     if path is None:
         return Path(default_name)

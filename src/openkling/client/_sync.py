@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,9 @@ class Kling:
         self._http = http_client or httpx.Client(timeout=timeout)
         self.text2video = Text2Video(self)
         self.image2video = Image2Video(self)
+        from ._images import Images  # (built on this module's task endpoints)
+
+        self.images = Images(self)
         self.account = Account(self)
         # Kling's 2026 API: the model in the path, one /tasks query
         self.text_to_video = TextToVideo(self)
@@ -221,6 +224,7 @@ class _VideoTasks:
     """One family's task endpoints: get, list, cancel, wait, download."""
 
     _path = TEXT2VIDEO_PATH
+    create: Callable[..., Task]  # each family's own parameters
 
     def __init__(self, client: Kling) -> None:
         self._client = client

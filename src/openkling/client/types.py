@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Costs", "ResourcePack", "Shot", "Task", "TaskResult", "Video"]
+__all__ = ["Costs", "Image", "ResourcePack", "Shot", "Task", "TaskResult", "Video"]
 
 TERMINAL_STATUSES = ("succeed", "failed")
 
@@ -85,13 +85,31 @@ class Video:
 
 
 @dataclass(frozen=True)
+class Image:
+    """One result picture of an image task (``/v1/images/generations``), numbered from 0."""
+
+    index: int
+    url: str
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Image:
+        data = _dict(data)
+        return cls(index=_int(data.get("index")) or 0, url=_str(data.get("url")), raw=dict(data))
+
+
+@dataclass(frozen=True)
 class TaskResult:
     videos: list[Video] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)  # an image task's pictures
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskResult:
-        videos = _dict(data).get("videos")
-        return cls(videos=[Video.from_dict(v) for v in videos or [] if isinstance(v, dict)])
+        videos, images = _dict(data).get("videos"), _dict(data).get("images")
+        return cls(
+            videos=[Video.from_dict(v) for v in videos or [] if isinstance(v, dict)],
+            images=[Image.from_dict(i) for i in images or [] if isinstance(i, dict)],
+        )
 
 
 @dataclass(frozen=True)
@@ -129,6 +147,11 @@ class Task:
     @property
     def videos(self) -> list[Video]:
         return self.task_result.videos if self.task_result else []
+
+    @property
+    def images(self) -> list[Image]:
+        """An image task's pictures, in index order."""
+        return sorted(self.task_result.images, key=lambda i: i.index) if self.task_result else []
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:

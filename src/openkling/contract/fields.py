@@ -172,10 +172,6 @@ def _url(
     return check_url(value, field=field, allow=allow)
 
 
-def _bool(body: dict, field: str) -> bool:
-    return flag(body.get(field), field)
-
-
 def flag(value: object, field: str) -> bool:
     """A JSON boolean; absent is false."""
     if value is None:
@@ -183,10 +179,6 @@ def flag(value: object, field: str) -> bool:
     if not isinstance(value, bool):
         raise _bad(field, f"must be true or false, got {_type_name(value)}")
     return value
-
-
-def _watermark(body: dict) -> bool:
-    return watermark(body.get("watermark_info"))
 
 
 def watermark(value: object) -> bool:
@@ -207,10 +199,6 @@ def watermark(value: object) -> bool:
     return enabled
 
 
-def _sound(body: dict) -> bool:
-    return sound(body.get("sound"))
-
-
 def sound(value: object) -> bool:
     """Kling's ``sound``: "on" or "off" (booleans too); absent is off."""
     if value is None:
@@ -223,10 +211,6 @@ def sound(value: object) -> bool:
 
 
 MAX_SEED = 2**31 - 1
-
-
-def _seed(body: dict) -> int | None:
-    return seed(body.get("seed"))
 
 
 def seed(value: object) -> int | None:
@@ -257,10 +241,6 @@ def mode(value: object, entry: ModelEntry | None, catalog: Catalog) -> str:
             f"with it: {', '.join(with_mode) or 'none'}",
         )
     return normal
-
-
-def _cfg_scale(body: dict) -> float:
-    return cfg_scale(body.get("cfg_scale"))
 
 
 def cfg_scale(raw: object) -> float:

@@ -1,4 +1,6 @@
-"""Celery dispatcher: task ids go to one queue per model; a sweeper re-publishes lost ones."""
+"""Celery dispatcher: a message on a model's queue wakes a worker serving that model; the
+worker's claim in the task store decides which task it runs. A sweeper re-publishes wake-ups
+for tasks nobody runs, so a lost message loses no task."""
 
 from __future__ import annotations
 
@@ -37,8 +39,9 @@ def split_broker_url(url: str) -> tuple[str, dict]:
 
 
 def make_celery_app(settings: Settings, run: Callable[[str], None] | None = None) -> Celery:
-    """The Celery app both sides share. Messages carry a task id only; the task store holds the
-    rest. ``run`` (worker side) is what a message does: ``Worker.run(task_id)``."""
+    """The Celery app both sides share. A message carries the id of the task that caused it,
+    for the logs; it is a wake-up: ``run`` (worker side) claims whatever the fair claim gives
+    this worker (``Worker.run_next``), which need not be that task."""
     broker_url, url_options = split_broker_url(settings.broker_url)
     app = Celery("openkling", broker=broker_url, set_as_current=False)
     app.conf.update(
@@ -92,9 +95,9 @@ def make_celery_app(settings: Settings, run: Callable[[str], None] | None = None
 
 
 class CeleryDispatcher:
-    """Publishes task ids to the model's queue. The sweeper re-publishes tasks that nobody runs
-    (a message lost with the broker, a worker killed mid-task whose lease ran out), backing off
-    per task so that a long queue is not flooded with copies."""
+    """Publishes one wake-up per task to its model's queue. The sweeper re-publishes wake-ups
+    for tasks that nobody runs (a message lost with the broker, a worker killed mid-task whose
+    lease ran out), backing off per task so that a long queue is not flooded with copies."""
 
     name = "celery"
 

@@ -1,65 +1,61 @@
-"""In-process dispatcher: a pool of worker threads in the server process, plus a sweeper."""
+"""In-process dispatcher: worker threads in the server process, woken when tasks arrive."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# run_next(loaded) runs the next task the store's fair claim gives this thread and returns
+# its model (the pipeline now loaded), or None when no task waits
+RunNext = Callable[[str | None], str | None]
+
 
 class InProcessDispatcher:
-    """Runs tasks on ``workers`` threads. The sweeper re-queues tasks nobody is running
-    (left over from a crash, or whose worker's lease ran out), so none is lost."""
+    """A submit is a wake-up, not a queue entry: which task runs next is decided in the task
+    store by the fair claim. A woken thread runs tasks until none waits, then sleeps until
+    the next wake-up or ``sweep_seconds``, when it looks again; so a task nobody is running
+    (left by a crash, or whose lease ran out) is taken without any message."""
 
     name = "inprocess"
 
     def __init__(
         self,
-        run: Callable[[str], None],
+        run_next: RunNext,
         *,
         workers: int,
-        stale: Callable[[], list[tuple[str, str]]],
         sweep_seconds: float,
         grace_seconds: float = 5.0,
     ) -> None:
         self._grace = grace_seconds
-        self._run = run
+        self._run_next = run_next
         self._workers = workers
-        self._stale = stale
         self._sweep_seconds = sweep_seconds
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._queued: set[str] = set()
-        self._lock = threading.Lock()
+        self._wakeups = 0  # submits not yet answered by a thread's look at the store
+        self._cond = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def submit(self, task_id: str, model_name: str) -> None:
-        if not self._workers:  # nothing here runs tasks: a server with workers sweeps them up
+        if not self._workers:  # nothing here runs tasks: a server with workers takes them
             return
-        with self._lock:
-            if task_id in self._queued:
-                return
-            self._queued.add(task_id)
-        self._queue.put(task_id)
+        with self._cond:
+            self._wakeups = min(self._wakeups + 1, self._workers)
+            self._cond.notify()
 
     def start(self) -> None:
         for i in range(self._workers):
             t = threading.Thread(target=self._work, name=f"worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
-        if self._workers:
-            sweeper = threading.Thread(target=self._sweep, name="sweeper", daemon=True)
-            sweeper.start()
-            self._threads.append(sweeper)
 
     def stop(self) -> None:
         self._stop.set()
-        for _ in range(self._workers):
-            self._queue.put(None)
+        with self._cond:
+            self._cond.notify_all()
         deadline = time.monotonic() + self._grace  # running tasks may finish meanwhile
         for t in self._threads:
             t.join(timeout=max(deadline - time.monotonic(), 0.01))
@@ -69,23 +65,18 @@ class InProcessDispatcher:
             raise RuntimeError("no in-process worker thread is alive")
 
     def _work(self) -> None:
+        loaded: str | None = None  # the model of this thread's last run
         while not self._stop.is_set():
-            task_id = self._queue.get()
-            if task_id is None:
-                return
-            with self._lock:
-                self._queued.discard(task_id)
             try:
-                self._run(task_id)
+                ran = self._run_next(loaded)
             except Exception:  # the worker records failures itself; never let the thread die
-                log.exception("worker crashed on task %s", task_id)
-
-    def _sweep(self) -> None:
-        while True:
-            try:
-                for task_id, model_name in self._stale():
-                    self.submit(task_id, model_name)
-            except Exception:
-                log.exception("sweep failed")
-            if self._stop.wait(self._sweep_seconds):
-                return
+                log.exception("worker failed to claim or run a task")
+                ran = None
+                self._stop.wait(min(self._sweep_seconds, 1.0))
+            if ran is not None:
+                loaded = ran
+                continue
+            with self._cond:
+                if self._wakeups == 0 and not self._stop.is_set():
+                    self._cond.wait(self._sweep_seconds)
+                self._wakeups = max(self._wakeups - 1, 0)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from .image_catalog import ImageModelEntry, default_image_models
+from .request import GenerationRequest
 from .vocabulary import (
     ASPECT_RATIOS,
     CAMERA_TYPES,
@@ -95,6 +98,8 @@ class ModelEntry:
 @dataclass(frozen=True)
 class Catalog:
     models: dict[str, ModelEntry]
+    # the models of /v1/images/generations, a namespace of their own
+    images: dict[str, ImageModelEntry] = field(default_factory=default_image_models)
 
     def get(self, name: str) -> ModelEntry | None:
         return self.models.get(name)
@@ -136,6 +141,18 @@ class Catalog:
             for entry in self.models.values()
         ]
 
+    def price_of(self, request: GenerationRequest) -> float:
+        """Credits for one task: a video by model, mode and length; pictures by model, each
+        one (more with a reference image)."""
+        if request.makes_images:
+            entry = self.images[request.model_name]
+            return entry.price(request.n, reference=request.image is not None)
+        return self.models[request.model_name].price(request.mode, request.duration)
+
+    def public_images(self) -> list[dict]:
+        """The image models, for ``GET /v1/models`` and the studio's images tab."""
+        return [entry.public() for entry in self.images.values()]
+
     def supporting(self, capability: str, api: str = "legacy") -> tuple[str, ...]:
         """The models of ``api`` that offer ``capability`` (one of ``CAPABILITIES``)."""
         return tuple(
@@ -168,7 +185,7 @@ def _default_entry(name: str) -> ModelEntry:
 _HD = RESOLUTIONS[:2]  # 720p, 1080p
 _FIVE_OR_TEN = (5, 10)
 _V3 = V3_DURATIONS  # 3 to 15 seconds
-_ENTRIES_2026 = {
+_ENTRIES_2026: dict[str, dict[str, Any]] = {
     "kling-2.5-turbo": dict(endpoints=("text-to-video", "image-to-video"), resolutions=_HD),
     "kling-2.6": dict(
         endpoints=("text-to-video", "image-to-video"),
@@ -217,7 +234,7 @@ _ENTRIES_2026 = {
 
 
 def _entry_2026(name: str) -> ModelEntry:
-    spec: dict = {"durations": _FIVE_OR_TEN, **_ENTRIES_2026[name]}
+    spec: dict[str, Any] = {"durations": _FIVE_OR_TEN, **_ENTRIES_2026[name]}
     # the legacy doors' switches are off: these names are not model_name values there
     return ModelEntry(
         name=name, api="2026", text2video=False, image2video=False, masks=False, camera=False,

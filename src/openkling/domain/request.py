@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .vocabulary import CAMERA_TYPES, DEFAULT_MODEL, MODES
+from .vocabulary import CAMERA_TYPES, DEFAULT_MODEL, IMAGE_REFERENCES, IMAGE_RESOLUTIONS, MODES
 
 
 class InputFile(Protocol):
@@ -25,12 +25,12 @@ class CameraConfig(BaseModel):
     """How far the camera moves along each axis, from -10 to 10 (Kling's scale)."""
 
     model_config = ConfigDict(frozen=True)
-    horizontal: float = Field(0.0, ge=-10, le=10)
-    vertical: float = Field(0.0, ge=-10, le=10)
-    pan: float = Field(0.0, ge=-10, le=10)
-    tilt: float = Field(0.0, ge=-10, le=10)
-    roll: float = Field(0.0, ge=-10, le=10)
-    zoom: float = Field(0.0, ge=-10, le=10)
+    horizontal: float = Field(default=0.0, ge=-10, le=10)
+    vertical: float = Field(default=0.0, ge=-10, le=10)
+    pan: float = Field(default=0.0, ge=-10, le=10)
+    tilt: float = Field(default=0.0, ge=-10, le=10)
+    roll: float = Field(default=0.0, ge=-10, le=10)
+    zoom: float = Field(default=0.0, ge=-10, le=10)
 
 
 class CameraControl(BaseModel):
@@ -38,7 +38,7 @@ class CameraControl(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     type: Literal[CAMERA_TYPES]  # type: ignore[valid-type]
-    config: CameraConfig | None = Field(None, description="with type 'simple' only")
+    config: CameraConfig | None = Field(default=None, description="with type 'simple' only")
 
 
 class ImageInput(BaseModel):
@@ -102,11 +102,24 @@ class GenerationRequest(BaseModel):
     # a door's own values for what it mapped into the fields above, e.g. OpenAI's
     # {"model": "sora-2", "size": "1280x720"} (presentation only)
     wire: dict[str, str] = Field(default_factory=dict)
+    # what the task makes: videos, or still images (/v1/images/generations)
+    output: Literal["video", "image"] = "video"
+    n: int = 1  # how many outputs; each holds one concurrency slot while the task runs
+    # images only: the size class, and how the reference ``image`` guides the pictures
+    resolution: Literal[IMAGE_RESOLUTIONS] | None = None  # type: ignore[valid-type]
+    image_reference: Literal[IMAGE_REFERENCES] | None = None  # type: ignore[valid-type]
+    image_fidelity: float = 0.5  # 0..1: how closely the pictures keep the reference
+    human_fidelity: float = 0.45  # 0..1: with image_reference "subject", the person's likeness
 
     @property
     def has_image(self) -> bool:
         """Whether the video starts from (or ends at) an input image."""
         return self.image is not None or self.image_tail is not None
+
+    @property
+    def makes_images(self) -> bool:
+        """Whether the task makes still images rather than a video."""
+        return self.output == "image"
 
     def input_keys(self) -> list[str]:
         """Storage keys of every input file stored with the task."""

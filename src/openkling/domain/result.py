@@ -22,8 +22,20 @@ class VideoResult(BaseModel):
     watermark_key: str | None = None  # a watermarked copy, when one was asked for
 
 
+class ImageResult(BaseModel):
+    """One delivered picture of an image task, in the order it was asked for."""
+
+    index: int  # 0-based, as Kling numbers them
+    key: str  # storage key of the PNG or JPEG
+    width: int
+    height: int
+    format: str = "png"  # "png" | "jpeg"
+    engine: str = ""
+
+
 class TaskResult(BaseModel):
     videos: list[VideoResult] = Field(default_factory=list)
+    images: list[ImageResult] = Field(default_factory=list)
     seed: int
 
     def keys(self) -> list[str]:
@@ -31,4 +43,5 @@ class TaskResult(BaseModel):
         keys: list[str] = []
         for video in self.videos:
             keys += [k for k in (video.key, video.cover_key, video.watermark_key) if k]
+        keys += [image.key for image in self.images]
         return keys

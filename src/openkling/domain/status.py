@@ -12,8 +12,12 @@ class TaskStatus(StrEnum):
     FAILED = "failed"
 
     def is_terminal(self) -> bool:
-        return self in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+        return self in TERMINAL
 
+
+# a task still to finish: it counts against the account's concurrency limit
+UNFINISHED: tuple[TaskStatus, ...] = (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
+TERMINAL: tuple[TaskStatus, ...] = (TaskStatus.SUCCEED, TaskStatus.FAILED)
 
 ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.SUBMITTED: frozenset({TaskStatus.PROCESSING, TaskStatus.FAILED}),

@@ -29,6 +29,14 @@ CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 # which Kling door a task was made through; each door lists and finds only its own
 FAMILIES = ("text2video", "image2video")
 
+# ---- image generation (/v1/images/generations): a family and a model namespace of its own ----
+IMAGE_FAMILY = "images"
+IMAGE_MODEL_NAMES = ("kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1", "kling-v3")
+DEFAULT_IMAGE_MODEL = "kling-v1"
+IMAGE_ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
+IMAGE_RESOLUTIONS = ("1k", "2k")
+IMAGE_REFERENCES = ("subject", "face")
+MAX_IMAGES = 9  # n: 1 to 9 images per task
 # Kling's 2026 API ("new design standard"): the model sits in the path, e.g.
 # POST /text-to-video/kling-3.0; its tasks are read through /tasks.
 MODELS_2026 = (

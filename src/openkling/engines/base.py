@@ -91,3 +91,46 @@ class AudioEngine(Protocol):
     ) -> np.ndarray:
         """float32 array shaped (2, round(seconds * sample_rate)), values in [-1, 1]."""
         ...
+
+
+@dataclass(frozen=True)
+class PictureRequest:
+    """One still picture to make (``/v1/images/generations``), at exactly ``width`` x ``height``.
+
+    ``reference``, when given, is the reference image fitted to that size (HxWx3 uint8);
+    ``image_fidelity`` (0..1) is how closely the picture keeps it, ``human_fidelity`` how
+    closely a person's likeness is kept when ``reference_kind`` is "subject".
+    """
+
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    seed: int
+    index: int = 0  # which picture of the task this is (0-based)
+    reference: np.ndarray | None = None
+    reference_kind: str | None = None  # "subject" | "face" | None
+    image_fidelity: float = 0.5
+    human_fidelity: float = 0.45
+
+
+class PictureEngine(Protocol):
+    """Makes still pictures from text, and from a reference image when ``reference`` is true.
+    Knows nothing of tasks, HTTP or storage."""
+
+    name: str
+    reference: bool  # whether it honours PictureRequest.reference
+
+    def size(self, resolution: str, aspect_ratio: str) -> tuple[int, int]:
+        """Width, height of a picture for Kling's resolution ("1k"/"2k") and aspect ratio."""
+        ...
+
+    def draw(
+        self,
+        request: PictureRequest,
+        *,
+        on_step: StepCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> np.ndarray:
+        """One HxWx3 uint8 picture of exactly the requested size."""
+        ...

@@ -5,25 +5,48 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.vocabulary import ALL_MODEL_NAMES, ASPECT_RATIOS, MODES
+
+if TYPE_CHECKING:
+    from .picture_profiles import PictureProfile
 
 ENGINES = ("synthetic", "diffusers")
 FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")
 DEVICES = ("auto", "cuda", "cpu")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-OFFLOADS = ("none", "model", "sequential")
+OFFLOADS = ("none", "model", "sequential", "group")
+QUANTIZE = ("fp8", "int8")
+LORA_TARGETS = ("transformer", "transformer_2", "both")
+LONG_VIDEO = ("segments", "refuse")
+# schedulers a profile may name, and whether each takes a flow shift (its config key)
+SCHEDULERS: dict[str, str | None] = {
+    "UniPCMultistepScheduler": "flow_shift",
+    "DPMSolverMultistepScheduler": "flow_shift",
+    "FlowMatchEulerDiscreteScheduler": "shift",
+    "CogVideoXDPMScheduler": None,
+    "CogVideoXDDIMScheduler": None,
+}
+# families whose transformer has a context-parallel plan in diffusers 0.42 (``_cp_plan``)
+PARALLEL_FAMILIES = ("wan", "wan2.2", "ltx")
+# families that run CFG's two passes separately: a cache shared across them breaks CFG
+SEPARATE_CFG_PASSES = ("wan", "wan2.2")
 AUDIO_ENGINES = ("procedural", "stable-audio")
 
 # cache type -> its options and their defaults (diffusers.hooks configs)
 CACHE_TYPES: dict[str, dict[str, Any]] = {
     "first_block": {"threshold": 0.05},
     "pyramid_attention_broadcast": {"block_skip_range": 2, "timestep_skip_range": [100, 800]},
-    "taylorseer": {"cache_interval": 5, "disable_cache_before_step": 3, "lite": False},
+    "taylorseer": {
+        "cache_interval": 5,
+        "disable_cache_before_step": 3,
+        "lite": False,
+        "memory_gb": 20.0,  # refused at startup when the cache would need more
+    },
 }
 
-_TOP_KEYS = {"models", "max_loaded_pipelines"}
+_TOP_KEYS = {"models", "max_loaded_pipelines", "images"}
 _SYNTHETIC_KEYS = {"engine", "audio", "prices"}
 _DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
     "family",
@@ -36,12 +59,22 @@ _DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
     "device",
     "dtype",
     "cpu_offload",
+    "offload",
     "vae_tiling",
     "vae_slicing",
     "cache",
     "compile",
     "pipeline_args",
     "i2v",
+    "scheduler",
+    "negative_prompt",
+    "vae_dtype",
+    "loras",
+    "quantize",
+    "devices",
+    "parallel",
+    "max_frames",
+    "long_video",
 }
 # an [models."<name>".i2v] table: the image-to-video pipeline of a model, with its own weights
 I2V_FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox")
@@ -51,9 +84,11 @@ _I2V_KEYS = {
     "resolution",
     "steps",
     "guidance",
+    "guidance_2",
     "fps",
     "end_frame",
     "pipeline_args",
+    "max_frames",
 }
 # pipeline call arguments the engine fills in itself
 _SET_BY_OPENKLING = {
@@ -90,6 +125,21 @@ class CacheSpec:
 
 
 @dataclass(frozen=True)
+class LoraSpec:
+    """One ``loras`` entry: a LoRA file, its strength and the denoiser(s) it adapts."""
+
+    path: Path
+    scale: float = 1.0
+    target: str = "transformer"  # "transformer" | "transformer_2" | "both"
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    name: str
+    flow_shift: float | None = None
+
+
+@dataclass(frozen=True)
 class AudioProfile:
     engine: str  # "procedural" | "stable-audio"
     weights: Path | None = None
@@ -108,9 +158,11 @@ class ImageProfile:
     resolution: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     steps: int | None = None
     guidance: tuple[float, float] | None = None
+    guidance_2: tuple[float, float] | None = None
     fps: float | None = None
     end_frame: bool = False  # the weights take a last frame too (Wan FLF2V, Wan 2.2 A14B I2V)
     pipeline_args: dict[str, Any] = field(default_factory=dict)
+    max_frames: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +191,15 @@ class ModelProfile:
     audio_set: bool = False  # False: the catalog's default audio capability stands
     prices: dict[tuple[str, int], float] | None = None
     i2v: ImageProfile | None = None  # None: this model takes no image input
+    scheduler: SchedulerSpec | None = None  # None: the weights' own scheduler
+    negative_prompt: str | None = None  # the default when a request gives none
+    vae_dtype: str | None = None  # None: the pipeline's dtype
+    loras: tuple[LoraSpec, ...] = ()
+    quantize: str | None = None  # "fp8" | "int8" (torchao), the denoisers only
+    devices: tuple[str, ...] = ()  # more than one: one rank per device, context parallel
+    parallel: tuple[str, int] | None = None  # ("ulysses" | "ring", degree)
+    max_frames: int | None = None  # None: the family's trained length
+    long_video: str = "refuse"  # beyond max_frames: "segments" or "refuse"
 
     @property
     def text2video(self) -> bool:
@@ -156,9 +217,10 @@ class ModelProfile:
             resolution=i.resolution,
             steps=i.steps,
             guidance=i.guidance,
-            guidance_2=None,
+            guidance_2=i.guidance_2,
             fps=i.fps,
             pipeline_args=i.pipeline_args,
+            max_frames=i.max_frames,
         )
 
     @property
@@ -174,6 +236,8 @@ class Profiles:
     source: Path
     models: dict[str, ModelProfile]
     max_loaded_pipelines: int = 1
+    # [images."<model>"]: the image models' engines (see picture_profiles)
+    images: dict[str, PictureProfile] = field(default_factory=dict)
 
 
 def load_profiles(path: Path | str) -> Profiles:
@@ -204,7 +268,10 @@ def load_profiles(path: Path | str) -> Profiles:
         if not isinstance(table, dict):
             raise ProfileError(f'{path}: [models."{name}"] must be a table')
         parsed[name] = _model(name, table, path)
-    return Profiles(source=path, models=parsed, max_loaded_pipelines=max_loaded)
+    from .picture_profiles import load_picture_profiles
+
+    images = load_picture_profiles(data.get("images", {}), path)
+    return Profiles(source=path, models=parsed, max_loaded_pipelines=max_loaded, images=images)
 
 
 def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
@@ -238,11 +305,69 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
         raise ProfileError(
             f'{where}: "guidance_2" is only for family "wan2.2" (its low-noise stage)'
         )
-    cpu_offload = _choice(t, "cpu_offload", OFFLOADS, where, "none")
+    if "offload" in t and "cpu_offload" in t:
+        raise ProfileError(f'{where}: set "offload" or its older name "cpu_offload", not both')
+    offload_key = "offload" if "offload" in t else "cpu_offload"
+    cpu_offload = _choice(t, offload_key, OFFLOADS, where, "none")
     device = _choice(t, "device", DEVICES, where, "auto")
-    if device == "cpu" and cpu_offload != "none":
+    devices, parallel = _devices(t, where)
+    if devices and "device" in t:
+        raise ProfileError(f'{where}: set "device" or "devices", not both')
+    on_cpu = device == "cpu" or (devices and all(d == "cpu" for d in devices))
+    if on_cpu and cpu_offload != "none":
         raise ProfileError(
-            f'{where}: cpu_offload = "{cpu_offload}" needs a GPU, but device = "cpu"'
+            f'{where}: {offload_key} = "{cpu_offload}" needs a GPU, but the device is the CPU'
+        )
+    cache = _cache(t.get("cache", "none"), where)
+    families = [family] + ([i2v.family] if i2v is not None else [])
+    if len(devices) > 1:
+        for f in families:
+            if f not in PARALLEL_FAMILIES:
+                raise ProfileError(
+                    f'{where}: devices = {list(devices)}: family "{f}" has no context-parallel '
+                    f"plan in diffusers; one job across several devices works for "
+                    f"{', '.join(PARALLEL_FAMILIES)}. Use one device per worker instead"
+                )
+        for key, off in (("offload", cpu_offload != "none"), ("cache", cache is not None),
+                         ("compile", bool(t.get("compile")))):  # fmt: skip
+            if off:
+                raise ProfileError(
+                    f"{where}: {key} cannot be combined with devices = {list(devices)} "
+                    "(context parallelism runs each rank's share resident and uncached)"
+                )
+    if cache is not None and cache.type == "pyramid_attention_broadcast":
+        args_cfg = t.get("pipeline_args", {}) if isinstance(t.get("pipeline_args"), dict) else {}
+        true_cfg = args_cfg.get("true_cfg_scale", 1.0)
+        separate = [f for f in families if f in SEPARATE_CFG_PASSES]
+        if family == "hunyuan" and isinstance(true_cfg, int | float) and true_cfg > 1:
+            separate.append("hunyuan with true_cfg_scale > 1")
+        if separate:
+            raise ProfileError(
+                f"{where}: cache type pyramid_attention_broadcast shares one attention cache "
+                f"across CFG's separate conditional and unconditional passes of "
+                f"{', '.join(separate)}, which breaks guidance; use first_block or taylorseer"
+            )
+    loras = _loras(t.get("loras", []), source, where)
+    if any(lora.target != "transformer" for lora in loras) and family != "wan2.2":
+        raise ProfileError(
+            f'{where}: loras target "transformer_2" / "both" needs family "wan2.2" '
+            "(the A14B weights have a transformer_2)"
+        )
+    quantize = _choice(t, "quantize", QUANTIZE, where, None)
+    if quantize == "fp8" and on_cpu:
+        raise ProfileError(
+            f'{where}: quantize = "fp8" needs a CUDA GPU with fp8 support (compute capability '
+            '8.9 or newer); on the CPU use quantize = "int8" or none'
+        )
+    negative = t.get("negative_prompt")
+    if negative is not None and not isinstance(negative, str):
+        raise ProfileError(f"{where}: negative_prompt must be a string")
+    long_video = _choice(t, "long_video", LONG_VIDEO, where, None)
+    if long_video == "segments" and i2v is None:
+        raise ProfileError(
+            f'{where}: long_video = "segments" continues each segment from the last frame '
+            "through the model's image-to-video pipeline: add an [i2v] table, or set "
+            'long_video = "refuse"'
         )
     args = t.get("pipeline_args", {})
     if not isinstance(args, dict):
@@ -270,9 +395,18 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
         cpu_offload=cpu_offload,
         vae_tiling=_bool(t, "vae_tiling", where),
         vae_slicing=_bool(t, "vae_slicing", where),
-        cache=_cache(t.get("cache", "none"), where),
+        cache=cache,
         compile=_bool(t, "compile", where),
         pipeline_args=dict(args),
+        scheduler=_scheduler(t.get("scheduler"), where),
+        negative_prompt=negative,
+        vae_dtype=_choice(t, "vae_dtype", DTYPES[1:], where, None),
+        loras=loras,
+        quantize=quantize,
+        devices=devices,
+        parallel=parallel,
+        max_frames=_int(t, "max_frames", where, minimum=1),
+        long_video=long_video or ("segments" if i2v is not None else "refuse"),
     )
 
 
@@ -307,12 +441,19 @@ def _i2v(value: Any, model_family: str, source: Path, where: str) -> ImageProfil
             f"{where}: end_frame = true needs a Wan first-last-frame pipeline (family wan or "
             f"wan2.2); {family} takes a first frame only"
         )
+    guidance_2 = _range(value, "guidance_2", where)
+    if guidance_2 is not None and family != "wan2.2":
+        raise ProfileError(
+            f'{where}: "guidance_2" is only for family "wan2.2" (its low-noise stage)'
+        )
     return ImageProfile(
         family=family,
         weights=_path(value["weights"], source),
         resolution=_resolution(value.get("resolution", {}), where),
         steps=_int(value, "steps", where, minimum=1),
         guidance=_range(value, "guidance", where),
+        guidance_2=guidance_2,
+        max_frames=_int(value, "max_frames", where, minimum=1),
         fps=_number(value, "fps", where, positive=True),
         end_frame=end_frame,
         pipeline_args=dict(args),
@@ -416,6 +557,92 @@ def _cache(value: Any, where: str) -> CacheSpec | None:
     options = {**defaults, **{k: v for k, v in value.items() if k != "type"}}
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
     return CacheSpec(type=value["type"], options=frozen)
+
+
+def _devices(t: dict[str, Any], where: str) -> tuple[tuple[str, ...], tuple[str, int] | None]:
+    value = t.get("devices")
+    if value is None:
+        if "parallel" in t:
+            raise ProfileError(f'{where}: "parallel" needs "devices" naming more than one device')
+        return (), None
+    ok = isinstance(value, list) and value and all(isinstance(d, str) for d in value)
+    if not ok or not all(d == "cpu" or d == "cuda" or _cuda_index(d) for d in value):
+        raise ProfileError(
+            f'{where}: devices must be a list like ["cuda:0", "cuda:1"] (or ["cpu", "cpu"] '
+            f"to try it without a GPU), got {value!r}"
+        )
+    if len(set(value)) < len(value) and any(d != "cpu" for d in value):
+        raise ProfileError(f"{where}: devices = {value!r} names a GPU twice")
+    devices = tuple(value)
+    parallel = t.get("parallel")
+    if len(devices) == 1:
+        if parallel is not None:
+            raise ProfileError(f'{where}: "parallel" needs more than one device in "devices"')
+        return devices, None
+    if (
+        not isinstance(parallel, dict)
+        or len(parallel) != 1
+        or not set(parallel)
+        <= {
+            "ulysses",
+            "ring",
+        }
+    ):
+        raise ProfileError(
+            f"{where}: devices names {len(devices)} devices: set parallel = "
+            f"{{ ulysses = {len(devices)} }} or {{ ring = {len(devices)} }}, got {parallel!r}"
+        )
+    ((kind, degree),) = parallel.items()
+    if degree != len(devices) or isinstance(degree, bool):
+        raise ProfileError(
+            f"{where}: parallel.{kind} = {degree!r} must equal the number of devices "
+            f"({len(devices)})"
+        )
+    return devices, (kind, degree)
+
+
+def _cuda_index(device: str) -> bool:
+    kind, _, index = device.partition(":")
+    return kind == "cuda" and index.isdigit()
+
+
+def _scheduler(value: Any, where: str) -> SchedulerSpec | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("name") not in SCHEDULERS:
+        raise ProfileError(
+            f'{where}: scheduler must be {{ name = "UniPCMultistepScheduler", flow_shift = 5.0 '
+            f"}} with name one of {', '.join(SCHEDULERS)}; got {value!r}"
+        )
+    _no_unknown(value, {"name", "flow_shift"}, f"{where}.scheduler")
+    shift = _number(value, "flow_shift", f"{where}.scheduler", positive=True)
+    if shift is not None and SCHEDULERS[value["name"]] is None:
+        raise ProfileError(f"{where}: scheduler {value['name']} takes no flow_shift")
+    return SchedulerSpec(name=value["name"], flow_shift=shift)
+
+
+def _loras(value: Any, source: Path, where: str) -> tuple[LoraSpec, ...]:
+    if not isinstance(value, list):
+        raise ProfileError(
+            f'{where}: loras must be a list like [{{ path = "/models/x.safetensors", '
+            'scale = 1.0, target = "transformer" }]'
+        )
+    out = []
+    for i, item in enumerate(value):
+        w = f"{where}.loras[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"]:
+            raise ProfileError(f'{w}: needs path = "<a LoRA .safetensors file>"')
+        _no_unknown(item, {"path", "scale", "target"}, w)
+        scale = _number(item, "scale", w)
+        target = _choice(item, "target", LORA_TARGETS, w, "transformer")
+        out.append(
+            LoraSpec(
+                path=_path(item["path"], source),
+                scale=1.0 if scale is None else scale,
+                target=target,
+            )  # fmt: skip
+        )
+    return tuple(out)
 
 
 def _audio(value: Any, source: Path, where: str) -> AudioProfile | None:

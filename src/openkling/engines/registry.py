@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..domain.catalog import Catalog, default_catalog
 from ..errors import EngineError
-from .base import AudioEngine, VideoEngine
+from .base import AudioEngine, PictureEngine, VideoEngine
+from .lengths import fits_one_pass
 from .profiles import ModelProfile, Profiles, load_profiles
+
+if TYPE_CHECKING:  # diffusers and torch load only when a profile needs them
+    from .diffusers import PipelinePool
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +26,8 @@ class EngineRegistry:
     audios: dict[str, AudioEngine] = field(default_factory=dict)
     profiles: Profiles | None = None
     images: dict[str, VideoEngine] = field(default_factory=dict)  # own image-to-video engines
+    # the engines of /v1/images/generations, by image model name
+    pictures: dict[str, PictureEngine] = field(default_factory=dict)
 
     def video(self, model_name: str, *, image: bool = False) -> VideoEngine:
         """The engine for a model; ``image``: for a request with an image input, which a model
@@ -33,6 +40,13 @@ class EngineRegistry:
             raise EngineError(f"model {model_name} takes no image input on this worker")
         return engine
 
+    def picture(self, model_name: str) -> PictureEngine:
+        """The engine that makes an image model's pictures."""
+        engine = self.pictures.get(model_name)
+        if engine is None:
+            raise EngineError(f"image model {model_name} is not served by this worker")
+        return engine
+
     def audio(self, model_name: str) -> AudioEngine | None:
         return self.audios.get(model_name)
 
@@ -43,6 +57,7 @@ class EngineRegistry:
         """
         names = model_names if model_names is not None else list(self.catalog.names)
         engines = [self.videos.get(n) for n in names] + [self.images.get(n) for n in names]
+        engines += [self.pictures.get(n) for n in names]
         for engine in engines + [self.audios.get(n) for n in names]:
             preload = getattr(engine, "preload", None)
             if preload is not None:
@@ -87,10 +102,15 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
         if profile is not None and profile.engine == "diffusers":
             from .diffusers import build_engine, build_image_engine
 
-            if profile.weights is not None:
-                registry.videos[name] = build_engine(profile, pools.video())
-            if profile.i2v is not None:
-                registry.images[name] = build_image_engine(profile, pools.video())
+            text = build_engine(profile, pools.video()) if profile.weights is not None else None
+            image = build_image_engine(profile, pools.video()) if profile.i2v else None
+            if image is not None:
+                # a long video continues from its last frame through the image pipeline
+                image.continuation = image
+                registry.images[name] = image
+            if text is not None:
+                text.continuation = image
+                registry.videos[name] = text
         if entry.audio:
             registry.audios[name] = _audio_engine(profile, procedural, pools)
         if profile is not None:
@@ -103,13 +123,46 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
                 f" + {image.name} for images" if image is not None else "",
                 f" + {audio.name} audio" if audio is not None else "",
             )
+    _add_pictures(registry, profiles, pools, models)
     return registry
+
+
+def _add_pictures(
+    registry: EngineRegistry, profiles: Profiles | None, pools: _Pools, models: list[str] | None
+) -> None:
+    """The picture engine of each image model: its profile's diffusers pipeline, else the
+    synthetic one."""
+    from .synthetic_picture import SyntheticPictureEngine
+
+    synthetic = SyntheticPictureEngine()
+    for name in registry.catalog.images:
+        if models is not None and name not in models:
+            continue
+        profile = profiles.images.get(name) if profiles else None
+        if profile is not None and profile.engine == "diffusers":
+            from .diffusers import DiffusersPictureEngine
+
+            engine: PictureEngine = DiffusersPictureEngine.from_profile(profile, pools.video())
+            log.info("engines: image model %s -> %s", name, engine.name)
+        else:
+            engine = synthetic
+        registry.pictures[name] = engine
 
 
 def _catalog(profiles: Profiles | None) -> Catalog:
     catalog = default_catalog()
     if profiles is None:
         return catalog
+    images = dict(catalog.images)
+    for name, picture in profiles.images.items():
+        text, image = picture.prices
+        entry = images[name]
+        images[name] = replace(
+            entry,
+            text_price=entry.text_price if text is None else text,
+            reference_price=entry.reference_price if image is None else image,
+            reference=picture.engine == "synthetic" or picture.img2img,
+        )
     entries = {}
     for name, entry in catalog.models.items():
         profile = profiles.models.get(name)
@@ -123,12 +176,16 @@ def _catalog(profiles: Profiles | None) -> Catalog:
         entry = replace(entry, audio=audio, prices=prices)
         if profile.engine == "diffusers":
             i2v = profile.i2v
+            durations = entry.durations
+            if profile.long_video == "refuse":
+                durations = tuple(d for d in durations if fits_one_pass(profile, d))
             entry = replace(
                 entry,
                 text2video=entry.text2video and profile.weights is not None,
                 image2video=entry.image2video and i2v is not None,
                 end_frame=entry.end_frame and i2v is not None and i2v.end_frame,
                 masks=False,
+                durations=durations or entry.durations[:1],
                 references=False,  # no diffusers family here takes reference images yet
             )
             if entry.api == "2026":  # the same narrowing for the 2026 endpoints
@@ -138,7 +195,7 @@ def _catalog(profiles: Profiles | None) -> Catalog:
                 )
                 entry = replace(entry, endpoints=endpoints)
         entries[name] = entry
-    return Catalog(entries)
+    return Catalog(entries, images)
 
 
 class _Pools:
@@ -146,15 +203,16 @@ class _Pools:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._video = self._audio = None
+        self._video: PipelinePool | None = None
+        self._audio: PipelinePool | None = None
 
-    def video(self):
+    def video(self) -> PipelinePool:
         from .diffusers import PipelinePool
 
         self._video = self._video or PipelinePool(self.capacity)
         return self._video
 
-    def audio(self):
+    def audio(self) -> PipelinePool:
         from .diffusers import PipelinePool
 
         self._audio = self._audio or PipelinePool(1)

@@ -129,8 +129,8 @@ def _fill_holes(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         image, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
     )
     small_hole = cv2.resize(hole.astype(np.uint8) * 255, small.shape[1::-1]) > 0
-    small_hole = cv2.dilate(small_hole.astype(np.uint8), np.ones((3, 3), np.uint8))
-    filled = cv2.inpaint(small, small_hole, 5, cv2.INPAINT_TELEA)
+    small_mask = cv2.dilate(small_hole.astype(np.uint8), np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(small, small_mask, 5, cv2.INPAINT_TELEA)
     filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
     grown = cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     out = image.copy()

@@ -257,7 +257,7 @@ def rewrite_video(
     count = 0
     try:
         with (
-            av.open(str(src)) as source,
+            av.open(str(src), "r") as source,
             av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out,
         ):
             if not source.streams.video:
@@ -275,16 +275,18 @@ def rewrite_video(
             aout = out.add_stream_from_template(ain) if ain is not None else None
             streams = [vin] + ([ain] if ain is not None else [])
             for packet in source.demux(*streams):
-                if packet.stream is ain:
+                if aout is not None and packet.stream is ain:
                     if packet.dts is None:  # the demuxer's end-of-stream marker
                         continue
                     packet.stream = aout
                     out.mux(packet)
                     continue
                 for decoded in packet.decode():
+                    if not isinstance(decoded, av.VideoFrame):  # the video stream's packets
+                        continue
                     if decoded.format.name != "yuv420p":
                         decoded = decoded.reformat(format="yuv420p")
-                    i420 = np.ascontiguousarray(decoded.to_ndarray(format="yuv420p"))
+                    i420 = np.ascontiguousarray(decoded.to_ndarray(format="yuv420p"), np.uint8)
                     edit(i420)
                     frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
                     frame.pts = count
@@ -313,7 +315,7 @@ def write_cover(path: Path, frame: np.ndarray, quality: int = 88) -> None:
 
 def probe(path: Path | str) -> MediaInfo:
     """What a file really holds: size, frames, rate and lengths of its streams."""
-    with av.open(str(path)) as container:
+    with av.open(str(path), "r") as container:
         if not container.streams.video:
             raise ValueError(f"{path} has no video stream")
         video = container.streams.video[0]
@@ -322,14 +324,14 @@ def probe(path: Path | str) -> MediaInfo:
         if not num_frames:  # some containers do not say; count the packets
             num_frames = sum(1 for p in container.demux(video) if p.size)
             container.seek(0)
-        if video.duration is not None:
+        if video.duration is not None and video.time_base is not None:
             duration = float(video.duration * video.time_base)
         else:
             duration = num_frames / fps if fps else 0.0
         audio_stream = container.streams.audio[0] if container.streams.audio else None
         audio_duration, audio_rate, audio_channels = 0.0, 0, 0
         if audio_stream is not None:
-            if audio_stream.duration is not None:
+            if audio_stream.duration is not None and audio_stream.time_base is not None:
                 audio_duration = float(audio_stream.duration * audio_stream.time_base)
             audio_rate = audio_stream.codec_context.sample_rate
             audio_channels = audio_stream.codec_context.layout.nb_channels

@@ -134,16 +134,16 @@ def open_image(data: bytes, field: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=["PNG" if fmt == "png" else "JPEG"])
-            width, height = image.size
+            opened = Image.open(io.BytesIO(data), formats=["PNG" if fmt == "png" else "JPEG"])
+            width, height = opened.size
             if width * height > MAX_PIXELS:
                 raise _bad(
                     field,
                     f"the image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
                     f"at most {MAX_PIXELS // 1_000_000} megapixels",
                 )
-            image.load()
-            image = ImageOps.exif_transpose(image)
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
     except InvalidParameter:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -21,7 +21,7 @@ def tile_size(width: int, height: int) -> tuple[int, int]:
 def make_spritesheet(video: bytes, *, tiles: int = TILES, columns: int = COLUMNS) -> bytes:
     """A JPEG grid (``columns`` wide, row by row in time order) of ``tiles`` frames spread
     evenly over the video, the first frame first. Frames are decoded one at a time."""
-    with av.open(io.BytesIO(video)) as container:
+    with av.open(io.BytesIO(video), "r") as container:
         stream = container.streams.video[0]
         total = stream.frames or 0
         if total <= 0:  # no frame count in the header: count by decoding once

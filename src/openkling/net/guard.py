@@ -207,13 +207,13 @@ class AllowList:
         return host in self.names or host.endswith(self.suffixes)
 
     def admits_address(self, address: IPAddress) -> bool:
-        candidates = [address]
+        candidates: list[IPAddress] = [address]
         if isinstance(address, ipaddress.IPv6Address):
-            if address.scope_id:
-                candidates = [ipaddress.IPv6Address(str(address).split("%")[0])]
-            inner = _embedded_v4(candidates[0])
-            if inner is not None:
-                candidates.append(inner)
+            v6 = address
+            if v6.scope_id:
+                v6 = ipaddress.IPv6Address(str(address).split("%")[0])
+            inner = _embedded_v4(v6)
+            candidates = [v6] if inner is None else [v6, inner]
         return any(
             a in net for a in candidates for net in self.networks if a.version == net.version
         )
@@ -330,28 +330,29 @@ def destination(url: str) -> str:
 def system_resolve(host: str, port: int) -> list[str]:
     """The system resolver (``/etc/hosts``, DNS): every address of ``host``, in its order."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 def _resolve(resolve: Resolver, host: str, port: int, timeout: float) -> list[IPAddress]:
     """Run the resolver with a time limit (a hung DNS server must not hang the caller)."""
-    box: dict[str, object] = {}
+    found: list[str] = []
+    failed: list[Exception] = []
 
     def run() -> None:
         try:
-            box["addresses"] = list(resolve(host, port))
+            found.extend(resolve(host, port))
         except Exception as exc:  # reported below without its text
-            box["error"] = exc
+            failed.append(exc)
 
     thread = threading.Thread(target=run, name="resolve", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
         raise FetchFailed(f"{host} could not be resolved in time")
-    if "error" in box or not box.get("addresses"):
+    if failed or not found:
         raise FetchFailed(f"{host} could not be resolved")
     unique: list[IPAddress] = []
-    for text in box["addresses"]:
+    for text in found:
         try:
             address = ipaddress.ip_address(str(text).split("%")[0])
         except ValueError:

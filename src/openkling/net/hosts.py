@@ -5,29 +5,14 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    from ..config import Settings
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = ("", "0.0.0.0", "::")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _PORT = re.compile(r"[0-9]{1,5}")
-
-
-def public_base(settings: Settings, request_root: str | None = None) -> str:
-    """The root (``scheme://host[:port]``) of result URLs in a response.
-
-    ``OPENKLING_PUBLIC_BASE_URL`` when set; else the root the request came in on (its Host
-    header, which the edge has checked against ``allowed_names``). Outside a request (a
-    callback) it is ``settings.public_base``.
-    """
-    if settings.public_base_url or not request_root:
-        return settings.public_base
-    return request_root.rstrip("/")
 
 
 def normalize(name: str) -> str | None:
@@ -85,14 +70,18 @@ def root_of(scheme: str, header: str) -> str | None:
     return f"{scheme}://{netloc}:{port}" if port else f"{scheme}://{netloc}"
 
 
-def allowed_names(settings: Settings) -> frozenset[str]:
-    """Host names the API answers for, besides the address each connection arrived on."""
+def allowed_names(
+    bind: str, public_base_url: str | None, allowed_hosts: Iterable[str]
+) -> frozenset[str]:
+    """Host names the API answers for, besides the address each connection arrived on: the
+    loopback names, the address it binds (unless a wildcard), the public URL's host and the
+    ``allowed_hosts`` setting."""
     names = set(LOOPBACK_NAMES)
-    if settings.host not in WILDCARD_BINDS:
-        names.add(settings.host)
-    if settings.public_base_url:
-        names.add(urlsplit(settings.public_base_url).hostname or "")
-    names.update(settings.allowed_hosts)
+    if bind not in WILDCARD_BINDS:
+        names.add(bind)
+    if public_base_url:
+        names.add(urlsplit(public_base_url).hostname or "")
+    names.update(allowed_hosts)
     return frozenset(name for name in map(entry_name, names) if name)
 
 

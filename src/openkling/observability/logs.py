@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 # What the current request or task is; every log record picks these up (see ContextFilter).
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -17,7 +18,12 @@ model: contextvars.ContextVar[str | None] = contextvars.ContextVar("model", defa
 account: contextvars.ContextVar[int | None] = contextvars.ContextVar("account", default=None)
 
 FIELDS = ("request_id", "task_id", "model", "account")
-_VARS = {"request_id": request_id, "task_id": task_id, "model": model, "account": account}
+_VARS: dict[str, contextvars.ContextVar[Any]] = {
+    "request_id": request_id,
+    "task_id": task_id,
+    "model": model,
+    "account": account,
+}
 
 # Credentials never reach a log line, whatever a message or a library put in it: secret keys,
 # bearer tokens and JWTs, webhook secrets, S3 secrets, URL signatures.
@@ -65,8 +71,8 @@ class PlainFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.request_id is None:
-            record.request_id = record.task_id or "-"
+        if getattr(record, "request_id", None) is None:  # set by ContextFilter
+            record.request_id = getattr(record, "task_id", None) or "-"
         return redact(super().format(record))
 
 

@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from ..domain.status import TaskStatus
+from ..domain.status import UNFINISHED, TaskStatus
 from ..store.db import Sessions
 from ..store.models import Callback, Task
 
@@ -75,6 +75,24 @@ GPU_MEMORY_PEAK = Gauge(
     ("model",),
 )
 
+# -- the fleet: claims, pipeline swaps, affinity (pipeline swaps per 100 tasks is
+# 100 * rate(openkling_pipeline_swaps_total) / rate(openkling_worker_claims_total)) ----------
+WORKER_CLAIMS = Counter(
+    "openkling_worker_claims",
+    "Tasks a worker took to run, by model.",
+    ("model",),
+)
+PIPELINE_SWAPS = Counter(
+    "openkling_pipeline_swaps",
+    "Runs whose model differed from the worker's previous run (a pipeline load), by model.",
+    ("model",),
+)
+AFFINITY_PASSES = Counter(
+    "openkling_affinity_pass_overs",
+    "Claims that took the worker's loaded model over the fair pick, by the model taken.",
+    ("model",),
+)
+
 # -- callbacks and credits -------------------------------------------------------------------
 CALLBACK_DELIVERIES = Counter(
     "openkling_callback_deliveries",
@@ -109,6 +127,17 @@ def task_transition(model: str, new: TaskStatus, *, created_at_ms: int, refund_m
             CREDITS_REFUNDED.labels(model).inc(refund_milli / 1000)
 
 
+def worker_claim(model: str, previous: str | None) -> None:
+    """A worker took a task of ``model`` after running one of ``previous``."""
+    WORKER_CLAIMS.labels(model).inc()
+    if previous is not None and previous != model:
+        PIPELINE_SWAPS.labels(model).inc()
+
+
+def affinity_pass_over(model: str) -> None:
+    AFFINITY_PASSES.labels(model).inc()
+
+
 class StageMetrics:
     """The worker's observer (``worker.stages.WorkerObserver``): each timed step of a run
     becomes a stage histogram sample."""
@@ -131,8 +160,8 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("openkling_callbacks_pending", "")
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        states = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
-        counts = {(m, s): 0 for m in self.models for s in states}
+        states = UNFINISHED
+        counts: dict[tuple[str, str], int] = {(m, s.value): 0 for m in self.models for s in states}
         pending = None
         try:
             with self.sessions() as s:

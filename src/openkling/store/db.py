@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import CursorResult, Result, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def affected(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched (``Session.execute`` types its result as a plain
+    ``Result``; for these statements it is a ``CursorResult``)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def make_engine(url: str) -> Engine:
@@ -111,8 +118,9 @@ class ThreadConnections:
             try:
                 if conn is None:
                     conn = self.engine.raw_connection()
-                    if self.engine.dialect.name != "sqlite":  # no transaction left open
-                        conn.driver_connection.autocommit = True
+                    driver = conn.driver_connection
+                    if self.engine.dialect.name != "sqlite" and driver is not None:
+                        driver.autocommit = True  # no transaction left open
                     self._local.conn = conn
                 cursor = conn.cursor()
                 try:
@@ -143,7 +151,7 @@ class LoopConnections:
         url = engine.url.set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
         self._size = size
-        self._loop = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: list = []
         self._count = 0
         self._waiters: collections.deque = collections.deque()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -35,6 +40,10 @@ class Account(Base):
     allowed_models: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None: all
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # keys revoke
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # the fair claim (tasks/scheduling.py): a weight on the account's share of the workers,
+    # and when (microseconds) a worker last took one of its tasks, which breaks ties
+    priority: Mapped[float] = mapped_column(Float, default=1.0, server_default=text("1.0"))
+    last_claim_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Task(Base):
@@ -46,6 +55,8 @@ class Task(Base):
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
         Index("ix_tasks_account_status", "account_id", "status"),
         Index("ix_tasks_retention", "status", "expired_at", "updated_at"),
+        Index("ix_tasks_queue", "status", "model_name", "account_id", "created_at"),
+        Index("ix_tasks_model_runs", "model_name", "status", "updated_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -68,6 +79,9 @@ class Task(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     expired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # files removed
+    started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # last claim
+    # times the fair claim's pick was passed over for a worker's loaded model (bounded)
+    passed_over: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LedgerEntry(Base):
@@ -104,3 +118,9 @@ class Callback(Base):
     locked_until: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# The tables themselves, for Core statements (declarative types them as any FromClause)
+ACCOUNTS = cast(Table, Account.__table__)
+TASKS = cast(Table, Task.__table__)
+LEDGER = cast(Table, LedgerEntry.__table__)

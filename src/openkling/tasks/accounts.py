@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.catalog import milli
 from ..store.db import Sessions, now_ms
-from ..store.models import Account
+from ..store.models import ACCOUNTS, Account
 from . import credits, webhooks
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -111,7 +111,7 @@ def rotate_secret_key(session: Session, access_key: str) -> Account:
     return account
 
 
-_ACCOUNTS = Account.__table__
+_ACCOUNTS = ACCOUNTS
 _CREDENTIAL_COLUMNS = (
     _ACCOUNTS.c.id,
     _ACCOUNTS.c.access_key,

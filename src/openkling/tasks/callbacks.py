@@ -9,19 +9,21 @@ import threading
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..config import Settings
-from ..errors import OutboundError, URLRefused
+from ..errors import OutboundError, RateLimited, URLRefused
 from ..net import guard as netguard
 from ..observability import metrics
-from ..store.db import Sessions, now_ms
+from ..store.db import Sessions, affected, now_ms
 from ..store.models import Account, Callback
 from . import webhook_secrets, webhooks
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 # Fairness: a slow or dead receiver may only slow its own callbacks. Each sender has SENDERS
 # posts in flight at most; one destination (scheme://host:port) holds at most PER_DESTINATION
@@ -53,6 +55,42 @@ def enqueue(
             created_at=now,
         )
     )
+
+
+def send_test(sessions: Sessions, account_id: int, url: str, body_for) -> dict:
+    """Queue a test callback to ``url`` (checked by the caller) through the outbox, signed as
+    the account's callbacks are; at most one per 6 s per account (else ``RateLimited``).
+    ``body_for(task_id, now_ms)`` makes its body."""
+    with sessions.begin() as s:
+        webhook_secrets.lock_account(s, account_id)
+        now = now_ms()
+        last = s.execute(
+            select(func.max(Callback.created_at)).where(
+                Callback.account_id == account_id,
+                Callback.message_id.startswith(webhook_secrets.TEST_PREFIX, autoescape=True),
+            )
+        ).scalar()
+        if last is not None and now - last < webhook_secrets.TEST_INTERVAL_MS:
+            wait = (webhook_secrets.TEST_INTERVAL_MS - (now - last) + 999) // 1000
+            raise RateLimited(f"one test callback per 6 seconds; try again in {wait} s")
+        task_id = f"{now:013d}{uuid.uuid4().int % 10**5:05d}"  # shaped like a task id
+        body = body_for(task_id, now)
+        enqueue(
+            s,
+            task_id=task_id,
+            account_id=account_id,
+            url=url,
+            payload=body,
+            message_id=webhook_secrets.TEST_PREFIX + uuid.uuid4().hex,
+        )
+        return body
+
+
+def _add(counter: Counter[K], key: K, step: int) -> None:
+    """Move ``key``'s count by ``step``; a count that reaches 0 leaves the counter."""
+    counter[key] += step
+    if counter[key] <= 0:
+        del counter[key]
 
 
 class CallbackSender:
@@ -118,13 +156,8 @@ class CallbackSender:
         """Count a row in (+1) or out (-1) of the in-flight totals."""
         with self._count_lock:
             self._in_flight += step
-            for counter, key in (
-                (self._by_destination, netguard.destination(row.url)),
-                (self._by_account, row.account_id),
-            ):
-                counter[key] += step
-                if counter[key] <= 0:
-                    del counter[key]
+            _add(self._by_destination, netguard.destination(row.url), step)
+            _add(self._by_account, row.account_id, step)
 
     def _take(self) -> list[Callback]:
         """Claim due rows for the free slots, leaving out saturated destinations and accounts;
@@ -158,7 +191,7 @@ class CallbackSender:
             query = query.where(~Callback.url.startswith(full + "/", autoescape=True))
         # a post may wait on the resolver, two connects, the write and the read
         lock_until = now + int(5 * self.settings.callback_timeout_seconds * 1000) + 5000
-        taken = []
+        taken: list[Callback] = []
         with self.sessions.begin() as s:
             rows = s.execute(query.order_by(Callback.id).limit(free * 4)).scalars().all()
             for row in rows:
@@ -174,7 +207,7 @@ class CallbackSender:
                     .where(Callback.id == row.id, Callback.locked_until == row.locked_until)
                     .values(locked_until=lock_until)
                 )
-                if claimed.rowcount == 1:
+                if affected(claimed) == 1:
                     taken.append(row)
                     by_destination[where] += 1
                     by_account[row.account_id] += 1

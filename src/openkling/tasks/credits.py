@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from ..domain.catalog import format_credits
 from ..errors import InsufficientCredits
 from ..store.db import now_ms
-from ..store.models import Account, LedgerEntry
+from ..store.models import LEDGER, Account, LedgerEntry
 
 
 def _change(session: Session, account_id: int, delta: int, *, floor: int | None = None):
@@ -22,7 +22,7 @@ def _change(session: Session, account_id: int, delta: int, *, floor: int | None 
 
 def _record(session: Session, account_id, delta, balance, kind, task_id, note="") -> None:
     session.execute(
-        insert(LedgerEntry.__table__),
+        insert(LEDGER),
         {
             "account_id": account_id,
             "task_id": task_id,

@@ -23,20 +23,27 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import JSON, func, insert, select, update
+from sqlalchemy import JSON, Table, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from ..domain.status import TaskStatus
+from ..domain.status import UNFINISHED
+from ..domain.vocabulary import IMAGE_FAMILY
 from ..errors import InvalidParameter, TooManyConcurrentTasks
 from ..store.db import Sessions, now_ms
-from ..store.models import Account, LedgerEntry, Task
+from ..store.models import LEDGER, TASKS, Account, Task
 from . import credits
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 128
-UNFINISHED = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
+# the concurrency slots an unfinished task holds: one, or for an image task its ``n`` (as
+# Kling counts them: n = 9 holds 9)
+SLOTS = case(
+    (Task.family == IMAGE_FAMILY, func.coalesce(Task.request["n"].as_integer(), 1)), else_=1
+)
 
 
 @dataclass
@@ -46,6 +53,7 @@ class PendingCreate:
 
     row: dict
     cost: int
+    slots: int = 1  # concurrency slots it holds until it ends
     future: Future | asyncio.Future = field(default_factory=Future)
     # the secret key the create's credentials were cached with, when they have not been
     # re-checked yet: the transaction checks it is still the account's current one
@@ -82,7 +90,7 @@ class GroupCommit:
         sessions: Sessions,
         *,
         max_concurrent: int,
-        on_commit: Callable[[list[dict], object], None],
+        on_commit: Callable[[list[dict[str, Any]], Session], None],
         new_id: Callable[[], str],
     ) -> None:
         self.sessions = sessions
@@ -221,21 +229,20 @@ class GroupCommit:
             if self.max_concurrent > 0:
                 running = dict(
                     s.execute(
-                        select(Task.account_id, func.count())
+                        select(Task.account_id, func.sum(SLOTS))
                         .where(Task.account_id.in_(accounts), Task.status.in_(UNFINISHED))
                         .group_by(Task.account_id)
                     ).all()
                 )
             wanted = {i.external_id for i in batch if i.external_id}
-            taken: set[tuple[int, str]] = set()
+            taken: set[tuple[int, str | None]] = set()
             if wanted:
-                taken = set(
-                    s.execute(
-                        select(Task.account_id, Task.external_task_id).where(
-                            Task.account_id.in_(accounts), Task.external_task_id.in_(wanted)
-                        )
-                    ).all()
+                found = s.execute(
+                    select(Task.account_id, Task.external_task_id).where(
+                        Task.account_id.in_(accounts), Task.external_task_id.in_(wanted)
+                    )
                 )
+                taken = {(account_id, external) for account_id, external in found}
             ledger: list[dict] = []
             spent: dict[int, int] = {}
             now = now_ms()
@@ -250,7 +257,7 @@ class GroupCommit:
                     continue
                 if item.external_id:
                     taken.add((acct, item.external_id))
-                running[acct] = running.get(acct, 0) + 1
+                running[acct] = running.get(acct, 0) + item.slots
                 balance[acct] -= cost
                 spent[acct] = spent.get(acct, 0) + cost
                 ledger.append(credits.charge_row(acct, item.row["id"], cost, balance[acct], now))
@@ -268,11 +275,11 @@ class GroupCommit:
             if accepted:
                 rows = [i.row for i in accepted]
                 if self._lock_rows and len(rows) > 1:  # PostgreSQL (one alone: see _copy)
-                    _copy(s, Task.__table__, rows)
-                    _copy(s, LedgerEntry.__table__, ledger)
+                    _copy(s, TASKS, rows)
+                    _copy(s, LEDGER, ledger)
                 else:
-                    s.execute(insert(Task.__table__), rows)
-                    s.execute(insert(LedgerEntry.__table__), ledger)
+                    s.execute(insert(TASKS), rows)
+                    s.execute(insert(LEDGER), ledger)
                 self.on_commit(rows, s)
         for item, error in refused:  # only now: the batch might still have been retried
             item.outcome = error
@@ -284,6 +291,16 @@ class GroupCommit:
         if item.external_id and (item.account_id, item.external_id) in taken:
             return duplicate_error(item.external_id)
         limit = self.max_concurrent
+        if limit > 0 and item.slots > limit:
+            return TooManyConcurrentTasks(
+                f"n = {item.slots} needs {item.slots} concurrency slots (one per image); this "
+                f"account has {limit} in all: ask for at most {limit} images"
+            )
+        if limit > 0 and item.slots > 1 and running + item.slots > limit:
+            return TooManyConcurrentTasks(
+                f"this account's unfinished tasks hold {running} of its {limit} concurrency "
+                f"slots; this task needs {item.slots} (one per image, n = {item.slots})"
+            )
         if limit > 0 and running >= limit:
             return TooManyConcurrentTasks(
                 f"this account has {running} unfinished tasks; the limit is {limit}"
@@ -293,7 +310,7 @@ class GroupCommit:
         return None
 
 
-def _copy(session, table, rows: list[dict]) -> None:
+def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL: ``rows`` into ``table`` with one COPY (an INSERT per row costs the batch's
     writer more than the rest of its work). JSON columns are written as SQLAlchemy writes
     them (``None`` as JSON null). A failure fails the batch, which is then decided one create

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -13,13 +14,15 @@ from ..config import Settings
 from ..contract.kling.present import task_object
 from ..contract.kling2026.present import task_record
 from ..domain.status import TaskStatus, check_transition
+from ..domain.task import StoredTask
 from ..domain.vocabulary import FAMILIES_2026
 from ..observability import metrics
 from ..storage.base import Storage
-from ..store.db import Sessions, now_ms
+from ..store.db import Sessions, affected, now_ms
 from ..store.models import Task
 from . import callbacks, credits
 from .run import Run
+from .scheduling import Busy, Rerank, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class Lifecycle:
         self.sessions = sessions
         self.storage = storage
         self.on_callback: Callable[[], None] | None = None  # wakes the sender, if any here
+        self.scheduler = Scheduler(max_skips=settings.affinity_max_skips)
 
     # -- the one status-changing function --------------------------------------------------
     def transition(
@@ -60,11 +64,12 @@ class Lifecycle:
             values["result"] = result
         if new is TaskStatus.PROCESSING:
             values.update(
+                started_at=now,
                 lease_owner=guard_owner,
                 lease_expires_at=now + int(self.settings.lease_seconds * 1000),
                 attempts=task.attempts + 1,
             )
-        changed = session.execute(update(Task).where(*conditions).values(**values)).rowcount == 1
+        changed = affected(session.execute(update(Task).where(*conditions).values(**values))) == 1
         if not changed:
             return False
         session.refresh(task)
@@ -72,14 +77,16 @@ class Lifecycle:
         if new is TaskStatus.FAILED:
             if credits.refund(session, task.account_id, task.id, task.cost_milli, msg):
                 refunded = task.cost_milli
-        self.queue_callback(session, task)
+        if task.callback_url:
+            self.queue_callback(session, StoredTask.from_object(task))
         metrics.task_transition(
             task.model_name, new, created_at_ms=task.created_at, refund_milli=refunded
         )
         log.info("task %s -> %s%s", task.id, new.value, f" ({msg})" if msg else "")
         return True
 
-    def queue_callback(self, session: Session, task: Task) -> None:
+    def queue_callback(self, session: Session, task: StoredTask) -> None:
+        """In ``session``'s transaction: the outbox row posting ``task`` as it is now."""
         if not task.callback_url:
             return
         # a task calls back in the shape of the API that made it (Kling: the "new callback"
@@ -110,7 +117,69 @@ class Lifecycle:
             return None
         if task.callback_url and self.on_callback:
             self.on_callback()
-        return Run(self, task, token)
+        return Run(self, StoredTask.from_object(task), token)
+
+    def claim_next(
+        self, models: Sequence[str], owner: str | None = None, *, loaded: str | None = None
+    ) -> Run | None:
+        """The next task a free worker serving ``models`` runs, decided here by the fair rule
+        (tasks/scheduling.py); ``loaded`` is the model whose pipeline the worker holds. A task
+        whose run's lease ran out goes first. None when nothing waits."""
+        token = f"{owner}-{uuid.uuid4().hex[:16]}" if owner else uuid.uuid4().hex
+        names = list(models)
+        pause = 0.002
+        for _ in range(200):
+            try:
+                task = self._take_next(names, token, loaded)
+            except Busy:  # every candidate account is mid-claim elsewhere: look again soon
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                continue
+            except Rerank:
+                continue
+            if task is None:
+                return None
+            if task.callback_url and self.on_callback:
+                self.on_callback()
+            return Run(self, StoredTask.from_object(task), token)
+        return None
+
+    def _take_next(self, models: list[str], owner: str, loaded: str | None) -> Task | None:
+        for _ in range(20):  # tasks that end on the way (cancelled, out of attempts) are skipped
+            now = now_ms()
+            expired_id = None
+            with self.sessions.begin() as s:
+                expired_id = s.execute(
+                    select(Task.id)
+                    .where(
+                        Task.status == "processing",
+                        Task.lease_expires_at < now,
+                        Task.model_name.in_(models),
+                    )
+                    .order_by(Task.lease_expires_at)
+                    .limit(1)
+                ).scalar()
+                if expired_id is None:
+                    choice = self.scheduler.choose(s, models, loaded, now)
+                    if choice is None:
+                        return None
+                    task = choice.task
+                    if task.attempts >= self.settings.max_attempts:
+                        self._fail_exhausted(s, task)
+                        continue
+                    if task.cancel_requested:
+                        self._force_fail(s, task, CANCELLED_MSG)
+                        continue
+                    if not self.transition(s, task, TaskStatus.PROCESSING, guard_owner=owner):
+                        continue
+                    self.scheduler.mark_claimed(s, choice)
+                    if choice.passed_over is not None:
+                        metrics.affinity_pass_over(task.model_name)
+                    return task
+            taken = self._take(expired_id, owner)  # a run whose worker went away: again
+            if taken is not None:
+                return taken
+        return None
 
     def _take(self, task_id: str, owner: str) -> Task | None:
         now = now_ms()
@@ -118,8 +187,9 @@ class Lifecycle:
             task = s.get(Task, task_id)
             if task is None or TaskStatus(task.status).is_terminal():
                 return None
-            expired = task.status == "processing" and (task.lease_expires_at or 0) < now
-            if task.status == "processing" and not expired:
+            running = task.status == TaskStatus.PROCESSING
+            expired = running and (task.lease_expires_at or 0) < now
+            if running and not expired:
                 return None
             if task.attempts >= self.settings.max_attempts:
                 self._fail_exhausted(s, task)
@@ -136,16 +206,19 @@ class Lifecycle:
                     if task.lease_owner is None
                     else Task.lease_owner == task.lease_owner
                 )
-                taken = s.execute(
-                    update(Task)
-                    .where(Task.id == task.id, Task.status == "processing", previous)
-                    .values(
-                        lease_owner=owner,
-                        lease_expires_at=now + int(self.settings.lease_seconds * 1000),
-                        attempts=task.attempts + 1,
-                        progress=0,
+                taken = affected(
+                    s.execute(
+                        update(Task)
+                        .where(Task.id == task.id, Task.status == TaskStatus.PROCESSING, previous)
+                        .values(
+                            lease_owner=owner,
+                            lease_expires_at=now + int(self.settings.lease_seconds * 1000),
+                            attempts=task.attempts + 1,
+                            progress=0,
+                            started_at=now,
+                        )
                     )
-                ).rowcount
+                )
                 if taken != 1:
                     return None
                 s.refresh(task)
@@ -162,7 +235,7 @@ class Lifecycle:
             f"task stopped after {task.attempts} attempts: the worker running it went away "
             "each time"
         )
-        if task.status == "submitted":
+        if task.status == TaskStatus.SUBMITTED:
             self._force_fail(s, task, msg)
             return
         # processing with an expired lease: fail it under the stale owner's name
@@ -176,16 +249,16 @@ class Lifecycle:
         if progress is not None:
             values["progress"] = progress
         with self.sessions.begin() as s:
-            ours = (
-                s.execute(
-                    update(Task)
-                    .where(
-                        Task.id == task_id, Task.lease_owner == owner, Task.status == "processing"
-                    )
-                    .values(**values)
-                ).rowcount
-                == 1
+            renewed = s.execute(
+                update(Task)
+                .where(
+                    Task.id == task_id,
+                    Task.lease_owner == owner,
+                    Task.status == TaskStatus.PROCESSING,
+                )
+                .values(**values)
             )
+            ours = affected(renewed) == 1
             cancel = s.execute(select(Task.cancel_requested).where(Task.id == task_id)).scalar()
         return ours, bool(cancel)
 
@@ -195,14 +268,18 @@ class Lifecycle:
         with self.sessions.begin() as s:
             released = s.execute(
                 update(Task)
-                .where(Task.id == task_id, Task.lease_owner == owner, Task.status == "processing")
+                .where(
+                    Task.id == task_id,
+                    Task.lease_owner == owner,
+                    Task.status == TaskStatus.PROCESSING,
+                )
                 .values(
                     lease_owner=None,
                     lease_expires_at=0,
                     attempts=Task.attempts - 1,
                 )
             )
-            return released.rowcount == 1
+            return affected(released) == 1
 
     def finish(
         self, task_id: str, owner: str, *, result: dict | None = None, error: str = ""
@@ -210,7 +287,7 @@ class Lifecycle:
         """Record the outcome of a run we hold the lease for (idempotent: once per task)."""
         with self.sessions.begin() as s:
             task = s.get(Task, task_id)
-            if task is None or task.status != "processing" or task.lease_owner != owner:
+            if task is None or task.status != TaskStatus.PROCESSING or task.lease_owner != owner:
                 return False
             if error:
                 done = self.transition(s, task, TaskStatus.FAILED, msg=error, guard_owner=owner)
@@ -226,7 +303,7 @@ class Lifecycle:
     # -- API side ------------------------------------------------------------------------------
     def request_cancel(self, session: Session, task: Task) -> None:
         """Cancel now if nothing runs it; else flag it so its worker stops at the next step."""
-        if task.status == "submitted":
+        if task.status == TaskStatus.SUBMITTED:
             if self.transition(session, task, TaskStatus.FAILED, msg=CANCELLED_MSG):
                 return
             session.refresh(task)
@@ -241,7 +318,7 @@ class Lifecycle:
             ids = s.execute(
                 update(Task)
                 .where(
-                    Task.status == "processing",
+                    Task.status == TaskStatus.PROCESSING,
                     Task.lease_owner.startswith(f"{dead_owner}-", autoescape=True),
                 )
                 .values(lease_expires_at=0)
@@ -259,9 +336,9 @@ class Lifecycle:
                 select(Task.id, Task.model_name)
                 .where(
                     or_(
-                        (Task.status == "submitted")
+                        (Task.status == TaskStatus.SUBMITTED)
                         & (Task.updated_at < now - submitted_older_than_ms),
-                        (Task.status == "processing") & (Task.lease_expires_at < now),
+                        (Task.status == TaskStatus.PROCESSING) & (Task.lease_expires_at < now),
                     )
                 )
                 .order_by(Task.created_at)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
+from ..domain.status import TaskStatus
+from ..domain.task import StoredTask
 from ..store.db import Sessions
-from ..store.models import Task
+from ..store.models import TASKS
 from .accounts import Principal
 
-_T = Task.__table__
+_T = TASKS
 
 
 def batch(
@@ -20,7 +20,7 @@ def batch(
     *,
     by_external: bool,
     families: tuple[str, ...],
-) -> list:
+) -> list[StoredTask]:
     """This account's tasks of ``families`` with these ids (or external ids), in the order
     asked; unknown ids, and other accounts' tasks, are absent."""
     column = _T.c.external_task_id if by_external else _T.c.id
@@ -30,7 +30,7 @@ def batch(
     with sessions.engine.connect() as conn:
         rows = conn.execute(query).all()
     found = {(row.external_task_id if by_external else row.id): row for row in rows}
-    return [found[i] for i in ids if i in found]
+    return [StoredTask.from_mapping(found[i]._mapping) for i in ids if i in found]
 
 
 def page(
@@ -42,8 +42,8 @@ def page(
     end_ms: int,
     after_id: str | None,
     limit: int,
-    statuses: tuple[str, ...] | None,
-) -> tuple[list[Any], bool]:
+    statuses: tuple[TaskStatus, ...] | None,
+) -> tuple[list[StoredTask], bool]:
     """Up to ``limit`` tasks created in [start_ms, end_ms], newest first by id, after
     ``after_id`` (exclusive); and whether more follow."""
     query = select(_T).where(
@@ -58,4 +58,4 @@ def page(
         query = query.where(_T.c.id < after_id)
     with sessions.engine.connect() as conn:
         rows = conn.execute(query.order_by(_T.c.id.desc()).limit(limit + 1)).all()
-    return list(rows[:limit]), len(rows) > limit
+    return [StoredTask.from_mapping(row._mapping) for row in rows[:limit]], len(rows) > limit

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from ..config import Settings
 from ..domain.request import GenerationRequest
 from ..domain.result import TaskResult
-from ..domain.status import TaskStatus
+from ..domain.status import TERMINAL, TaskStatus
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
 from ..store.models import Task
@@ -38,7 +38,7 @@ def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]
             rows = s.execute(
                 select(Task.id, Task.status, Task.request, Task.result)
                 .where(
-                    Task.status.in_((TaskStatus.SUCCEED.value, TaskStatus.FAILED.value)),
+                    Task.status.in_(TERMINAL),
                     Task.expired_at.is_(None),
                     Task.updated_at < cutoff,
                 )
@@ -47,7 +47,7 @@ def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]
             ).all()
         done = [row.id for row in rows if _delete_files(storage, row)]
         if done:
-            succeeded = [row.id for row in rows if row.status == TaskStatus.SUCCEED.value]
+            succeeded = [row.id for row in rows if row.status == TaskStatus.SUCCEED]
             with sessions.begin() as s:
                 s.execute(
                     update(Task)

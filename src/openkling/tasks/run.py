@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..domain.request import GenerationRequest
 from ..domain.result import TaskResult
+from ..domain.task import StoredTask
 
-if TYPE_CHECKING:
-    from ..store.models import Task
-    from .lifecycle import Lifecycle
+
+class Leases(Protocol):
+    """What a run asks of the store about its lease (``Lifecycle`` answers)."""
+
+    def renew(self, task_id: str, owner: str, progress: int | None = None) -> tuple[bool, bool]: ...
+
+    def release(self, task_id: str, owner: str) -> bool: ...
+
+    def finish(
+        self, task_id: str, owner: str, *, result: dict | None = None, error: str = ""
+    ) -> bool: ...
 
 
 class Run:
@@ -20,7 +29,7 @@ class Run:
     was released); ``cancelled`` when the task's owner asked to cancel it.
     """
 
-    def __init__(self, lifecycle: Lifecycle, task: Task, token: str) -> None:
+    def __init__(self, lifecycle: Leases, task: StoredTask, token: str) -> None:
         self._lifecycle = lifecycle
         self.token = token
         self.task_id: str = task.id

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import builtins
 import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
-from types import SimpleNamespace
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from anyio import to_thread
 from sqlalchemy import bindparam, delete, select
@@ -20,19 +20,21 @@ from ..domain.catalog import Catalog, format_credits, milli
 from ..domain.request import GenerationRequest, InputFile
 from ..domain.result import TaskResult
 from ..domain.status import TaskStatus
+from ..domain.task import COLUMNS, StoredTask
 from ..errors import (
     InvalidParameter,
     ModelPermissionDenied,
     TaskNotFound,
 )
 from ..observability import logs, metrics
-from ..store.db import Sessions, now_ms
-from ..store.models import Account, Task
+from ..store.db import Sessions, affected, now_ms
+from ..store.models import TASKS, Account, Task
 from . import credits
 from .accounts import Principal
 from .group_commit import GroupCommit, PendingCreate
 from .lifecycle import Lifecycle
 from .limits import ContentPolicy, RateLimiter
+from .queue import QueueEstimates
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class TaskService:
         self.catalog = catalog
         self.lifecycle = lifecycle
         self.dispatcher = dispatcher
+        self.queue = QueueEstimates(sessions)  # a waiting task's place in line
         self.rate = RateLimiter(settings.rate_limit_per_minute)
         self.policy = ContentPolicy(settings.refused_terms)
         # creates are decided and written in batches; on PostgreSQL under the accounts' row
@@ -101,7 +104,7 @@ class TaskService:
         inputs: Mapping[str, InputFile] | None = None,
         *,
         family: str,
-    ) -> SimpleNamespace:
+    ) -> StoredTask:
         """The one way a task is created, for every door. Checks permission, policy and rate;
         stores the request's input files; charges, stores and dispatches the task in one
         transaction (shared with concurrent creates, see ``group_commit``) that also checks
@@ -124,7 +127,7 @@ class TaskService:
         inputs: Mapping[str, InputFile] | None = None,
         *,
         family: str,
-    ) -> SimpleNamespace:
+    ) -> StoredTask:
         """``submit`` for the event loop: files are written in the thread pool, and the
         writer is awaited without holding a thread."""
         item = self._prepare(account, req, family)
@@ -170,7 +173,7 @@ class TaskService:
         for shot in req.shots:
             self.policy.check(shot.prompt)
         self.rate.hit(account.id)
-        cost = milli(self.catalog.models[req.model_name].price(req.mode, req.duration))
+        cost = milli(self.catalog.price_of(req))
         now = now_ms()
         row = {
             "id": new_task_id(),
@@ -190,17 +193,24 @@ class TaskService:
             "lease_owner": None,
             "lease_expires_at": None,
             "cancel_requested": False,
+            "passed_over": 0,
             "created_at": now,
             "updated_at": now,
+            "expired_at": None,
         }
         # the create's transaction checks this is still the account's current key
-        return PendingCreate(row=row, cost=cost, secret=account.secret_key)
+        return PendingCreate(
+            row=row,
+            cost=cost,
+            secret=account.secret_key,
+            slots=req.n if req.makes_images else 1,
+        )
 
-    def _queue_callbacks(self, rows: list[dict], session: Session) -> None:
+    def _queue_callbacks(self, rows: list[dict[str, Any]], session: Session) -> None:
         """In the create's transaction: the outbox row of each new task with a callback_url."""
         for row in rows:
             if row["callback_url"]:
-                self.lifecycle.queue_callback(session, Task(**row))
+                self.lifecycle.queue_callback(session, StoredTask.from_mapping(row))
 
     def _dispatch(self, accepted: list[PendingCreate]) -> None:
         """After the commit, on the writer: hand the new tasks to workers."""
@@ -209,19 +219,19 @@ class TaskService:
         if self.lifecycle.on_callback and any(i.row["callback_url"] for i in accepted):
             self.lifecycle.on_callback()
 
-    def _accepted(self, item: PendingCreate) -> SimpleNamespace:
-        # a plain row with a Task's attribute names, like the reads return (an ORM instance
-        # costs more to build than the rest of the create)
-        task = SimpleNamespace(**item.row)
+    def _accepted(self, item: PendingCreate) -> StoredTask:
+        # the record of the row just written, as the reads return it (an ORM instance costs
+        # more to build than the rest of the create)
+        task = StoredTask.from_mapping(item.row)
         metrics.task_accepted(task.model_name, item.cost)
         if log.isEnabledFor(logging.INFO):
             with logs.context(task_id=task.id, model=task.model_name):
                 log.info("task %s accepted: %s credits", task.id, format_credits(item.cost))
         return task
 
-    # Reads below return plain rows (Core, not ORM): the hot polling path stays cheap. A row
-    # has the same attribute names as a Task. The statements are built once, with parameters.
-    _TASKS = Task.__table__
+    # Reads below are Core reads (not ORM), each row made a StoredTask: the hot polling path
+    # stays cheap. The statements are built once, with parameters.
+    _TASKS = TASKS
     _MINE = (_TASKS.c.account_id == bindparam("account_id")) & (
         _TASKS.c.family == bindparam("family")
     )
@@ -235,7 +245,7 @@ class TaskService:
         task_id: str | None = None,
         external_id: str | None = None,
         family: str = "text2video",
-    ):
+    ) -> StoredTask:
         """One task of this account made through ``family``'s door; others do not exist."""
         params = {"account_id": account.id, "family": family}
         with self.sessions.engine.connect() as conn:  # a plain read: no ORM session
@@ -250,31 +260,31 @@ class TaskService:
                 row = conn.execute(self._BY_EXTERNAL, {**params, "key": external_id}).first()
         if row is None:
             raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
-        return row
+        return StoredTask.from_mapping(row._mapping)
 
-    # What a get shows, read with the key check in one statement (``get_if_current``).
-    _SHOWN = (
-        "id", "account_id", "family", "external_task_id", "status", "status_msg", "progress",
-        "cost_milli", "result", "created_at", "updated_at", "expired_at",
-    )  # fmt: skip
+    # A get reads the task with the key check in one statement (``get_if_current``).
     # The task is matched by its primary key alone, its account and family compared here: a
     # condition on them in SQL lets PostgreSQL pick the (account, family) index instead and
     # scan all of the account's tasks (a plan cached from an empty table's statistics).
     _CURRENT_AND_TASK = (
         "SELECT a.secret_key, "
-        + ", ".join(f"t.{c}" for c in _SHOWN)
+        + ", ".join(f"t.{c}" for c in COLUMNS)
         + " FROM accounts a LEFT JOIN tasks t ON t.id = ? WHERE a.id = ? AND a.revoked_at IS NULL"
     )
 
-    def get_if_current(self, account: Principal, task_id: str, family: str):
+    def get_if_current(
+        self, account: Principal, task_id: str, family: str
+    ) -> StoredTask | None | Literal[False]:
         """The key check and the task read of a get in one statement (one round trip to the
         database): False if ``account``'s secret key is no longer the one it was cached with
-        (revoked or rotated), else the task with id ``task_id`` (the columns a get shows), or
-        None if there is no such task (it may be an external id: see ``get``)."""
+        (revoked or rotated), else the task with id ``task_id``, or None if there is no such
+        task (it may be an external id: see ``get``)."""
         row = self.sessions.raw.fetchone(self._current_sql(), (task_id, account.id))
         return self._current_task(row, account, family)
 
-    async def get_if_current_async(self, account: Principal, task_id: str, family: str):
+    async def get_if_current_async(
+        self, account: Principal, task_id: str, family: str
+    ) -> StoredTask | None | Literal[False]:
         """``get_if_current`` for the event loop: a network database is awaited there (no
         thread), SQLite (a local file) read directly."""
         loop_reads = self.sessions.loop_reads
@@ -291,30 +301,33 @@ class TaskService:
 
     _current_sql_text: str | None = None
 
-    def _current_task(self, row, account: Principal, family: str):
+    def _current_task(
+        self, row: Sequence[Any] | None, account: Principal, family: str
+    ) -> StoredTask | None | Literal[False]:
         if row is None or row[0] != account.secret_key:
             return False
-        task = SimpleNamespace(**dict(zip(self._SHOWN, row[1:], strict=True)))
-        if task.id is None or task.account_id != account.id or task.family != family:
+        # COLUMNS starts with id, account_id, family: whose it is is known before the record
+        if row[1] is None or row[2] != account.id or row[3] != family:
             return None
-        if isinstance(task.result, str | bytes):  # SQLite keeps JSON as text
-            task.result = json.loads(task.result)
-        return task
+        return StoredTask.from_mapping(dict(zip(COLUMNS, row[1:], strict=True)))
 
-    def list(self, account: Principal, *, page: int, size: int, family: str = "text2video") -> list:
+    def list(
+        self, account: Principal, *, page: int, size: int, family: str = "text2video"
+    ) -> builtins.list[StoredTask]:
         t = self._TASKS
         with self.sessions() as s:
-            return s.execute(
+            rows = s.execute(
                 select(t)
                 .where(t.c.account_id == account.id, t.c.family == family)
                 .order_by(t.c.created_at.desc(), t.c.id.desc())
                 .offset((page - 1) * size)
                 .limit(size)
             ).all()
+        return [StoredTask.from_mapping(row._mapping) for row in rows]
 
     def page(
         self, account: Principal, *, family: str, after: str | None, limit: int, ascending: bool
-    ) -> tuple[list, bool]:
+    ) -> tuple[builtins.list[StoredTask], bool]:
         """Up to ``limit`` tasks after the task id ``after`` (exclusive; it need not exist any
         more), in id order, which is creation order; and whether more follow."""
         t = self._TASKS
@@ -324,7 +337,7 @@ class TaskService:
         order = t.c.id.asc() if ascending else t.c.id.desc()
         with self.sessions() as s:
             rows = s.execute(query.order_by(order).limit(limit + 1)).all()
-        return rows[:limit], len(rows) > limit
+        return [StoredTask.from_mapping(row._mapping) for row in rows[:limit]], len(rows) > limit
 
     def delete(
         self, account: Principal, task_id: str, *, family: str, also: tuple[str, ...] = ()
@@ -332,16 +345,16 @@ class TaskService:
         """Remove a finished task and its files (result, cover, inputs, and ``also``). The
         ledger keeps its charge and refund. A task still running cannot be deleted."""
         task = self.get(account, task_id=task_id, family=family)
-        if not TaskStatus(task.status).is_terminal():
+        if not task.finished:
             raise InvalidParameter(
                 f"video is still {task.status}; only a finished video can be deleted",
                 param="video_id",
             )
         t = self._TASKS
         with self.sessions.begin() as s:
-            gone = s.execute(
-                delete(t).where(t.c.id == task.id, t.c.account_id == account.id)
-            ).rowcount
+            gone = affected(
+                s.execute(delete(t).where(t.c.id == task.id, t.c.account_id == account.id))
+            )
         if not gone:  # a concurrent delete won
             raise TaskNotFound(f"task '{task_id}' does not exist")
         keys = list(also) + GenerationRequest.model_validate(task.request).input_keys()
@@ -353,16 +366,19 @@ class TaskService:
             except Exception:  # the row is gone; a stray file is logged, not fatal
                 log.exception("task %s: could not delete file %s", task.id, key)
 
-    def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> Task:
+    def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> StoredTask:
         task = self.get(account, task_id=task_id, family=family)
-        if TaskStatus(task.status).is_terminal():
+        if task.finished:
             raise InvalidParameter(
                 f"task_id: task '{task.id}' has already finished ({task.status}); only submitted "
                 "or processing tasks can be cancelled"
             )
         with self.sessions.begin() as s:
-            task = s.get(Task, task.id)
-            self.lifecycle.request_cancel(s, task)
+            row = s.get(Task, task.id)
+            if row is None:  # deleted meanwhile
+                raise TaskNotFound(f"task '{task_id}' does not exist")
+            self.lifecycle.request_cancel(s, row)
+            task = StoredTask.from_object(row)
         if self.lifecycle.on_callback:
             self.lifecycle.on_callback()
         return task

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ..domain.status import TaskStatus
+from ..domain.status import UNFINISHED
+from ..domain.task import StoredTask
 from ..domain.vocabulary import FAMILIES
 from ..store.db import Sessions
-from ..store.models import Task
+from ..store.models import TASKS
 
-UNFINISHED = (TaskStatus.SUBMITTED.value, TaskStatus.PROCESSING.value)
 MAX_ROWS = 200  # one read never returns more than this, whatever the account holds
 
 
 class TaskWatch:
     """Cheap indexed reads a stream repeats a few times a second (Core rows, no ORM)."""
 
-    _TASKS = Task.__table__
+    _TASKS = TASKS
 
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
 
-    def account_changes(self, account_id: int, *, watching: list[str], since_ms: int) -> list:
+    def account_changes(
+        self, account_id: int, *, watching: list[str], since_ms: int
+    ) -> list[StoredTask]:
         """The account's Kling tasks (both doors) that are unfinished, that a stream was
         watching (they may have just finished) or that changed since ``since_ms``; oldest
         first."""
@@ -30,9 +32,10 @@ class TaskWatch:
         if watching:
             recent.append(t.c.id.in_(watching[:MAX_ROWS]))
         with self.sessions() as s:
-            return s.execute(
+            rows = s.execute(
                 select(t)
                 .where(t.c.account_id == account_id, t.c.family.in_(FAMILIES), or_(*recent))
                 .order_by(t.c.created_at, t.c.id)
                 .limit(MAX_ROWS)
             ).all()
+        return [StoredTask.from_mapping(row._mapping) for row in rows]

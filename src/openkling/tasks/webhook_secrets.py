@@ -4,16 +4,15 @@ secret or all of them (callbacks then go unsigned), and a test callback (one per
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidParameter, RateLimited
+from ..errors import InvalidParameter
 from ..store.db import Sessions, now_ms
-from ..store.models import Account, Callback
-from . import callbacks, webhooks
+from ..store.models import Account
+from . import webhooks
 
 GRACE_MS = 7 * 24 * 3600 * 1000
 TEST_INTERVAL_MS = 6000
@@ -46,7 +45,7 @@ def describe(account: Account, now: int | None = None) -> dict:
     return {"signed": bool(secrets), "secrets": secrets}
 
 
-def _locked(session: Session, account_id: int) -> Account:
+def lock_account(session: Session, account_id: int) -> Account:
     # the row lock orders rotations and test callbacks of one account across API hosts
     return session.execute(
         select(Account).where(Account.id == account_id).with_for_update()
@@ -57,7 +56,7 @@ def rotate(sessions: Sessions, account_id: int, *, emergency: bool = False) -> d
     """A new current secret. Standard: the old one keeps signing for 7 days; emergency: it
     is dead at once (so is any older one still in its grace period)."""
     with sessions.begin() as s:
-        account = _locked(s, account_id)
+        account = lock_account(s, account_id)
         now = now_ms()
         old = account.webhook_secret
         account.webhook_secret = webhooks.new_secret()
@@ -77,39 +76,10 @@ def delete(sessions: Sessions, account_id: int, *, scope: str) -> dict:
     if scope not in SCOPES:
         raise InvalidParameter(f"scope: {scope!r} is not allowed; allowed values: previous, all")
     with sessions.begin() as s:
-        account = _locked(s, account_id)
+        account = lock_account(s, account_id)
         account.webhook_secret_previous = None
         account.webhook_previous_until = None
         if scope == "all":
             account.webhook_secret = ""
         s.flush()
         return describe(account)
-
-
-def send_test(sessions: Sessions, account_id: int, url: str, body_for) -> dict:
-    """Queue a test callback to ``url`` (checked by the caller) through the outbox, signed as
-    the account's callbacks are; at most one per 6 s per account (else ``RateLimited``).
-    ``body_for(task_id, now_ms)`` makes its body."""
-    with sessions.begin() as s:
-        _locked(s, account_id)
-        now = now_ms()
-        last = s.execute(
-            select(func.max(Callback.created_at)).where(
-                Callback.account_id == account_id,
-                Callback.message_id.startswith(TEST_PREFIX, autoescape=True),
-            )
-        ).scalar()
-        if last is not None and now - last < TEST_INTERVAL_MS:
-            wait = (TEST_INTERVAL_MS - (now - last) + 999) // 1000
-            raise RateLimited(f"one test callback per 6 seconds; try again in {wait} s")
-        task_id = f"{now:013d}{uuid.uuid4().int % 10**5:05d}"  # shaped like a task id
-        body = body_for(task_id, now)
-        callbacks.enqueue(
-            s,
-            task_id=task_id,
-            account_id=account_id,
-            url=url,
-            payload=body,
-            message_id=TEST_PREFIX + uuid.uuid4().hex,
-        )
-        return body

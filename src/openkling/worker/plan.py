@@ -118,6 +118,11 @@ def plan_render(request: GenerationRequest, engine: VideoEngine, *, seed: int) -
     canvas_w, canvas_h = engine.canvas_size(
         math.ceil(width * overscan), math.ceil(height * overscan)
     )
+    if canvas_w < width * overscan or canvas_h < height * overscan:
+        # an engine with one fixed size (CogVideoX-5b-I2V): the camera crops inside it, so
+        # the delivered video is smaller by the overscan (even sizes, for H.264)
+        scale = min(canvas_w / (width * overscan), canvas_h / (height * overscan))
+        width, height = (max(2, int(v * scale) // 2 * 2) for v in (width, height))
     if camera.prompt_phrase and engine.capabilities.camera_phrase:
         shots = tuple(replace(s, prompt=f"{s.prompt}, {camera.prompt_phrase}") for s in shots)
     prompts = [s.prompt for s in request.shots] or [request.prompt]

@@ -20,12 +20,13 @@ from ..engines.base import RenderRequest, VideoEngine
 from ..engines.registry import EngineRegistry
 from ..errors import EngineError, GenerationCancelled
 from ..media.encode import encode_mp4, probe
-from ..observability import logs
+from ..observability import logs, metrics
 from ..storage.base import Storage
 from ..tasks.lifecycle import CANCELLED_MSG, Lifecycle
 from ..tasks.run import Run
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
+from .pictures import make_pictures
 from .plan import RenderPlan, check_inputs, plan_render
 from .scratch import Scratch
 from .stages import NullObserver, StageClock, WorkerObserver
@@ -72,6 +73,8 @@ class Worker:
         self.scratch = Scratch(
             settings.data_dir / "tmp", max_age=settings.task_timeout_seconds + 60
         )
+        # the models this worker serves (a scale-out worker: its --models)
+        self.models: list[str] = list(registry.catalog.names)
         self._running: dict[str, Run] = {}
         self._running_lock = threading.Lock()
         self.scratch.clear_dead()  # what killed processes left behind
@@ -94,6 +97,18 @@ class Worker:
                 return
             with logs.context(model=run.model_name, account=run.account_id):
                 self._run_claimed(run)
+
+    def run_next(self, *, loaded: str | None = None) -> str | None:
+        """Run the task the fair claim gives this worker next (tasks/scheduling.py); ``loaded``
+        is the model of the caller's previous run, whose pipeline is still loaded. Returns
+        the model run, or None when no task waits."""
+        run = self.lifecycle.claim_next(self.models, self.owner, loaded=loaded)
+        if run is None:
+            return None
+        metrics.worker_claim(run.model_name, loaded)
+        with logs.context(task_id=run.task_id, model=run.model_name, account=run.account_id):
+            self._run_claimed(run)
+        return run.model_name
 
     def _run_claimed(self, run: Run) -> None:
         task_id = run.task_id
@@ -136,6 +151,17 @@ class Worker:
 
     def _generate(self, run: Run, lease: Lease) -> TaskResult:
         request = run.request
+        if request.makes_images:  # still pictures: their own steps, no video pipeline
+            return make_pictures(
+                task_id=run.task_id,
+                attempt=run.attempt,
+                request=request,
+                seed=run.seed,
+                engine=self.registry.picture(request.model_name),
+                storage=self.storage,
+                report=lease.report,
+                should_stop=lease.should_stop,
+            )
         engine = self.registry.video(request.model_name, image=request.has_image)
         check_inputs(request, engine)
         plan = plan_render(run.request, engine, seed=run.seed)

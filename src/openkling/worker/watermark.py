@@ -67,7 +67,7 @@ def _text_image(text: str, height: int) -> Image.Image:
     left, top, right, bottom = font.getbbox(text)
     pad = max(2, height // 6)
     width = (right - left) + 2 * pad
-    plate = Image.new("RGBA", (width, height), (0, 0, 0, 110))
+    plate = Image.new("RGBA", (round(width), height), (0, 0, 0, 110))
     draw = ImageDraw.Draw(plate)
     y = (height - (bottom - top)) // 2 - top
     draw.text((pad - left, y), text, font=font, fill=(255, 255, 255, 235))
@@ -99,7 +99,7 @@ def make_mark(
         img = _image_file(str(image))
         scale = min(1.0, width * IMAGE_WIDTH / img.width, height * 0.5 / img.height)
         size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-        img = img.resize(size, Image.LANCZOS) if size != img.size else img
+        img = img.resize(size, Image.Resampling.LANCZOS) if size != img.size else img
     else:
         img = _text_image(text or "openkling", max(8, round(short * TEXT_HEIGHT)))
     if img.width > room_w or img.height > room_h:  # a long text on a narrow frame: shrink

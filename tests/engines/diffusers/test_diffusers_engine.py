@@ -169,7 +169,6 @@ def test_requests_off_the_family_grid_are_refused(wan):
     "cache",
     [
         '{type = "first_block", threshold = 1.0}',
-        '{type = "pyramid_attention_broadcast", block_skip_range = 2}',
         '{type = "taylorseer", cache_interval = 2, disable_cache_before_step = 2}',
     ],
 )

@@ -265,7 +265,8 @@ def test_file_level_mistakes(tmp_path, profile_settings):
 def test_without_profile_every_model_is_synthetic(tmp_path):
     registry = build_registry(Settings(data_dir=tmp_path))
     assert {registry.video(name).name for name in registry.catalog.names} == {"synthetic"}
-    assert [n for n in registry.catalog.names if registry.audio(n)] == ["kling-v2-6", "kling-v3"]
+    audio = [n for n in registry.catalog.names if registry.audio(n)]
+    assert audio == ["kling-v2-6", "kling-v3", "kling-2.6", "kling-3.0", "kling-3.0-omni"]
 
 
 def test_profile_sets_audio_and_prices_and_leaves_the_rest(tmp_path, profile_settings):
@@ -299,14 +300,14 @@ def test_relative_weights_resolve_beside_the_profile(tmp_path, profile_settings)
     assert engine.profile.weights == (tmp_path / "models" / "wan").resolve()
 
 
-def test_cogvideox_lengths_follow_the_model_cards(tmp_path, profile_settings, caplog):
+def test_cogvideox_lengths_follow_the_model_cards(tmp_path, profile_settings):
     v1_5 = engine_for(profile_settings, lay_out(tmp_path / "a", "cogvideox-1.5"), "cogvideox")
     assert v1_5.frame_plan(2.5) == (49, 16)  # 16N+1, not merely 8N+1 (41)
+    assert v1_5.max_frames == 161 and v1_5.longest(161)
     v1_0 = engine_for(profile_settings, lay_out(tmp_path / "b", "cogvideox-1.0"), "cogvideox")
     assert v1_0.frame_plan(5) == (41, 8)
-    assert "beyond the 49 frames" not in caplog.text
-    assert v1_0.frame_plan(10) == (81, 8)  # longer than trained on: made, with a warning
-    assert "beyond the 49 frames" in caplog.text
+    assert v1_0.frame_plan(10) == (81, 8)  # longer than trained on: never one pass
+    assert v1_0.max_frames == 49 and not v1_0.longest(81)
 
 
 def test_the_documented_example_profile_is_valid():
@@ -328,3 +329,8 @@ def test_the_documented_example_profile_is_valid():
     families = {p.family for p in profiles.models.values() if p.engine == "diffusers"}
     assert families == {"wan", "wan2.2", "ltx", "cogvideox", "hunyuan"}
     assert profiles.models["kling-v2-6"].audio.engine == "stable-audio"
+    turbo = profiles.models["kling-v2-5-turbo"]  # the distilled profile
+    assert turbo.steps == 4 and turbo.guidance == (1.0, 1.0) and len(turbo.loras) == 2
+    assert {lora.target for lora in turbo.loras} == {"transformer", "transformer_2"}
+    parallel = profiles.models["kling-v2-master"]
+    assert parallel.parallel == ("ulysses", 2) and parallel.long_video == "segments"

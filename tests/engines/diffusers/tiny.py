@@ -31,13 +31,14 @@ def _wan_transformer(
     from diffusers import WanTransformer3DModel
 
     in_channels = image.pop("in_channels", 16)  # 36 for image-to-video: noise, image, mask
+    out_channels = image.pop("out_channels", 16)  # 48 for TI2V-5B
     return WanTransformer3DModel(
         **image,
         patch_size=(1, 2, 2),
         num_attention_heads=heads,
         attention_head_dim=head_dim,
         in_channels=in_channels,
-        out_channels=16,
+        out_channels=out_channels,
         text_dim=32,
         freq_dim=256,
         ffn_dim=ffn_dim,
@@ -145,9 +146,11 @@ def build_wan22_i2v(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-def build_cogvideox_i2v(path: Path, *, seed: int = 0) -> Path:
+def build_cogvideox_i2v(path: Path, *, seed: int = 0, learned: bool = False) -> Path:
     """CogVideoX image-to-video layout (1.0 frame rule): the transformer takes the noise and
-    the image latents (2 x 4 channels); rotary positions, so any size on the 16 px grid."""
+    the image latents (2 x 4 channels); rotary positions, so any size on the 16 px grid.
+    ``learned``: CogVideoX-5b-I2V's learned position embeddings too, which fix the size to
+    64x32 (its sample size 8x4 latents) and the length to 9 frames."""
     from diffusers import (
         AutoencoderKLCogVideoX,
         CogVideoXDPMScheduler,
@@ -179,13 +182,14 @@ def build_cogvideox_i2v(path: Path, *, seed: int = 0) -> Path:
             text_embed_dim=32,
             num_layers=1,
             sample_width=8,
-            sample_height=8,
+            sample_height=4 if learned else 8,
             sample_frames=9,
             patch_size=2,
             temporal_compression_ratio=4,
-            max_text_seq_length=16,
+            # learned positions cover the prompt too: the pipeline's 226 tokens
+            max_text_seq_length=226 if learned else 16,
             use_rotary_positional_embeddings=True,
-            use_learned_positional_embeddings=False,
+            use_learned_positional_embeddings=learned,
         ),
         scheduler=CogVideoXDPMScheduler(),
     )
@@ -291,6 +295,324 @@ def build_stable_audio(path: Path, *, seed: int = 0) -> Path:
             sigma_data=1.0,
             sigma_schedule="exponential",
         ),
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def clip_tokenizer():
+    """A byte-pair CLIP tokenizer from an in-memory vocabulary of single letters (no merges)."""
+    from transformers import CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in "abcdefghijklmnopqrstuvwxyz0123456789,.!?":
+        vocab[char] = len(vocab)
+        vocab[char + "</w>"] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+
+
+def _clip_config():
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=96,
+        projection_dim=32,
+        max_position_embeddings=77,
+    )
+
+
+def _picture_vae():
+    """An 8x VAE (four levels, like the real ones) with four channels a level."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4, 4, 4, 4),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=1,
+        sample_size=32,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    )
+
+
+def build_flux(path: Path, *, seed: int = 0) -> Path:
+    """Flux layout: CLIP + T5 text encoders, one double and one single transformer block."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(seed)
+    pipe = FluxPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=_picture_vae(),
+        text_encoder=CLIPTextModel(_clip_config()),
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=_t5(),
+        tokenizer_2=tokenizer(),
+        transformer=FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=16,  # 4 latent channels packed 2x2
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=32,
+            pooled_projection_dim=32,
+            axes_dims_rope=[4, 4, 8],
+        ),
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def build_sd3(path: Path, *, seed: int = 0) -> Path:
+    """Stable Diffusion 3 layout: two CLIP encoders with projections and a T5, an MMDiT."""
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    pipe = StableDiffusion3Pipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_picture_vae(),
+        text_encoder=CLIPTextModelWithProjection(_clip_config()),
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=CLIPTextModelWithProjection(_clip_config()),
+        tokenizer_2=clip_tokenizer(),
+        text_encoder_3=_t5(),
+        tokenizer_3=tokenizer(),
+        transformer=SD3Transformer2DModel(
+            sample_size=32,
+            patch_size=2,
+            in_channels=4,
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=4,
+            caption_projection_dim=32,
+            joint_attention_dim=32,  # the T5's d_model (CLIP's 32 are padded up to it)
+            pooled_projection_dim=64,  # both CLIP projections side by side
+            out_channels=4,
+        ),
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def build_wan_lora(path: Path, weights: Path, *, seed: int = 0) -> Path:
+    """A LoRA for the tiny Wan transformer, saved as diffusers saves one
+    (``pytorch_lora_weights.safetensors``): rank 2 on the attention projections, random (not
+    zero) so that it changes the frames."""
+    from diffusers import WanPipeline, WanTransformer3DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    transformer = WanTransformer3DModel.from_pretrained(weights / "transformer")
+    transformer.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v"]))
+    with torch.no_grad():
+        for name, param in transformer.named_parameters():
+            if "lora_" in name:
+                param.copy_(torch.randn_like(param) * 0.5)
+    WanPipeline.save_lora_weights(
+        path, transformer_lora_layers=get_peft_model_state_dict(transformer)
+    )
+    return path / "pytorch_lora_weights.safetensors"
+
+
+def build_wan_ti2v(path: Path, *, seed: int = 0) -> Path:
+    """Wan 2.2 TI2V-5B layout: the 48-channel VAE with 2x2 patchify (16 px per latent),
+    a 48-channel transformer and expand_timesteps (text and image in one pipeline)."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(
+        base_dim=4,
+        decoder_base_dim=4,
+        z_dim=48,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+        is_residual=True,
+        in_channels=12,
+        out_channels=12,
+        patch_size=2,
+        scale_factor_temporal=4,
+        scale_factor_spatial=16,
+        latents_mean=[0.0] * 48,
+        latents_std=[1.0] * 48,
+    )
+    pipe = WanPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(umt5=True),
+        vae=vae,
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0
+        ),
+        transformer=_wan_transformer(in_channels=48, out_channels=48),
+        expand_timesteps=True,
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def _cog_vae():
+    from diffusers import AutoencoderKLCogVideoX
+
+    return AutoencoderKLCogVideoX(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+
+
+def build_cogvideox(path: Path, *, seed: int = 0, v1_5: bool = False) -> Path:
+    """CogVideoX text-to-video: 1.0 (8k+1 frames at 8 fps) or ``v1_5`` (a temporal patch of
+    2: 16k+1 frames at 16 fps)."""
+    from diffusers import CogVideoXDPMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
+
+    torch.manual_seed(seed)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2,
+        attention_head_dim=16,
+        in_channels=4,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=32,
+        num_layers=1,
+        sample_width=8,
+        sample_height=8,
+        sample_frames=9,
+        patch_size=2,
+        patch_size_t=2 if v1_5 else None,
+        patch_bias=not v1_5,
+        temporal_compression_ratio=4,
+        max_text_seq_length=16,
+        use_rotary_positional_embeddings=True,
+    )
+    pipe = CogVideoXPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(),
+        vae=_cog_vae(),
+        transformer=transformer,
+        scheduler=CogVideoXDPMScheduler(),
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
+def _word_tokenizer(max_length: int):
+    """A WordLevel fast tokenizer from an in-memory vocabulary (no download)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<unk>": 1, "<s>": 2, "</s>": 3}
+    for word in WORDS + list("abcdefghijklmnopqrstuvwxyz"):
+        vocab.setdefault(word, len(vocab))
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        model_max_length=max_length,
+    )
+
+
+def build_hunyuan(path: Path, *, seed: int = 0) -> Path:
+    """HunyuanVideo layout: a tiny Llama text encoder and a tiny CLIP text encoder (pooled
+    projection), the dual-stream / single-stream transformer with guidance embedding, and its
+    VAE (4 latent channels here)."""
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    torch.manual_seed(seed)
+    llama = LlamaModel(
+        LlamaConfig(
+            vocab_size=64,
+            hidden_size=16,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+        )
+    )
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=64,
+            hidden_size=8,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            projection_dim=8,
+        )
+    )
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4,
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=2,
+        patch_size_t=1,
+        guidance_embeds=True,
+        text_embed_dim=16,
+        pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+    )
+    vae = AutoencoderKLHunyuanVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+        mid_block_add_attention=True,
+    )
+    pipe = HunyuanVideoPipeline(
+        text_encoder=llama,
+        tokenizer=_word_tokenizer(512),
+        transformer=transformer,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        text_encoder_2=clip,
+        tokenizer_2=_word_tokenizer(77),
     )
     pipe.save_pretrained(path)
     return path

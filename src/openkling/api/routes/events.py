@@ -19,12 +19,13 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
-from ...domain.status import TaskStatus
+from ...domain.queue import QueueInfo
+from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES
 from ...errors import AuthError, RateLimited
 from ...store.db import now_ms
 from ...tasks.watch import TaskWatch
-from ..auth import authenticate
+from ..auth import Authenticator
 from ..deps import AccountDep, BaseUrlDep, RuntimeDep
 from ..openapi import errors
 
@@ -90,8 +91,18 @@ def sse(event: str, data: dict, event_id: str) -> bytes:
     return f"event: {event}\nid: {event_id}\ndata: {body}\n\n".encode()
 
 
-def _key(row) -> tuple:
-    return (row.status, row.progress, row.updated_at)
+def _key(task: StoredTask, queue: QueueInfo | None = None) -> tuple:
+    """What a client sees change: the state, the progress, and the place in line."""
+    return (
+        task.status,
+        task.progress,
+        task.updated_at,
+        queue.position if queue else None,
+        queue.eta_seconds if queue else None,
+    )
+
+
+QUEUE_REFRESH_SECONDS = 2.0  # an account stream re-reads its waiting tasks' places this often
 
 
 class EventStream(StreamingResponse):
@@ -132,10 +143,9 @@ def _stream_response(
 
 async def _still_signed_in(request: Request, rt) -> bool:
     """The stream's credentials still hold: a revoked key or an expired token ends it."""
-    header = request.headers.get("authorization")
-    leeway = rt.settings.jwt_leeway_seconds
+    auth: Authenticator = request.app.state.auth
     try:
-        await run_in_threadpool(authenticate, rt.accounts, header, leeway)
+        await run_in_threadpool(auth.authenticate, request.headers.get("authorization"))
     except AuthError:
         return False
     return True
@@ -167,21 +177,27 @@ def _task_events(family: str):
     ):
         first = await run_in_threadpool(rt.service.get, account, task_id=task_id, family=family)
 
-        def present(row) -> dict:
+        def present(row: StoredTask, queue: QueueInfo | None) -> dict:
             return task_object(
-                row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+                row,
+                rt.storage,
+                base_url=base_url,
+                expires_in=rt.settings.url_expiry_seconds,
+                queue=queue,
             )
+
+        def read_task():
+            row = rt.service.get(account, task_id=first.id, family=family)
+            return row, rt.service.queue.of(row)
 
         async def reads() -> AsyncIterator[bytes]:
             last = None
             async for keepalive in _ticks(request, rt):
-                row = await run_in_threadpool(
-                    rt.service.get, account, task_id=first.id, family=family
-                )
-                if _key(row) != last:
-                    last = _key(row)
-                    yield sse(family, present(row), f"{row.updated_at}-{row.progress}")
-                    if TaskStatus(row.status).is_terminal():
+                row, queue = await run_in_threadpool(read_task)
+                if _key(row, queue) != last:
+                    last = _key(row, queue)
+                    yield sse(family, present(row, queue), f"{row.updated_at}-{row.progress}")
+                    if row.finished:
                         return
                 elif keepalive:
                     yield b": keep-alive\n\n"
@@ -216,30 +232,45 @@ async def account_events(
 ):
     watch = TaskWatch(rt.sessions)
 
-    def present(row) -> dict:
+    def present(row: StoredTask, queue: QueueInfo | None) -> dict:
         return task_object(
-            row, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+            row,
+            rt.storage,
+            base_url=base_url,
+            expires_in=rt.settings.url_expiry_seconds,
+            queue=queue,
         )
+
+    queues: dict[str, QueueInfo] = {}
+    queues_read = [0.0]
+
+    def read_changes(watching: list[str], since_ms: int):
+        rows = watch.account_changes(account.id, watching=watching, since_ms=since_ms)
+        now = time.monotonic()
+        if now - queues_read[0] >= QUEUE_REFRESH_SECONDS:  # places move slowly: not every poll
+            queues_read[0] = now
+            queues.clear()
+            queues.update(rt.service.queue.of_many(rows))
+        return rows
 
     async def reads() -> AsyncIterator[bytes]:
         seen: dict[str, tuple] = {}
         since = now_ms()  # the first read sends every unfinished task: the queue as it is
         async for keepalive in _ticks(request, rt):
             read_at = now_ms()
-            watching = [i for i, k in seen.items() if not TaskStatus(k[0]).is_terminal()]
-            rows = await run_in_threadpool(
-                watch.account_changes, account.id, watching=watching, since_ms=since - RECENT_MS
-            )
+            watching = [i for i, k in seen.items() if not k[0].is_terminal()]
+            rows = await run_in_threadpool(read_changes, watching, since - RECENT_MS)
             since = read_at
             sent = False
             for row in rows:
-                if seen.get(row.id) != _key(row):
-                    seen[row.id] = _key(row)
-                    yield sse(row.family, present(row), f"{row.updated_at}-{row.progress}")
+                queue = queues.get(row.id) if row.status == "submitted" else None
+                if seen.get(row.id) != _key(row, queue):
+                    seen[row.id] = _key(row, queue)
+                    yield sse(row.family, present(row, queue), f"{row.updated_at}-{row.progress}")
                     sent = True
             horizon = read_at - 2 * RECENT_MS  # forget finished tasks no read can return
             for task_id, key in list(seen.items()):
-                if key[2] < horizon and TaskStatus(key[0]).is_terminal():
+                if key[2] < horizon and key[0].is_terminal():
                     del seen[task_id]
             if keepalive and not sent:
                 yield b": keep-alive\n\n"

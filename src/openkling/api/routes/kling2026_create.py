@@ -14,6 +14,7 @@ from ...contract.kling2026 import (
     parse_omni_video,
     parse_text_to_video,
 )
+from ...errors import InvalidParameter
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
 from ..context import ok
@@ -24,6 +25,17 @@ from ..openapi import json_body as body_doc
 from .kling2026_tasks import CreatedEnvelope
 
 router = APIRouter(tags=["kling 2026"])
+
+
+async def _create(request: Request, **kwargs):
+    """``create_task``, with the store's refusal of a used external id named as this API
+    names the field (``options.external_task_id``)."""
+    try:
+        return await create_task(request, **kwargs)
+    except InvalidParameter as exc:
+        if exc.message.startswith("external_task_id:"):
+            raise InvalidParameter("options." + exc.message, param=exc.param) from None
+        raise
 
 
 def _doc(model, summary: str) -> dict:
@@ -41,7 +53,7 @@ async def text_to_video(model: str, request: Request):
         allow = rt.settings.url_allowlist
         return parse_text_to_video(body, model, rt.catalog, url_allow=allow)
 
-    task = await create_task(request, family="text-to-video", parse=parse)
+    task = await _create(request, family="text-to-video", parse=parse)
     return ok(created_record(task), request)
 
 
@@ -54,7 +66,7 @@ async def image_to_video(model: str, request: Request):
             body, model, rt.catalog, image_loader(rt.settings), url_allow=rt.settings.url_allowlist
         )
 
-    task = await create_task(
+    task = await _create(
         request,
         family="image-to-video",
         parse=parse,
@@ -71,7 +83,7 @@ async def omni_video(model: str, request: Request):
             body, model, rt.catalog, image_loader(rt.settings), url_allow=rt.settings.url_allowlist
         )
 
-    task = await create_task(
+    task = await _create(
         request,
         family="omni-video",
         parse=parse,

@@ -21,7 +21,9 @@ from ...contract.kling2026 import (
     parse_page,
     task_record,
 )
+from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES_2026
+from ...runtime import Runtime
 from ...store.db import now_ms
 from ...tasks import queries
 from ..body import json_body
@@ -52,9 +54,14 @@ class PageEnvelope(_Success):
     data: TaskPage
 
 
-def _present(rt, rows, base_url: str) -> list[dict]:
+async def _present(rt: Runtime, rows: list[StoredTask], base_url: str) -> list[dict]:
+    """The records, each waiting one with its place in line (one indexed read each)."""
     expires = rt.settings.url_expiry_seconds
-    return [task_record(r, rt.storage, base_url=base_url, expires_in=expires) for r in rows]
+    queues = await read(rt, rt.service.queue.of_many, rows)
+    return [
+        task_record(r, rt.storage, base_url=base_url, expires_in=expires, queue=queues.get(r.id))
+        for r in rows
+    ]
 
 
 @router.get(
@@ -75,7 +82,7 @@ async def get_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base_
         rt, queries.batch, rt.sessions, account, batch.ids,
         by_external=batch.by_external, families=FAMILIES_2026,
     )  # fmt: skip
-    return ok(_present(rt, rows, base_url), request)
+    return ok(await _present(rt, rows, base_url), request)
 
 
 @router.post(
@@ -100,7 +107,7 @@ async def page_tasks(request: Request, rt: RuntimeDep, account: AccountDep, base
         )  # fmt: skip
     cursor = encode_cursor(rows[-1].id, q.start_ms, q.end_ms) if more else ""
     data = {
-        "result": _present(rt, rows, base_url),
+        "result": await _present(rt, rows, base_url),
         "count": len(rows),
         "next_cursor": cursor,
         "has_more": more,

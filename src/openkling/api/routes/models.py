@@ -17,3 +17,15 @@ async def list_models(request: Request, rt: RuntimeDep, account: AccountDep):
     for model in models:  # a key limited to some models sees which ones it may use
         model["allowed"] = not allowed or model["model_name"] in allowed
     return ok(models, request)
+
+
+@router.get(
+    "/v1/images/models",
+    summary="Image models of /v1/images/generations: sizes, n, and credits per picture",
+)
+async def list_image_models(request: Request, rt: RuntimeDep, account: AccountDep):
+    models = rt.catalog.public_images()
+    allowed = account.allowed_models
+    for model in models:
+        model["allowed"] = not allowed or model["model_name"] in allowed
+    return ok(models, request)

@@ -12,25 +12,26 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...contract import openai as oa
-from ...domain.request import GenerationRequest, ImageInput, Parsed
+from ...domain.request import GenerationRequest, Parsed
 from ...domain.result import TaskResult, VideoResult
 from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...errors import (
     InvalidParameter,
     MalformedRequest,
     ModelPermissionDenied,
     TaskNotFound,
 )
-from ...media.images import InputImage, check_image, input_key
+from ...media.images import InputImage, check_image
 from ...media.spritesheet import make_spritesheet
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
+from ...tasks.accounts import Principal
 from ..body import json_body as _json_body
 from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
 from ..openapi import errors
 
-FIELD = "input_reference"
 log = logging.getLogger(__name__)
 
 
@@ -67,15 +68,17 @@ for (_method, _path), _what in NOT_OFFERED.items():
     router.add_api_route(_path, _not_offered(_what), methods=[_method], include_in_schema=False)
 
 
-def _targets(rt) -> dict[str, oa.ModelTarget]:
+def _targets(rt: Runtime) -> dict[str, oa.ModelTarget]:
     return oa.model_targets(rt.settings.openai_model_map, rt.catalog)
 
 
-def _video(rt, task) -> dict[str, Any]:
-    return oa.video_object(task, _targets(rt))
+def _video(rt: Runtime, task: StoredTask, *, queued: bool = False) -> dict[str, Any]:
+    """The video object; ``queued``: with its place in line while it waits (a store read)."""
+    queue = rt.service.queue.of(task) if queued else None
+    return oa.video_object(task, _targets(rt), queue)
 
 
-def _polled(rt, body: dict) -> JSONResponse:
+def _polled(rt: Runtime, body: dict) -> JSONResponse:
     """A GET answer: the SDK's poll helper waits as long as ``openai-poll-after-ms`` says."""
     return JSONResponse(
         body, headers={"openai-poll-after-ms": str(rt.settings.openai_poll_after_ms)}
@@ -145,14 +148,13 @@ async def _create_body(request: Request, rt: Runtime) -> Any:
 
 
 def _parse_create(body: Any, rt: Runtime) -> Parsed:
-    targets = _targets(rt)
-    parsed = oa.parse_create(body, targets)
-    target = targets[oa.target_name(parsed.model, targets)]
-    oa.check_target(parsed, target, rt.catalog)
-    image = _reference_image(rt, parsed.reference) if parsed.reference is not None else None
-    stored, inputs = _input(image)
-    req = oa.generation_request(parsed, target, stored, exact_size=rt.settings.openai_exact_size)
-    return Parsed(req, inputs)
+    return oa.parse_video_create(
+        body,
+        _targets(rt),
+        rt.catalog,
+        image_loader(rt.settings),
+        exact_size=rt.settings.openai_exact_size,
+    )
 
 
 @router.post(
@@ -179,32 +181,6 @@ async def create(request: Request):
     return JSONResponse(_video(rt, task))
 
 
-def _reference_image(rt: Runtime, reference: oa.Upload | oa.ImageUrl) -> InputImage:
-    """The reference's bytes, checked as an input image (JPG or PNG)."""
-    if isinstance(reference, oa.Upload):
-        return check_image(reference.data, FIELD)
-    field = f"{FIELD}.image_url"
-    url = reference.url
-    if url[:5].lower() == "data:":
-        head, comma, payload = url.partition(",")
-        if not comma or not head.lower().endswith(";base64"):
-            raise InvalidParameter(
-                f"{field}: a data URL must be data:image/png;base64,... or "
-                "data:image/jpeg;base64,...",
-                param=field,
-            )
-        url = payload
-    return image_loader(rt.settings)(field, url)  # URLs are fetched through the URL guard
-
-
-def _input(image: InputImage | None) -> tuple[ImageInput | None, dict[str, InputImage]]:
-    """The request's reference to an input image, and the file to store under it."""
-    if image is None:
-        return None, {}
-    stored = ImageInput(key=input_key(FIELD, image), width=image.width, height=image.height)
-    return stored, {stored.key: image}
-
-
 def _permission_denied(req: GenerationRequest) -> ModelPermissionDenied:
     """The service's refusal, in the OpenAI door's words: its model names the field."""
     openai_model = req.wire.get("model", req.model_name)
@@ -224,10 +200,11 @@ def list_videos(request: Request, rt: RuntimeDep, account: AccountDep):
         limit=query.limit,
         ascending=query.order == "asc",
     )
-    return _polled(rt, oa.list_object([_video(rt, row) for row in rows], has_more))
+    videos = [_video(rt, row, queued=True) for row in rows]
+    return _polled(rt, oa.list_object(videos, has_more))
 
 
-def _task(rt, account, video_id: str):
+def _task(rt: Runtime, account: Principal, video_id: str) -> StoredTask:
     task_id = oa.task_id_of(video_id)
     try:
         return rt.service.get(account, task_id=task_id, family=oa.FAMILY)
@@ -238,10 +215,10 @@ def _task(rt, account, video_id: str):
 @router.get("/video_{id}", summary="Get a video (OpenAI)", responses=errors(404))
 def get_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
     video_id = oa.video_id_of(tail)
-    return _polled(rt, _video(rt, _task(rt, account, video_id)))
+    return _polled(rt, _video(rt, _task(rt, account, video_id), queued=True))
 
 
-def _videos(task) -> list[VideoResult]:
+def _videos(task: StoredTask) -> list[VideoResult]:
     return TaskResult.model_validate(task.result).videos if task.result else []
 
 
@@ -253,7 +230,7 @@ def _videos(task) -> list[VideoResult]:
 def delete_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
     video_id = oa.video_id_of(tail)
     task = _task(rt, account, video_id)
-    if not TaskStatus(task.status).is_terminal():
+    if not task.finished:
         raise InvalidParameter(
             f"video '{video_id}' is {oa.STATUSES[task.status]}; only a completed or failed video "
             "can be deleted",
@@ -279,7 +256,7 @@ def content(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: Accoun
     videos = _videos(task) if task.status == TaskStatus.SUCCEED else []
     if not videos:
         raise InvalidParameter(
-            f"video '{video_id}' is {oa.STATUSES.get(task.status, task.status)}; its content can "
+            f"video '{video_id}' is {oa.STATUSES[task.status]}; its content can "
             "be downloaded once it is completed",
             param="video_id",
         )
@@ -335,7 +312,7 @@ async def remix(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: Ac
     prompt = oa.parse_remix(body)
     source = await run_in_threadpool(_task, rt, account, video_id)
     if source.status != TaskStatus.SUCCEED:
-        status = oa.STATUSES.get(source.status, source.status)
+        status = oa.STATUSES[source.status]
         raise InvalidParameter(
             f"video '{video_id}' is {status}; only a completed video can be remixed",
             param="video_id",
@@ -364,10 +341,10 @@ def _remix_inputs(
     if req.image is None:
         return req, {}
     try:
-        image = check_image(rt.storage.read(req.image.key), FIELD)
+        image = check_image(rt.storage.read(req.image.key), oa.REFERENCE)
     except FileNotFoundError:
         raise InvalidParameter(
             "video_id: the source video's input_reference is no longer stored", param="video_id"
         ) from None
-    stored, inputs = _input(image)
+    stored, inputs = oa.stored_reference(image)
     return req.model_copy(update={"image": stored}), inputs

@@ -6,8 +6,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
+from ...domain.queue import QueueInfo
+from ...domain.task import StoredTask
 from ...errors import InvalidParameter
 from ...observability import logs
+from ...runtime import Runtime
 from ..context import ok
 from ..deps import (
     BEARER_SECURITY,
@@ -22,10 +25,16 @@ from ..deps import (
 from ..openapi import EXTERNAL_ID, PAGING, TaskEnvelope, TaskListEnvelope, errors
 
 
-def present(rt, task, base_url: str) -> dict:
+def present(rt: Runtime, task: StoredTask, base_url: str, queue: QueueInfo | None = None) -> dict:
     return task_object(
-        task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds
+        task, rt.storage, base_url=base_url, expires_in=rt.settings.url_expiry_seconds, queue=queue
     )
+
+
+async def presented(rt: Runtime, task: StoredTask, base_url: str) -> dict:
+    """The task object with its place in line while it waits: one more indexed read then."""
+    queue = await rt.service.queue.of_async(task) if task.status == "submitted" else None
+    return present(rt, task, base_url, queue)
 
 
 def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -59,13 +68,16 @@ def add_task_reads(router: APIRouter, family: str) -> None:
         external = request.query_params.get("external_task_id")
         if external:
             task = await read(rt, rt.service.get, account, external_id=external, family=family)
-            return ok(present(rt, task, base_url), request)
+            return ok(await presented(rt, task, base_url), request)
         page = int_param(request, "pageNum", 1, 1, 1000)
         size = int_param(request, "pageSize", 30, 1, 500)
-        tasks = await run_in_threadpool(
-            rt.service.list, account, page=page, size=size, family=family
-        )
-        return ok([present(rt, t, base_url) for t in tasks], request)
+
+        def page_of_tasks():
+            tasks = rt.service.list(account, page=page, size=size, family=family)
+            return tasks, rt.service.queue.of_many(tasks)
+
+        tasks, queues = await run_in_threadpool(page_of_tasks)
+        return ok([present(rt, t, base_url, queues.get(t.id)) for t in tasks], request)
 
     @router.get(
         "/{task_id}",
@@ -87,7 +99,7 @@ def add_task_reads(router: APIRouter, family: str) -> None:
             if task is False:  # revoked or rotated since cached: the full check answers
                 rt.accounts.forget(account)
             elif task is not None:
-                return ok(present(rt, task, base_url_of(request)), request)
+                return ok(await presented(rt, task, base_url_of(request)), request)
 
         def lookup():
             account = account_of(request)  # checks the key itself
@@ -97,7 +109,7 @@ def add_task_reads(router: APIRouter, family: str) -> None:
 
         account, task = await read(rt, lookup)
         logs.account.set(account.id)  # (set in the pool's copy of the context when read there)
-        return ok(present(rt, task, base_url_of(request)), request)
+        return ok(await presented(rt, task, base_url_of(request)), request)
 
     @router.post(
         "/{task_id}/cancel",

@@ -19,7 +19,7 @@ from ...contract.kling2026.webhooks import (
 )
 from ...errors import InvalidParameter
 from ...store.models import Account
-from ...tasks import webhook_secrets
+from ...tasks import callbacks, webhook_secrets
 from ..body import json_body
 from ..context import ok
 from ..deps import AccountDep, RuntimeDep
@@ -96,9 +96,7 @@ async def test_callback(request: Request, rt: RuntimeDep, account: AccountDep):
     url = _url(req.callback_url, allow=rt.settings.url_allowlist, field="callback_url")
     if url is None:
         raise InvalidParameter("callback_url: is required (an http(s) URL)")
-    body = await run_in_threadpool(
-        webhook_secrets.send_test, rt.sessions, account.id, url, probe_body
-    )
+    body = await run_in_threadpool(callbacks.send_test, rt.sessions, account.id, url, probe_body)
     if rt.lifecycle.on_callback:  # the sender posts it now, not at its next poll
         rt.lifecycle.on_callback()
     return ok(body, request)

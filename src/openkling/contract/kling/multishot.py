@@ -165,17 +165,6 @@ def shots(kind: str | None, multi_prompt: object, prompt: str | None, duration: 
     return split_prompt(prompt, duration)
 
 
-def parse_shots(
-    body: dict, entry: ModelEntry, catalog: Catalog, prompt: str | None, duration: int
-) -> list[Shot]:
-    """The shots a body asks for: [] without ``multi_shot: true`` (Kling then ignores
-    ``shot_type`` and ``multi_prompt``), else the customised or split shots."""
-    multi = multi_shot(body.get("multi_shot"), entry, catalog)
-    return shots(
-        shot_type(body.get("shot_type"), multi), body.get("multi_prompt"), prompt, duration
-    )
-
-
 class ShotPrompt(BaseModel):
     """The wire shape of one ``multi_prompt`` shot."""
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from ...domain.catalog import format_credits
+from ...domain.queue import QueueInfo
 from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
+from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...storage.base import Storage
-from ...store.models import Task
-from . import TaskPublic, TaskResultPublic, VideoPublic, format_duration
+from .responses import ImagePublic, TaskPublic, TaskResultPublic, VideoPublic, format_duration
 
 
-def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int) -> dict:
+def task_object(
+    task: StoredTask,
+    storage: Storage,
+    *,
+    base_url: str,
+    expires_in: int,
+    queue: QueueInfo | None = None,
+) -> dict:
+    """The Kling task object; ``queue`` is the task's place in line while it waits."""
     result = None
-    if task.status == "succeed" and task.result:
+    if task.status is TaskStatus.SUCCEED and task.result:
         stored = TaskResult.model_validate(task.result)
 
         def url(key: str) -> str:
@@ -37,21 +47,34 @@ def task_object(task: Task, storage: Storage, *, base_url: str, expires_in: int)
                 for video in stored.videos
             ]
         result = TaskResultPublic(videos=videos)
+        if stored.images:  # an image task: its pictures in index order, and no videos
+            result = TaskResultPublic(
+                images=[
+                    ImagePublic(index=image.index, url="", expired=True)
+                    if task.expired_at is not None
+                    else ImagePublic(index=image.index, url=url(image.key))
+                    for image in sorted(stored.images, key=lambda image: image.index)
+                ]
+            )
     info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
     return TaskPublic(
         task_id=task.id,
-        task_status=task.status,
+        task_status=task.status.value,
         task_status_msg=task.status_msg or "",
         task_info=info,
         created_at=task.created_at,
         updated_at=task.updated_at,
-        final_unit_deduction=format_credits(task.cost_milli if task.status != "failed" else 0),
+        final_unit_deduction=format_credits(
+            task.cost_milli if task.status is not TaskStatus.FAILED else 0
+        ),
         task_progress=task.progress,
+        queue_position=queue.position if queue and task.status == "submitted" else None,
+        queue_eta_seconds=queue.eta_seconds if queue and task.status == "submitted" else None,
         task_result=result,
     ).wire()
 
 
-def request_body(task: Task) -> dict:
+def request_body(task: StoredTask) -> dict:
     """The Kling create body that makes this task again, with its ``seed`` (openkling
     extension): what the studio's Reuse and its curl and Python examples start from. Input
     images are not sent back; an image2video task's images are given again by the caller."""

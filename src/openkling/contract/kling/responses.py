@@ -18,12 +18,25 @@ class VideoPublic(BaseModel):
     watermark_url: str | None = None  # the watermarked copy, when watermark_info asked for it
 
 
+class ImagePublic(BaseModel):
+    """One picture of an image task (``/v1/images/generations``)."""
+
+    index: int  # from 0, in the order asked for
+    url: str
+    expired: bool | None = None  # beyond Kling: files deleted after retention (url is "")
+
+
 class TaskResultPublic(BaseModel):
-    videos: list[VideoPublic] = Field(default_factory=list)
+    """``videos`` for a video task, ``images`` for an image task (the other is left out)."""
+
+    videos: list[VideoPublic] | None = None
+    images: list[ImagePublic] | None = None
 
 
 class TaskPublic(BaseModel):
-    """The task object (``data``), as Kling sends it, plus ``task_progress`` (beyond Kling)."""
+    """The task object (``data``), as Kling sends it, plus ``task_progress`` and, while the
+    task waits, ``queue_position`` (1: next for its model) and ``queue_eta_seconds`` (the
+    expected wait before it starts), all beyond Kling."""
 
     task_id: str
     task_status: TaskStatus
@@ -33,6 +46,8 @@ class TaskPublic(BaseModel):
     updated_at: int
     final_unit_deduction: str = "0"
     task_progress: int = 0
+    queue_position: int | None = None
+    queue_eta_seconds: int | None = None
     task_result: TaskResultPublic | None = None
 
     def wire(self) -> dict[str, Any]:

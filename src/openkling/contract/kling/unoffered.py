@@ -29,14 +29,6 @@ def _refusal(field: str, what: str) -> Exception:
     )
 
 
-def refuse_unoffered(body: dict, fields: dict[str, str]) -> None:
-    """Raise ``InvalidParameter`` naming the first official field that asks for what this
-    deployment does not offer."""
-    for field, what in fields.items():
-        if not _asks_nothing(body.get(field)):
-            raise _refusal(field, what)
-
-
 def unoffered(what: str) -> Reads:
     """A model field for an official field this deployment does not offer (read as None)."""
 

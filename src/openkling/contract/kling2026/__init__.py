@@ -10,6 +10,7 @@ from .parse import (
     parse_text_to_video,
 )
 from .present import (
+    STATUS_2026,
     Billing,
     CreatedRecord,
     TaskPage,
@@ -17,7 +18,6 @@ from .present import (
     VideoOutput,
     created_record,
     probe_body,
-    status_2026,
     task_record,
 )
 from .query import Batch, PageQuery, encode_cursor, parse_batch, parse_page
@@ -31,6 +31,7 @@ from .requests import (
 from .shots import is_multi_shot, parse_prompt_shots
 
 __all__ = [
+    "STATUS_2026",
     "Batch",
     "Billing",
     "CreatedRecord",
@@ -54,7 +55,6 @@ __all__ = [
     "parse_prompt_shots",
     "parse_text_to_video",
     "probe_body",
-    "status_2026",
     "task_record",
     "validate",
 ]

@@ -8,13 +8,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ...domain.catalog import format_credits
+from ...domain.queue import QueueInfo
 from ...domain.result import TaskResult
+from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from ...storage.base import Storage
 from ..kling.responses import format_duration
 
 Status2026 = Literal["submitted", "processing", "succeeded", "failed"]
-# the store keeps Kling's legacy spelling; the 2026 API says "succeeded"
-_STATUS = {"succeed": "succeeded"}
+# each status in the 2026 API's words: it says "succeeded" where the legacy API says "succeed"
+STATUS_2026: dict[TaskStatus, Status2026] = {
+    TaskStatus.SUBMITTED: "submitted",
+    TaskStatus.PROCESSING: "processing",
+    TaskStatus.SUCCEED: "succeeded",
+    TaskStatus.FAILED: "failed",
+}
 
 
 class VideoOutput(BaseModel):
@@ -35,7 +43,8 @@ class Billing(BaseModel):
 
 class TaskRecord(BaseModel):
     """``data`` of the 2026 answers and the body of their callbacks. ``task_progress`` is an
-    openkling extension."""
+    openkling extension, and so are ``queue_position`` (1: next for its model) and
+    ``queue_eta_seconds`` (the expected wait before it starts) while the task waits."""
 
     id: str
     status: Status2026
@@ -46,6 +55,8 @@ class TaskRecord(BaseModel):
     outputs: list[VideoOutput] | None = None
     billing: list[Billing] | None = None
     task_progress: int = 0
+    queue_position: int | None = None
+    queue_eta_seconds: int | None = None
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -70,14 +81,17 @@ class TaskPage(BaseModel):
     has_more: bool
 
 
-def status_2026(stored: str) -> str:
-    return _STATUS.get(stored, stored)
-
-
-def task_record(task: Any, storage: Storage, *, base_url: str, expires_in: int) -> dict:
-    """The full record of a stored task (a Task or a row with its columns)."""
+def task_record(
+    task: StoredTask,
+    storage: Storage,
+    *,
+    base_url: str,
+    expires_in: int,
+    queue: QueueInfo | None = None,
+) -> dict:
+    """The full record of a stored task; ``queue`` is its place in line while it waits."""
     outputs: list[VideoOutput] = []
-    if task.status == "succeed" and task.result:
+    if task.status is TaskStatus.SUCCEED and task.result:
         stored = TaskResult.model_validate(task.result)
 
         def url(key: str | None) -> str:
@@ -100,10 +114,10 @@ def task_record(task: Any, storage: Storage, *, base_url: str, expires_in: int) 
                         id=video.id, url="", duration=format_duration(video.duration), expired=True
                     )
                 )
-    charged = task.cost_milli if task.status != "failed" else 0
+    charged = task.cost_milli if task.status is not TaskStatus.FAILED else 0
     return TaskRecord(
         id=task.id,
-        status=status_2026(task.status),  # type: ignore[arg-type]
+        status=STATUS_2026[task.status],
         message=task.status_msg or "",
         create_time=task.created_at,
         update_time=task.updated_at,
@@ -111,14 +125,16 @@ def task_record(task: Any, storage: Storage, *, base_url: str, expires_in: int) 
         outputs=outputs,
         billing=[Billing(amount=format_credits(charged))],
         task_progress=task.progress or 0,
+        queue_position=queue.position if queue and task.status == "submitted" else None,
+        queue_eta_seconds=queue.eta_seconds if queue and task.status == "submitted" else None,
     ).wire()
 
 
-def created_record(task: Any) -> dict:
+def created_record(task: StoredTask) -> dict:
     """What a create answers: the record without outputs (Kling's create response)."""
     return CreatedRecord(
         id=task.id,
-        status=status_2026(task.status),  # type: ignore[arg-type]
+        status=STATUS_2026[task.status],
         create_time=task.created_at,
         update_time=task.updated_at,
         external_id=task.external_task_id or None,

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...domain.status import TaskStatus
 from ...errors import InvalidParameter
 from ..fields import _bad
+from .present import STATUS_2026
 from .requests import TaskQueryRequest, validate
 
 MAX_BATCH = 500
@@ -23,9 +25,9 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 DAY_MS = 24 * 3600 * 1000
 DEFAULT_WINDOW_MS = 30 * DAY_MS
-STATUSES = ("submitted", "processing", "succeeded", "failed")
+STATUSES = tuple(STATUS_2026.values())
 PRODUCT_TYPES = ("video", "image", "try_on")
-STORED_STATUS = {"succeeded": "succeed"}  # the store keeps the legacy spelling
+STORED_STATUS: dict[str, TaskStatus] = {word: status for status, word in STATUS_2026.items()}
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class PageQuery:
     end_ms: int
     after_id: str | None  # the last id shown by the page before (exclusive)
     limit: int
-    statuses: tuple[str, ...] | None  # stored spellings; None: any
+    statuses: tuple[TaskStatus, ...] | None  # None: any
     product_types: tuple[str, ...] | None  # None: any
 
 
@@ -102,7 +104,7 @@ def parse_page(body: Any, now_ms: int) -> PageQuery:
                     f"{value!r} is not a {item.key}; allowed values: {', '.join(allowed)}",
                 )
         if item.key == "status":
-            statuses = tuple(STORED_STATUS.get(v, v) for v in item.values)
+            statuses = tuple(STORED_STATUS[v] for v in item.values)
         else:
             products = tuple(item.values)
     if req.cursor:  # Kling: with a cursor, start_time and end_time are ignored

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ...domain.queue import QueueInfo
 from ...domain.request import GenerationRequest
 from ...domain.result import TaskResult
 from ...domain.status import TaskStatus
+from ...domain.task import StoredTask
 from .ids import video_id_of
 from .request import SIZES, ModelTarget
 
-STATUSES: dict[str, str] = {
+STATUSES: dict[TaskStatus, str] = {
     TaskStatus.SUBMITTED: "queued",
     TaskStatus.PROCESSING: "in_progress",
     TaskStatus.SUCCEED: "completed",
@@ -28,10 +30,13 @@ def openai_model_of(req: GenerationRequest, targets: Mapping[str, ModelTarget]) 
     return req.model_name
 
 
-def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any]:
-    """The OpenAI video object of a stored task (a row or a Task)."""
+def video_object(
+    task: StoredTask, targets: Mapping[str, ModelTarget], queue: QueueInfo | None = None
+) -> dict[str, Any]:
+    """The OpenAI video object of a stored task While it is queued, the
+    openkling extensions ``queue_position`` and ``queue_eta_seconds`` follow ``progress``."""
     req = GenerationRequest.model_validate(task.request)
-    status = STATUSES.get(task.status, "queued")
+    status = STATUSES[task.status]
     finished = status in ("completed", "failed")
     videos = TaskResult.model_validate(task.result).videos if task.result else []
     width, height = req.size or SIZES.get(req.wire.get("size", ""), (0, 0))
@@ -40,6 +45,11 @@ def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any
     error = None
     if status == "failed":
         error = {"code": "video_generation_failed", "message": task.status_msg or "failed"}
+    extensions: dict[str, Any] = {}
+    if queue is not None and status == "queued":
+        extensions["queue_position"] = queue.position
+        if queue.eta_seconds is not None:
+            extensions["queue_eta_seconds"] = queue.eta_seconds
     return {
         "id": video_id_of(task.id),
         "object": "video",
@@ -47,6 +57,7 @@ def video_object(task: Any, targets: Mapping[str, ModelTarget]) -> dict[str, Any
         "prompt": req.prompt,
         "status": status,
         "progress": 100 if status == "completed" else max(0, min(99, int(task.progress or 0))),
+        **extensions,
         "created_at": task.created_at // 1000,
         "completed_at": task.updated_at // 1000 if finished else None,
         "expires_at": None,  # files are kept until the video is deleted

@@ -20,9 +20,11 @@ from pydantic_core.core_schema import ValidationInfo
 
 from ... import errors as e
 from ...domain.catalog import Catalog
-from ...domain.request import GenerationRequest, ImageInput
+from ...domain.request import GenerationRequest, ImageInput, Parsed
 from ...domain.vocabulary import DEFAULT_MODEL
 from ...errors import InvalidParameter
+from ...media.images import InputImage, check_image, input_key
+from ...net.image_fetch import ImageLoader
 from .. import fields
 from ..fields import MAX_PROMPT, MAX_URL, _type_name
 from ..model import Reads, RequestModel, refusal, validate
@@ -42,6 +44,7 @@ DEFAULT_SIZE = "720x1280"
 ORDERS = ("asc", "desc")
 MAX_LIST_LIMIT = 100
 DEFAULT_LIST_LIMIT = 20
+REFERENCE = "input_reference"  # the field (and the stored file's stem) of the first frame
 
 # what GET /v1/videos/{id}/content?variant= serves, and its content type
 VARIANTS: dict[str, str] = {
@@ -345,6 +348,53 @@ def generation_request(
         size=(width, height) if exact_size else None,
         wire={"model": create.model, "size": create.size},
     )
+
+
+def reference_image(reference: Upload | ImageUrl, load: ImageLoader) -> InputImage:
+    """The reference's bytes, checked as an input image (JPG or PNG); URLs are read by
+    ``load`` (through the URL guard)."""
+    if isinstance(reference, Upload):
+        return check_image(reference.data, REFERENCE)
+    field = f"{REFERENCE}.image_url"
+    url = reference.url
+    if url[:5].lower() == "data:":
+        head, comma, payload = url.partition(",")
+        if not comma or not head.lower().endswith(";base64"):
+            raise InvalidParameter(
+                f"{field}: a data URL must be data:image/png;base64,... or "
+                "data:image/jpeg;base64,...",
+                param=field,
+            )
+        url = payload
+    return load(field, url)
+
+
+def stored_reference(image: InputImage | None) -> tuple[ImageInput | None, dict[str, InputImage]]:
+    """The request's reference to an input image, and the file to store under it."""
+    if image is None:
+        return None, {}
+    stored = ImageInput(key=input_key(REFERENCE, image), width=image.width, height=image.height)
+    return stored, {stored.key: image}
+
+
+def parse_video_create(
+    body: Any,
+    targets: Mapping[str, ModelTarget],
+    catalog: Catalog,
+    load: ImageLoader,
+    *,
+    exact_size: bool = True,
+) -> Parsed:
+    """The create door's parse: the body's rules, the catalog's, then the reference image
+    read (only once every field passed), as the request and the file to store."""
+    create = parse_create(body, targets)
+    name = target_name(create.model, targets)
+    assert name is not None  # parse_create refused any other model
+    target = targets[name]
+    check_target(create, target, catalog)
+    image = reference_image(create.reference, load) if create.reference is not None else None
+    stored, inputs = stored_reference(image)
+    return Parsed(generation_request(create, target, stored, exact_size=exact_size), inputs)
 
 
 # ---- the remix ------------------------------------------------------------------------------

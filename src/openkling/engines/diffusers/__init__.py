@@ -10,6 +10,7 @@ from .engine import DiffusersEngine, PipelinePool
 from .hunyuan import HUNYUAN
 from .image import IMAGE_FAMILIES
 from .ltx import LTX
+from .pictures import PICTURE_FAMILIES, DiffusersPictureEngine
 from .wan import WAN, WAN_2_2
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (WAN, WAN_2_2, LTX, COGVIDEOX, HUNYUAN)}
@@ -35,7 +36,9 @@ def build_image_engine(profile: ModelProfile, pool: PipelinePool) -> DiffusersEn
 
 __all__ = [
     "FAMILIES",
+    "PICTURE_FAMILIES",
     "DiffusersEngine",
+    "DiffusersPictureEngine",
     "Family",
     "Layout",
     "LoadSpec",

@@ -6,13 +6,13 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import GenerationCancelled
 from ..base import RenderRequest, StepCallback, StopCheck
-from ..profiles import CacheSpec, ModelProfile, ProfileError
+from ..profiles import SCHEDULERS, CacheSpec, LoraSpec, ModelProfile, ProfileError, SchedulerSpec
 
 if TYPE_CHECKING:
     import torch
@@ -31,6 +31,8 @@ class Layout:
     fps: float
     max_frames: int | None = None  # the length the model was trained on, if it has one
     resolutions: Resolutions | None = None  # defaults for these weights, if not the family's
+    fixed_size: tuple[int, int] | None = None  # learned positions: this width x height only
+    fixed_frames: int | None = None  # learned positions: this many frames only
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,27 @@ class LoadSpec:
     cache: CacheSpec | None = None
     compile: bool = False
     denoisers: tuple[str, ...] = ("transformer",)
+    scheduler: SchedulerSpec | None = None
+    vae_dtype: str | None = None
+    loras: tuple[LoraSpec, ...] = ()
+    quantize: str | None = None
+    devices: tuple[str, ...] = ()  # more than one: a group of ranks (see ranks.py)
+    parallel: tuple[str, int] | None = None
+
+    def shared(self) -> LoadSpec:
+        """This spec with the pipeline class left out: specs equal here share components.
+        A group of ranks holds its pipeline in other processes: it shares nothing."""
+        return self if len(self.devices) > 1 else replace(self, pipeline="")
+
+
+def derive_pipeline(spec: LoadSpec, base: Any) -> Any:
+    """A pipeline of ``spec.pipeline`` over ``base``'s components (no weights loaded)."""
+    import diffusers
+
+    pipe = getattr(diffusers, spec.pipeline).from_pipe(base)
+    pipe.set_progress_bar_config(disable=True)
+    log.info("derived %s from the loaded %s", spec.pipeline, type(base).__name__)
+    return pipe
 
 
 def resolve_device(device: str) -> str:
@@ -153,8 +176,8 @@ def resolve_device(device: str) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError('device = "cuda" but torch sees no CUDA GPU on this machine')
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f'device = "{device}" but torch sees no CUDA GPU on this machine')
     return device
 
 
@@ -162,12 +185,21 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     import torch
 
     if dtype == "auto":
-        return torch.bfloat16 if device == "cuda" else torch.float32
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
     return getattr(torch, dtype)
 
 
+# torchao quantisation types (diffusers' TorchAoConfig names) for the profile's ``quantize``
+QUANT_TYPES = {"int8": "int8wo", "fp8": "float8wo_e4m3"}
+
+
 def load_pipeline(spec: LoadSpec) -> Any:
-    """Load weights from local disk only and apply device, offload, VAE, cache and compile."""
+    """Load weights from local disk only and apply quantisation, scheduler, LoRAs, device,
+    offload, VAE, cache and compile. With several ``devices``: a group of ranks instead."""
+    if len(spec.devices) > 1:
+        from .ranks import RankGroup
+
+        return RankGroup(spec)
     import diffusers
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
@@ -175,26 +207,42 @@ def load_pipeline(spec: LoadSpec) -> Any:
     # loading bars are noise in a service log; the "loaded" line below says what happened
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
-    device = resolve_device(spec.device)
+    device = resolve_device(spec.devices[0] if spec.devices else spec.device)
     dtype = resolve_dtype(spec.dtype, device)
     cls = getattr(diffusers, spec.pipeline)
-    pipe = cls.from_pretrained(spec.weights, dtype=dtype, local_files_only=True)
+    extra: dict[str, Any] = {}
+    if spec.quantize is not None:
+        extra["quantization_config"] = diffusers.PipelineQuantizationConfig(
+            quant_backend="torchao",
+            quant_kwargs={"quant_type": QUANT_TYPES[spec.quantize]},
+            components_to_quantize=list(spec.denoisers),
+        )
+    pipe = cls.from_pretrained(spec.weights, dtype=dtype, local_files_only=True, **extra)
     pipe.set_progress_bar_config(disable=True)
+    if spec.scheduler is not None:
+        pipe.scheduler = make_scheduler(spec.scheduler, pipe.scheduler.config)
+    if spec.loras:
+        apply_loras(pipe, spec.loras)
+    if spec.vae_dtype is not None and getattr(pipe, "vae", None) is not None:
+        pipe.vae.to(resolve_dtype(spec.vae_dtype, device))
     if spec.cpu_offload != "none" and device == "cpu":
-        log.warning("cpu_offload=%s ignored: running on the CPU", spec.cpu_offload)
+        log.warning("offload=%s ignored: running on the CPU", spec.cpu_offload)
+        pipe.to(device)
     elif spec.cpu_offload == "model":
         pipe.enable_model_cpu_offload(device=device)
     elif spec.cpu_offload == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
+    elif spec.cpu_offload == "group":
+        group_offload(pipe, device)
     else:
         pipe.to(device)
     vae = getattr(pipe, "vae", None)
-    if spec.vae_tiling and hasattr(vae, "enable_tiling"):
+    if spec.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
         vae.enable_tiling()
-    if spec.vae_slicing and hasattr(vae, "enable_slicing"):
+    if spec.vae_slicing and vae is not None and hasattr(vae, "enable_slicing"):
         vae.enable_slicing()
-    denoisers = [getattr(pipe, n, None) for n in spec.denoisers]
-    denoisers = [d for d in denoisers if d is not None]
+    found = [getattr(pipe, name, None) for name in spec.denoisers]
+    denoisers = [d for d in found if d is not None]
     if spec.cache is not None:
         for denoiser in denoisers:
             denoiser.enable_cache(cache_config(spec.cache, pipe))
@@ -202,16 +250,75 @@ def load_pipeline(spec: LoadSpec) -> Any:
         for denoiser in denoisers:
             denoiser.compile()
     log.info(
-        "loaded %s from %s on %s (%s, offload=%s, cache=%s, compile=%s)",
+        "loaded %s from %s on %s (%s as loaded, vae %s, offload=%s, cache=%s, loras=%d, "
+        "quantize=%s, compile=%s)",
         spec.pipeline,
         spec.weights,
         device,
-        str(dtype).removeprefix("torch."),
+        loaded_dtype(denoisers[0]) if denoisers else "?",
+        loaded_dtype(vae) if vae is not None else "-",
         spec.cpu_offload,
         spec.cache.type if spec.cache else "none",
+        len(spec.loras),
+        spec.quantize or "none",
         spec.compile,
     )
     return pipe
+
+
+def loaded_dtype(module: Any) -> str:
+    """The dtype a module's parameters really have (not the one asked for)."""
+    for param in module.parameters():
+        return str(param.dtype).removeprefix("torch.")
+    return "?"
+
+
+def make_scheduler(scheduler: SchedulerSpec, config: Any) -> Any:
+    """The profile's scheduler class over the weights' scheduler config, with its flow shift."""
+    import diffusers
+
+    key = SCHEDULERS[scheduler.name]
+    shift = {key: scheduler.flow_shift} if key and scheduler.flow_shift is not None else {}
+    return getattr(diffusers, scheduler.name).from_config(config, **shift)
+
+
+def apply_loras(pipe: Any, loras: tuple[LoraSpec, ...]) -> None:
+    """Load each LoRA through the pipeline's diffusers LoRA loader, at its scale."""
+    names: list[str] = []
+    scales: list[float] = []
+    for i, lora in enumerate(loras):
+        targets = ["transformer", "transformer_2"] if lora.target == "both" else [lora.target]
+        for target in targets:
+            name = f"lora{i}_{target}"
+            kwargs = {"load_into_transformer_2": True} if target == "transformer_2" else {}
+            pipe.load_lora_weights(str(lora.path), adapter_name=name, **kwargs)
+            names.append(name)
+            scales.append(lora.scale)
+    pipe.set_adapters(names, adapter_weights=scales)
+
+
+def group_offload(pipe: Any, device: str) -> None:
+    """Group offloading: blocks of the denoisers, VAE and text encoder move to the GPU as they
+    run, overlapped with compute on a CUDA stream; the rest of the pipeline stays there."""
+    import torch
+    from diffusers.hooks import apply_group_offloading
+
+    onload, offload = torch.device(device), torch.device("cpu")
+    for name, component in pipe.components.items():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        if hasattr(component, "enable_group_offload"):
+            component.enable_group_offload(
+                onload_device=onload, offload_device=offload, offload_type="leaf_level",
+                use_stream=True,
+            )  # fmt: skip
+        elif name.startswith("text_encoder") or name == "image_encoder":
+            apply_group_offloading(
+                component, onload_device=onload, offload_device=offload,
+                offload_type="block_level", num_blocks_per_group=1,
+            )  # fmt: skip
+        else:
+            component.to(onload)
 
 
 def cache_config(cache: CacheSpec, pipe: Any) -> Any:

@@ -25,6 +25,7 @@ def _layout(profile: ModelProfile, index: dict[str, Any]) -> Layout:
             16, int(vae.get("spatial_compression_ratio", 8)) * int(transformer.get("patch_size", 2))
         ),
         fps=24.0,
+        max_frames=129,  # trained length (5.4 s)
     )
 
 

@@ -17,10 +17,11 @@ def _picture(array: Any) -> Image.Image:
 
 
 def _first(request: RenderRequest) -> Image.Image:
-    frame = request.image if request.image is not None else request.image_tail
-    if frame is None:
+    # a request with only image_tail reaches here as image: the engine renders from it and
+    # plays the clip backwards, so that it ends on image_tail
+    if request.image is None:
         raise ValueError("an image-to-video pipeline needs request.image")
-    return _picture(frame)
+    return _picture(request.image)
 
 
 def _wan_layout(profile: ModelProfile, index: dict[str, Any], *, two_two: bool) -> Layout:
@@ -54,7 +55,7 @@ def _wan_args(request: RenderRequest, guidance: float, profile: ModelProfile) ->
     if profile.i2v is not None and profile.i2v.end_frame:
         # first-last-frame weights always take a last frame: without image_tail the clip
         # returns to its first frame
-        tail = request.image_tail if request.image is not None else None
+        tail = request.image_tail
         args["last_image"] = _picture(tail) if tail is not None else args["image"]
     return args
 
@@ -88,14 +89,27 @@ WAN_2_2_I2V = Family(
     call_args=_wan_args,
     denoisers=("transformer", "transformer_2"),
 )
+
+
+def _ltx_layout(profile: ModelProfile, index: dict[str, Any]) -> Layout:
+    if index.get("_class_name") == "LTXConditionPipeline":
+        raise profile.error(
+            f"{profile.weights} is an LTX-Video 0.9.5+ pipeline (LTXConditionPipeline, 13B for "
+            "0.9.7/0.9.8): its image conditioning is not served by the ltx [i2v] family; use "
+            "LTX-Video 0.9.0/0.9.1 weights (Lightricks/LTX-Video, 2B) for image-to-video"
+        )
+    return ltx._layout(profile, index)
+
+
 LTX_I2V = Family(
     name="ltx-i2v",
     pipeline="LTXImageToVideoPipeline",
-    class_names=("LTXPipeline", "LTXImageToVideoPipeline"),  # the same components
+    # the same components; LTXConditionPipeline is named only to refuse it clearly
+    class_names=("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"),
     default_steps=50,
     default_guidance=(1.0, 5.0),
     resolutions=ltx.RESOLUTIONS,
-    layout=ltx._layout,
+    layout=_ltx_layout,
     call_args=_ltx_args,
 )
 COGVIDEOX_I2V = Family(

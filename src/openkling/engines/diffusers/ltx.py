@@ -26,6 +26,7 @@ def _layout(profile: ModelProfile, index: dict[str, Any]) -> Layout:
         # LTXPipeline.check_inputs insists on multiples of 32 whatever the VAE does
         size_multiple=max(32, int(spatial) * int(transformer.get("patch_size", 1))),
         fps=24.0,
+        max_frames=257,  # LTX-Video's longest trained clip
     )
 
 

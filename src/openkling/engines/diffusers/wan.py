@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..base import RenderRequest
@@ -51,6 +52,7 @@ def _layout(profile: ModelProfile, index: dict[str, Any], *, two_two: bool) -> L
         frame_step=int(vae.get("scale_factor_temporal") or 4) * int(patch[0]),
         size_multiple=spatial * int(patch[1]),
         fps=24.0 if ti2v else 16.0,
+        max_frames=121 if ti2v else 81,  # trained lengths: 5 s at the native rate
         resolutions=RESOLUTIONS_TI2V if ti2v else None,
     )
 
@@ -58,7 +60,13 @@ def _layout(profile: ModelProfile, index: dict[str, Any], *, two_two: bool) -> L
 def _call_args(request: RenderRequest, guidance: float, profile: ModelProfile) -> dict[str, Any]:
     args: dict[str, Any] = {"guidance_scale": guidance}
     if profile.guidance_2 is not None:
-        args["guidance_scale_2"] = guidance_for(request.cfg_scale, *profile.guidance_2)
+        second = guidance_for(request.cfg_scale, *profile.guidance_2)
+        args["guidance_scale_2"] = second
+        if guidance <= 1.0 < second:
+            # WanPipeline runs the unconditional pass only when guidance_scale > 1, for both
+            # stages: the smallest scale above 1 keeps the high-noise stage unguided in effect
+            # (uncond + (1 + 2e-16) * (cond - uncond)) and the low-noise stage's CFG alive
+            args["guidance_scale"] = math.nextafter(1.0, 2.0)
     return args
 
 

@@ -2,6 +2,7 @@
 
 import { Api, ApiError, Credentials } from "./api.js";
 import { Compose } from "./compose.js";
+import { ImagesTab } from "./images.js";
 import { curlExample, jwtExample, pythonExample } from "./snippets.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +23,7 @@ const state = {
 };
 
 const compose = new Compose();
+const images = new ImagesTab({ onCharge: () => refreshBalance() });
 
 // ---- small helpers ----------------------------------------------------------------------
 
@@ -105,6 +107,8 @@ async function signIn(credentials) {
   compose.setModels(await api.request("GET", "/v1/models"));
   await loadGallery(1);
   startLive();
+  // the images tab failing to load leaves the videos working
+  await images.start(api).catch((error) => showAlert("img-alert", error));
 }
 
 // The server no longer takes the key (revoked or rotated): back to sign in, saying why.
@@ -118,6 +122,7 @@ function forget() {
   if (state.live) state.live.abort();
   clearInterval(state.poller);
   state.api = null;
+  images.stop();
   state.queue.clear();
   state.requests.clear();
   state.created.clear();
@@ -200,6 +205,7 @@ function queueItem(taskId) {
   const title = el("p", { class: "queue-title" }, el("span", { class: "prompt" }, "…"));
   const status = el("span", { class: "status" });
   const time = el("span", { class: "elapsed", "aria-label": "Elapsed time" });
+  const place = el("span", { class: "place", "aria-label": "Place in line" });
   const fill = el("div", { class: "fill" });
   const bar = el(
     "div",
@@ -220,7 +226,7 @@ function queueItem(taskId) {
     "aria-label": `Cancel task ${taskId}`,
   });
   cancel.addEventListener("click", () => cancelTask(taskId, cancel));
-  item.append(title, el("div", { class: "queue-meta" }, status, time, cancel), bar);
+  item.append(title, el("div", { class: "queue-meta" }, status, place, time, cancel), bar);
   storedRequest(taskId)
     .then((req) => {
       title.firstChild.textContent = promptOf(req);
@@ -252,12 +258,33 @@ function upsertQueue(task, family) {
   const progress = Math.max(0, Math.min(100, task.task_progress || 0));
   node.querySelector(".status").textContent = task.task_status;
   node.querySelector(".status").dataset.status = task.task_status;
+  node.querySelector(".place").textContent = placeInLine(task);
   const bar = node.querySelector("[role=progressbar]");
   bar.setAttribute("aria-valuenow", String(progress));
   bar.firstChild.style.width = `${progress}%`;
   node.dataset.created = String(task.created_at);
   tick();
   renderQueueEmpty();
+}
+
+// "3rd in line, about 2 min": a waiting task's queue_position and queue_eta_seconds.
+function ordinal(n) {
+  const v = n % 100;
+  const suffix = v >= 11 && v <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+  return `${n}${suffix}`;
+}
+
+function aboutWait(seconds) {
+  if (seconds < 60) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s`;
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${Math.round(seconds / 3600)} h`;
+}
+
+function placeInLine(task) {
+  if (task.task_status !== "submitted" || !task.queue_position) return "";
+  const place = task.queue_position === 1 ? "next in line" : `${ordinal(task.queue_position)} in line`;
+  const eta = task.queue_eta_seconds;
+  return eta === undefined || eta === null ? place : `${place}, ${aboutWait(eta)}`;
 }
 
 function renderQueueEmpty() {

@@ -1,14 +1,14 @@
 """accounts.webhook_secret_previous and webhook_previous_until (webhook secret rotation)
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,230 @@
+"""The fair claim: which waiting task a free worker runs next, decided in the task store.
+
+The rule, in order:
+
+1. Among accounts with a waiting task the worker can run, the one with the fewest running
+   tasks per unit of ``priority`` goes first; ties go to the account a worker served least
+   recently (round robin), then to the older waiting task.
+2. Within that account, its oldest waiting task for the worker's models.
+3. Affinity: a worker whose last task was of model M (its pipeline is loaded) takes the task
+   rule 1 and 2 would give it among M's waiting tasks instead, unless the fair pick has
+   already been passed over ``affinity_max_skips`` times; each diversion counts one.
+
+On SQLite every claim runs in one write transaction at a time, so the order is exact. On
+PostgreSQL concurrent claimers never wait for one another: each locks the account row it
+claims for with ``FOR UPDATE SKIP LOCKED`` (an account being claimed for right now is
+skipped, its count is about to rise) and re-reads that account's running count under the
+lock, so a claim that committed meanwhile is never missed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from ..store.models import Account, Task
+
+SUBMITTED, PROCESSING = "submitted", "processing"
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass
+class Waiting:
+    """One account's waiting tasks for the worker's models, and its standing."""
+
+    account_id: int
+    running: int
+    priority: float
+    last_claim_at: int
+    oldest: dict[str, int]  # model -> created_at of its oldest waiting task
+
+    def key(self, models: list[str] | None = None) -> tuple:
+        ages = [t for m, t in self.oldest.items() if models is None or m in models]
+        return (self.running / self.priority, self.last_claim_at, min(ages), self.account_id)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A claim decision: the task to run, and the fair pick it passed over (affinity)."""
+
+    task: Task
+    passed_over: Task | None = None
+
+
+class Scheduler:
+    """Chooses the next task inside the caller's write transaction (see the module doc)."""
+
+    def __init__(self, *, max_skips: int, fifo: bool = False) -> None:
+        self.max_skips = max_skips
+        self.fifo = fifo  # plain first-in first-out, for comparison (bench/bench_fleet.py)
+
+    # -- reads (statements built once, with parameters: a claim is on every worker's path) --
+    _WAITING = (
+        select(
+            Task.account_id.label("account_id"),
+            Task.model_name.label("model_name"),
+            func.min(Task.created_at).label("oldest"),
+        )
+        .where(Task.status == SUBMITTED, Task.model_name.in_(bindparam("models", expanding=True)))
+        .group_by(Task.account_id, Task.model_name)
+        .subquery()
+    )
+    _STANDINGS = select(
+        _WAITING.c.account_id,
+        _WAITING.c.model_name,
+        _WAITING.c.oldest,
+        Account.priority,
+        Account.last_claim_at,
+        select(func.count())
+        .where(
+            Task.account_id == _WAITING.c.account_id,
+            Task.status == PROCESSING,
+            Task.lease_expires_at >= bindparam("now"),
+        )
+        .scalar_subquery(),
+    ).join(Account, Account.id == _WAITING.c.account_id)
+    _RUNNING = select(func.count()).where(
+        Task.account_id == bindparam("account_id"),
+        Task.status == PROCESSING,
+        Task.lease_expires_at >= bindparam("now"),
+    )
+    _LOCK = (
+        select(Account.id)
+        .where(Account.id == bindparam("account_id"))
+        .with_for_update(skip_locked=True)
+    )
+    _HEAD = (
+        select(Task)
+        .where(
+            Task.status == SUBMITTED,
+            Task.account_id == bindparam("account_id"),
+            Task.model_name.in_(bindparam("models", expanding=True)),
+        )
+        .order_by(Task.created_at, Task.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    _OLDEST = (
+        select(Task)
+        .where(Task.status == SUBMITTED, Task.model_name.in_(bindparam("models", expanding=True)))
+        .order_by(Task.created_at, Task.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+    @classmethod
+    def standings(cls, s: Session, models: list[str], now: int) -> list[Waiting]:
+        """Every account with a waiting task of ``models``, with its running count, weight and
+        last claim: one statement (waiting tasks through ix_tasks_queue, each account's
+        running count through ix_tasks_account_status)."""
+        rows = s.execute(cls._STANDINGS, {"models": models, "now": now}).all()
+        out: dict[int, Waiting] = {}
+        for account_id, model, oldest, priority, last, count in rows:
+            entry = out.get(account_id)
+            if entry is None:
+                entry = out[account_id] = Waiting(
+                    account_id, int(count), max(float(priority or 1.0), 1e-6), int(last or 0), {}
+                )
+            entry.oldest[model] = int(oldest)
+        return list(out.values())
+
+    @classmethod
+    def _running(cls, s: Session, account_id: int, now: int) -> int:
+        return s.execute(cls._RUNNING, {"account_id": account_id, "now": now}).scalar_one()
+
+    @classmethod
+    def _lock_account(cls, s: Session, account_id: int) -> bool:
+        """Hold the account's row for this claim; False if another claimer holds it."""
+        return s.execute(cls._LOCK, {"account_id": account_id}).first() is not None
+
+    @classmethod
+    def _head(cls, s: Session, account_id: int, models: list[str]) -> Task | None:
+        """The account's oldest waiting task of ``models`` (locked where the store can)."""
+        return s.scalars(cls._HEAD, {"account_id": account_id, "models": models}).first()
+
+    # -- the decision ----------------------------------------------------------------------
+    def _pick(
+        self, s: Session, standings: list[Waiting], models: list[str], now: int, held: set[int]
+    ) -> Task | None:
+        """The fair head among ``standings`` for ``models``: lock its account, check that its
+        running count is still what the ranking read, and take its oldest task."""
+        ranked = sorted(
+            (w for w in standings if any(m in w.oldest for m in models)),
+            key=lambda w: w.key(models),
+        )
+        skipped = False
+        exact = s.get_bind().dialect.name == "sqlite"  # one claim at a time: nothing to lock
+        for entry in ranked:
+            if not exact and entry.account_id not in held:
+                if not self._lock_account(s, entry.account_id):
+                    skipped = True  # another claimer is choosing for it right now
+                    continue
+                held.add(entry.account_id)
+                if self._running(s, entry.account_id, now) != entry.running:
+                    raise Rerank()  # a claim committed since the ranking was read
+            task = self._head(s, entry.account_id, models)
+            if task is not None:
+                return task
+        if skipped:
+            raise Busy()
+        return None
+
+    def choose(self, s: Session, models: list[str], loaded: str | None, now: int) -> Choice | None:
+        """The task this worker runs next, or None if there is none. Raises ``Busy`` when
+        every candidate account is being claimed for by someone else at this instant (the
+        caller tries again in a moment, holding nothing), ``Rerank`` when a concurrent claim
+        changed a count under us. Returned rows are locked (PostgreSQL)."""
+        if self.fifo:
+            oldest = s.scalars(self._OLDEST, {"models": models}).first()
+            return Choice(oldest) if oldest is not None else None
+        standings = self.standings(s, models, now)
+        if not standings:
+            return None
+        held: set[int] = set()
+        fair = self._pick(s, standings, models, now, held)
+        if fair is None:
+            return None
+        if (
+            loaded is None
+            or fair.model_name == loaded
+            or loaded not in models
+            or fair.passed_over >= self.max_skips
+        ):
+            return Choice(fair)
+        try:
+            mine = self._pick(s, standings, [loaded], now, held)
+        except Busy:
+            mine = None  # the loaded model's accounts are busy: the fair pick it is
+        if mine is None:
+            return Choice(fair)
+        return Choice(mine, passed_over=fair)
+
+    _SERVED = (
+        update(Account)
+        .where(Account.id == bindparam("account_id"))
+        .values(last_claim_at=bindparam("at"))
+    )
+    _PASSED_OVER = (
+        update(Task).where(Task.id == bindparam("task_id")).values(passed_over=Task.passed_over + 1)
+    )
+
+    @classmethod
+    def mark_claimed(cls, s: Session, choice: Choice) -> None:
+        """After the claim: the account was served now; a passed-over pick counts one more."""
+        s.execute(cls._SERVED, {"account_id": choice.task.account_id, "at": now_us()})
+        if choice.passed_over is not None:
+            s.execute(cls._PASSED_OVER, {"task_id": choice.passed_over.id})
+
+
+class Busy(Exception):
+    """Every account the claim could serve is locked by a concurrent claimer."""
+
+
+class Rerank(Exception):
+    """A concurrent claim changed a running count after the ranking was read."""
