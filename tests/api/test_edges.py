@@ -238,10 +238,14 @@ def test_an_unknown_path_is_404_1202(server, http, method, path):
 
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 def test_an_unknown_path_under_openai_s_door_is_404_in_openai_s_shape(server, http, method):
-    resp = http.request(method, "/v1/videos/nothing", headers=server.headers())
+    """Paths below an OpenAI video id are OpenAI's; any other name under /v1/videos is a Kling
+    family's (docs/doors.md)."""
+    resp = http.request(method, "/v1/videos/video_123/nothing", headers=server.headers())
     assert resp.status_code == 404
     error = resp.json()["error"]
     assert error["code"] == "not_found" and "no such endpoint" in error["message"]
+    resp = http.request(method, "/v1/videos/nothing", headers=server.headers())
+    assert "no such endpoint" in assert_error(resp, 404, 1202)
 
 
 # ---- /readyz ------------------------------------------------------------------------------

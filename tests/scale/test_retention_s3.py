@@ -41,7 +41,10 @@ def test_expired_results_are_deleted_from_the_bucket(server_factory, s3_settings
         if video.get("expired"):
             break
         assert time.monotonic() < deadline, server.log()[-3000:]
-        assert httpx.get(video["url"], timeout=30).status_code == 200
+        status = httpx.get(video["url"], timeout=30).status_code
+        # 200 until the sweep runs; it may run between the read above and this fetch, and then
+        # the next read says the video expired
+        assert status in (200, 404), status
         time.sleep(0.2)
     assert data["task_status"] == "succeed" and video["url"] == ""
     assert keys() == []

@@ -66,3 +66,38 @@ def test_two_ranks_render_the_single_device_video(tiny_weights, tmp_path, server
     assert single.shape == parallel.shape == (21, 48, 64, 3)
     assert np.std(single) > 1  # decoded noise, not a blank canvas
     assert psnr(single, parallel) >= 35.0
+
+
+@pytest.mark.slow  # two rank processes, each importing torch
+def test_two_experts_across_two_ranks_cancel_together_and_keep_serving(tiny_weights, tmp_path):
+    """Wan 2.2 A14B layout (both experts parallel): the same frames as one device; a cancel
+    stops every rank at the same step and the group serves the next job."""
+    from openkling.config import Settings
+    from openkling.engines.base import RenderRequest
+    from openkling.engines.registry import build_registry
+    from openkling.errors import GenerationCancelled
+
+    weights = tiny_weights("wan2.2")
+    common = (
+        f'engine = "diffusers"\nfamily = "wan2.2"\nweights = "{weights}"\ndtype = "float32"\n'
+        "steps = 4\nfps = 4\nguidance_2 = [1.0, 3.0]\n"
+        'resolution = { std = { "16:9" = [64, 32] } }\n'
+    )
+    path = tmp_path / "profiles.toml"
+    path.write_text(
+        f'[models."kling-v1"]\ndevice = "cpu"\n{common}'
+        f'[models."kling-v1-6"]\ndevices = ["cpu", "cpu"]\nparallel = {{ ulysses = 2 }}\n{common}'
+    )
+    registry = build_registry(Settings(profiles_file=path, data_dir=tmp_path / "data"))
+    one, two = registry.video("kling-v1"), registry.video("kling-v1-6")
+    request = RenderRequest("a red fox", "blur", 64, 32, 9, 4.0, 0.5, 7)
+    expected = np.stack(one.render(request))
+    steps: list[tuple[int, int]] = []
+    with pytest.raises(GenerationCancelled):
+        two.render(request, on_step=lambda *a: steps.append(a), should_stop=lambda: len(steps) >= 2)
+    assert 2 <= len(steps) < 4  # stopped at the next step, not at the end
+    steps.clear()
+    got = np.stack(two.render(request, on_step=lambda *a: steps.append(a)))
+    assert steps == [(1, 4), (2, 4), (3, 4), (4, 4)]  # rank 0 reports every step
+    assert psnr(expected, got) >= 35.0
+    two.pool.clear()

@@ -326,6 +326,7 @@ def test_scheduler_negative_prompt_and_dtypes_are_applied(tiny_weights, tmp_path
         ('devices = ["cpu", "cpu"]\n', "parallel"),
         ('devices = ["cpu", "cpu"]\nparallel = { ulysses = 3 }\n', "must equal"),
         ('devices = ["cuda:0", "cuda:0"]\nparallel = { ulysses = 2 }\n', "twice"),
+        ('devices = ["cpu", "cpu"]\nparallel = { ring = 2 }\n', "ring needs CUDA devices"),
         ('long_video = "segments"\n', "add an \\[i2v\\] table"),
     ],
 )

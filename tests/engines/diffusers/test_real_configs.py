@@ -118,3 +118,25 @@ def test_every_profile_size_and_length_is_served_or_refused_at_create(name, tmp_
                     engine._check(RenderRequest("a", "", width, height, length, fps, 0.5, 1))
                     checked += 1
     assert checked >= 6
+
+
+def test_cogvideox_5b_i2v_real_layout_takes_its_native_size_and_nothing_else():
+    """The real CogVideoX-5b-I2V config, depth and width shrunk but every structural flag
+    kept (learned positions at 60x90 latents, 49 frames, 226 text tokens, 32 input channels):
+    its transformer runs at 720x480 x 49 frames and raises at 480x720, which is why the
+    engine serves every ratio at 720x480 and refuses other sizes at startup."""
+    import torch
+
+    config = dict(real_configs.load("cogvideox-5b-i2v")["components"]["transformer"])
+    config.update(num_layers=1, num_attention_heads=2, attention_head_dim=8, time_embed_dim=8,
+                  text_embed_dim=16)  # fmt: skip
+    from diffusers import CogVideoXTransformer3DModel
+
+    config.pop("_class_name")
+    model = CogVideoXTransformer3DModel.from_config(config).eval()
+    text = torch.zeros(1, 226, 16)
+    with torch.no_grad():
+        out = model(torch.zeros(1, 13, 32, 60, 90), text, torch.tensor([500])).sample
+        assert out.shape == (1, 13, 16, 60, 90)
+        with pytest.raises(ValueError, match="different resolution"):
+            model(torch.zeros(1, 13, 32, 90, 60), text, torch.tensor([500]))

@@ -144,15 +144,19 @@ def enable_parallel(pipe: Any, spec: LoadSpec, device: str) -> None:
         if denoiser is None:
             continue
         config = ContextParallelConfig(**{f"{kind}_degree": degree})
+        if kind == "ring":
+            # ring attention merges partial results by their log-sum-exp, which PyTorch's
+            # plain SDPA path does not return; cuDNN attention does
+            denoiser.set_attention_backend("_native_cudnn")
         if device == "cpu":
             # diffusers places each rank on accelerator (rank % device_count), which is zero
             # on a CPU-only build: there every rank is simply the CPU
             count = torch.accelerator.device_count
-            torch.accelerator.device_count = lambda: 1  # type: ignore[assignment]
+            torch.accelerator.device_count = lambda: 1
             try:
                 denoiser.enable_parallelism(config=config)
             finally:
-                torch.accelerator.device_count = count  # type: ignore[assignment]
+                torch.accelerator.device_count = count
         else:
             denoiser.enable_parallelism(config=config)
 
