@@ -6,49 +6,19 @@ create and is refused at delivery. A loopback receiver proves that nothing reach
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from support.harness import AppServer
+from support.webhooks import Sink
 
 PATH = "/v1/videos/text2video"
 ENV = {
     "OPENKLING_URL_ALLOW": "",  # the default: the tests' loopback receivers are not admitted
     "OPENKLING_CALLBACK_MAX_ATTEMPTS": "2",
 }
-
-
-class Sink:
-    """A loopback HTTP server that counts every request of any kind that reaches it."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self):
-                sink.hits.append(f"{self.command} {self.path}")
-                self.send_response(204)
-                self.end_headers()
-
-            do_GET = do_POST = do_PUT = _any  # noqa: N815 - http.server's names
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")

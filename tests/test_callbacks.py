@@ -9,7 +9,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from standardwebhooks.webhooks import Webhook
 
 from openkling.config import Settings
 from openkling.runtime import open_store
@@ -24,57 +23,7 @@ from openkling.tasks.callbacks import (
 )
 from support.harness import AppServer
 from support.server import free_port
-
-
-class Receiver:
-    """An HTTP endpoint on loopback that records every verified callback."""
-
-    def __init__(self, secret: str, port: int) -> None:
-        self.webhook = Webhook(secret)
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}/hook"
-        self.received: list[dict] = []
-        self.rejected = 0
-        self.ids: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["content-length"]))
-                try:
-                    payload = receiver.webhook.verify(body, dict(self.headers.items()))
-                except Exception:
-                    receiver.rejected += 1
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                receiver.ids.append(self.headers["webhook-id"])
-                receiver.received.append(payload)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def wait_for(self, task_id: str, status: str, timeout: float = 60) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            mine = [p for p in self.received if p["task_id"] == task_id]
-            if any(p["task_status"] == status for p in mine):
-                return mine
-            time.sleep(0.1)
-        raise AssertionError(f"no {status} callback for {task_id}; got {self.received}")
+from support.webhooks import Receiver
 
 
 @pytest.fixture
@@ -122,7 +71,7 @@ def test_wrong_secret_is_detected_by_receiver(app_factory, receiver_port):
 
 def test_delivery_after_receiver_outage_and_server_restart(app_factory, receiver_port):
     server = app_factory()
-    receiver = Receiver(server.webhook_secret, receiver_port)  # not listening yet: outage
+    receiver = Receiver(server.webhook_secret, receiver_port, listen=False)  # an outage
     body = {"prompt": "a windmill at dusk", "callback_url": receiver.url}
     task_id = server.request("POST", "/v1/videos/text2video", json=body).json()["data"]["task_id"]
     assert server.wait_task(task_id)["task_status"] == "succeed"

@@ -15,9 +15,9 @@ def create(server, account, prompt: str) -> str:
 
 
 def test_a_single_task_starts_within_two_runs_while_another_tenant_has_twelve_queued(
-    server_factory,
+    app_factory,
 ):
-    server = server_factory(env={"OPENKLING_WORKERS": "1"})
+    server = app_factory(env={"OPENKLING_WORKERS": "1"})
     big, small = server.new_account(name="big"), server.new_account(name="small")
     flood = [create(server, big, f"flood {n}") for n in range(12)]
     single = create(server, small, "just one")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from openkling.config import Settings
+from openkling.domain.catalog import default_catalog
 from openkling.domain.request import GenerationRequest, Shot
 from openkling.domain.result import TaskResult
 from openkling.engines.base import Capabilities, RenderRequest
@@ -75,6 +76,7 @@ class Registry:
     def __init__(self, engine: ScriptedEngine) -> None:
         self.engine = engine
         self.audio_calls: list[float] = []
+        self.catalog = default_catalog()  # the worker serves every model it names
 
     def video(self, model_name: str, *, image: bool = False) -> ScriptedEngine:
         return self.engine

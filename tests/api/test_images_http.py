@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from liveserver import LiveServer, free_port
 from pictures import b64, encode, gradient, png_b64, resize
+from support.harness import AppServer
+from support.server import free_port
 
 PATH = "/v1/images/generations"
 T2V = "/v1/videos/text2video"
@@ -25,7 +26,9 @@ PROMPT = "a lighthouse on a cliff at dawn"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = LiveServer(data_dir=tmp_path_factory.mktemp("images"), env={"OPENKLING_WORKERS": "2"})
+    s = AppServer(
+        socket=True, data_dir=tmp_path_factory.mktemp("images"), env={"OPENKLING_WORKERS": "2"}
+    )
     s.start()
     yield s
     s.stop()
@@ -39,7 +42,7 @@ def idle(tmp_path_factory):
         "OPENKLING_MAX_CONCURRENT_TASKS": "5",
         "OPENKLING_RATE_LIMIT_PER_MINUTE": "0",
     }
-    s = LiveServer(data_dir=tmp_path_factory.mktemp("images-idle"), env=env)
+    s = AppServer(socket=True, data_dir=tmp_path_factory.mktemp("images-idle"), env=env)
     s.start()
     yield s
     s.stop()

@@ -7,9 +7,7 @@ rotation, an emergency rotation and a delete-all."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
@@ -20,43 +18,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from pictures import b64, encode, gradient
 from support.harness import AppServer
-from support.server import cli, free_port
-
-
-class Receiver:
-    """A loopback endpoint that keeps every callback: raw body and headers."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.got: list[tuple[bytes, dict[str, str]]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.got.append((body, {k.lower(): v for k, v in self.headers.items()}))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, match, timeout: float = 60) -> tuple[bytes, dict[str, str]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for body, headers in list(self.got):
-                if match(json.loads(body)):
-                    return body, headers
-            time.sleep(0.05)
-        raise AssertionError(f"no matching callback; got {[b for b, _ in self.got]}")
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from support.server import cli
+from support.webhooks import Receiver
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +38,7 @@ def bystander(server):
 
 @pytest.fixture(scope="module")
 def receiver():
-    receiver = Receiver()
+    receiver = Receiver(status=200)
     yield receiver
     receiver.stop()
 

@@ -4,46 +4,20 @@ once, charged once, never refunded, with a downloadable video."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from support.webhooks import Receiver
+
 from .conftest import check_mp4, sql
-
-
-class CallbackSink:
-    """Records the status of every callback POSTed to it (the API host sends them)."""
-
-    def __init__(self) -> None:
-        self.statuses: list[tuple[str, str]] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                sink.statuses.append((body["task_id"], body["task_status"]))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
 def sink():
-    s = CallbackSink()
+    s = Receiver()
     yield s
     s.close()
 

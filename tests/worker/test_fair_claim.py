@@ -129,7 +129,17 @@ def positions(world, ids):
     return out
 
 
-def test_positions_count_down_as_tasks_run(world):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store_world(request, tmp_path):
+    """A world on SQLite, and one on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return make_world(tmp_path, ScriptedEngine(), affinity_max_skips=2)
+    url = request.getfixturevalue("pg_url")
+    return make_world(tmp_path, ScriptedEngine(), affinity_max_skips=2, database_url=url)
+
+
+def test_positions_count_down_as_tasks_run(any_store_world):
+    world = any_store_world
     big, small = world.account("big"), world.account("small")
     flood = [world.create(big) for _ in range(3)]
     single = world.create(small)
