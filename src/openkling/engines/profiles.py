@@ -85,6 +85,8 @@ _DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
     "parallel",
     "max_frames",
     "long_video",
+    "repo",
+    "revision",
 }
 # an [models."<name>".i2v] table: the image-to-video pipeline of a model, with its own weights
 I2V_FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox")
@@ -211,6 +213,8 @@ class ModelProfile:
     parallel: tuple[str, int] | None = None  # ("ulysses" | "ring", degree)
     max_frames: int | None = None  # None: the family's trained length
     long_video: str = "refuse"  # beyond max_frames: "segments" or "refuse"
+    repo: str | None = None  # the hub repo id `openkling models pull` downloads into weights
+    revision: str | None = None  # its branch, tag or commit (None: the hub's default, main)
 
     @property
     def text2video(self) -> bool:
@@ -333,6 +337,7 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
             "left out only when an [i2v] table gives image-to-video weights)"
         )
     guidance_2 = _range(t, "guidance_2", where)
+    repo, revision = _repo(t, where)
     if guidance_2 is not None and family != "wan2.2":
         raise ProfileError(
             f'{where}: "guidance_2" is only for family "wan2.2" (its low-noise stage)'
@@ -440,6 +445,8 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
         parallel=parallel,
         max_frames=_int(t, "max_frames", where, minimum=1),
         long_video=long_video or ("segments" if i2v is not None else "refuse"),
+        repo=repo,
+        revision=revision,
     )
 
 
@@ -520,6 +527,28 @@ def _references(value: Any, source: Path, where: str) -> ImageProfile:
         fps=_number(value, "fps", where, positive=True),
         pipeline_args=dict(args),
     )
+
+
+def _repo(t: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    """The optional ``repo`` (a hub repo id, "owner/name") and ``revision`` of the weights."""
+    repo, revision = t.get("repo"), t.get("revision")
+    if repo is not None:
+        parts = repo.split("/") if isinstance(repo, str) else []
+        if len(parts) != 2 or not all(parts) or any(c.isspace() for c in repo):
+            raise ProfileError(
+                f'{where}: repo must be a hub repo id like "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", '
+                f"got {repo!r}"
+            )
+        if "weights" not in t:
+            raise ProfileError(f'{where}: repo needs "weights": the directory it downloads into')
+    if revision is not None:
+        if repo is None:
+            raise ProfileError(f'{where}: revision needs "repo": the hub repo it names')
+        if not isinstance(revision, str) or not revision or any(c.isspace() for c in revision):
+            raise ProfileError(
+                f"{where}: revision must be a branch, tag or commit of the repo, got {revision!r}"
+            )
+    return repo, revision
 
 
 def _range(t: dict[str, Any], key: str, where: str) -> tuple[float, float] | None:
