@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,10 +16,12 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 class Hub:
     """``Hub({"owner/name": folder})``: ``endpoint`` for HF_ENDPOINT; ``downloads`` lists the
-    file GETs answered (path in the repo, Range header)."""
+    file GETs answered (path in the repo, Range header). A name put in ``cut`` has its next
+    download cut off halfway (the connection closes), as a dropped network would."""
 
     def __init__(self, repos: dict[str, Path]) -> None:
         self.repos = repos
+        self.cut: set[str] = set()
         self.downloads: list[tuple[str, str | None]] = []
         hub = self
 
@@ -98,7 +101,13 @@ class Hub:
         if start:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         h.end_headers()
-        if body:
+        if body and name in self.cut:
+            self.cut.discard(name)
+            h.wfile.write(data[start : start + (len(data) - start) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+        elif body:
             h.wfile.write(data[start:])
 
 
