@@ -45,6 +45,7 @@ PROCESS_MODULES = {
     "test_logs.py",
     "test_metrics.py",
     "test_slow_clients.py",
+    "test_slow_images.py",
     "test_e2e_http.py",
     "test_e2e_image_http.py",
     "test_multishot_diffusers.py",

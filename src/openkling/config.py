@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # engines
     profiles_file: Path | None = None
+    effects_file: Path | None = None  # a deployment's effect scenes, added to the package's
     fps: int = 24  # synthetic engine frame rate
     std_short_side: int = 720
     pro_short_side: int = 1080
@@ -68,11 +69,18 @@ class Settings(BaseSettings):
     max_concurrent_tasks: int = Field(50, ge=0)  # unfinished tasks per account; 0 = off
     refused_terms: Annotated[list[str], NoDecode] = list(DEFAULT_REFUSED_TERMS)
     jwt_leeway_seconds: int = 5
+    # a JWT's exp may lie at most this far ahead (Kling's examples use 30 minutes)
+    jwt_max_lifetime_seconds: int = Field(86400, gt=0)
     max_body_bytes: int = 64 * 1024
 
     # image2video inputs (images and masks: base64 in the body, or http(s) URLs)
     image_body_bytes: int = Field(64 * 1024 * 1024, gt=0)  # request body limit at image2video
-    image_fetch_timeout_seconds: float = Field(15.0, gt=0)  # per image URL, redirects included
+    # one request's image fetches together, redirects included: the whole request's budget
+    image_fetch_timeout_seconds: float = Field(15.0, gt=0)
+    # fetching and decoding input images runs on a pool of its own per API process; full: 429
+    image_workers: int = Field(8, ge=1)
+    image_workers_per_account: int = Field(2, ge=1)  # an account's share of that pool
+    image_pixel_budget: int = Field(64_000_000, ge=1)  # pixels one request's images may decode
 
     # callbacks
     callback_timeout_seconds: float = 10.0

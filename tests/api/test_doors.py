@@ -37,10 +37,10 @@ def kling_404(resp) -> str:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("POST", "/v1/videos/effects"),  # Kling serves it; this deployment does not
-        ("GET", "/v1/videos/effects/123"),
-        ("POST", "/v1/videos/multi-image2video"),
-        ("POST", "/v1/videos/video-extend"),
+        ("POST", "/v1/videos/lip-sync"),  # Kling serves it; this deployment does not
+        ("GET", "/v1/videos/lip-sync/123"),
+        ("POST", "/v1/videos/multi-elements"),
+        ("POST", "/v1/videos/avatar/image2video"),
         ("GET", "/v1/videos/omni-video/42"),
         ("DELETE", "/v1/videos/lip-sync"),
     ],
@@ -51,7 +51,7 @@ def test_an_unknown_kling_path_answers_kling_s_404(client, method, path):
 
 
 def test_an_unknown_kling_path_is_kling_s_even_without_credentials(client):
-    resp = client.post("/v1/videos/effects", headers={"Authorization": ""}, json={})
+    resp = client.post("/v1/videos/lip-sync", headers={"Authorization": ""}, json={})
     kling_404(resp)
 
 

@@ -194,7 +194,11 @@ def test_task_object_types(http, alice):
     after = int(time.time() * 1000)
     for created in (plain, tagged):
         got = data(send(http, alice, "GET", f"{PATH}/{created['task_id']}"))
-        assert got == created  # nothing ran (no workers), so the stored object is what came back
+        # nothing ran (no workers), so the stored object is what came back, and a read adds
+        # the task's place in line (docs/scheduling.md)
+        assert type(got.pop("queue_position")) is int
+        assert type(got.pop("queue_eta_seconds", 0)) is int
+        assert got == created
         assert isinstance(got["task_id"], str) and got["task_id"].isdigit()
         assert got["task_status"] == "submitted"
         assert isinstance(got["task_status_msg"], str)

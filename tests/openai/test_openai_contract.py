@@ -62,6 +62,8 @@ def task(status: str, **fields) -> StoredTask:
         created_at=1_795_484_615_123,
         updated_at=1_795_484_625_999,
         expired_at=None,
+        started_at=None,
+        passed_over=0,
     )
     row.update(fields)
     return StoredTask.from_mapping(row)

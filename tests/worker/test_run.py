@@ -181,3 +181,24 @@ def test_multi_shot_renders_each_shot_with_its_own_prompt_seed_and_length(tmp_pa
     assert second.seed != first.seed == task.seed
     video = TaskResult.model_validate(task.result).videos[0]
     assert video.num_frames == 4 + 8  # 1 s and 2 s at 4 fps, cut exactly
+
+
+def test_a_run_that_lost_its_lease_while_uploading_leaves_no_file(tmp_path, monkeypatch):
+    world = make_world(tmp_path, ScriptedEngine())
+    task_id = world.create()
+    store = world.worker._store
+    thief = {}
+
+    def store_then_lose(*args, **kwargs):
+        result = store(*args, **kwargs)  # the files are up ...
+        with world.lifecycle.sessions.begin() as s:  # ... when the lease runs out
+            s.execute(update(Task).where(Task.id == task_id).values(lease_expires_at=0))
+        thief["run"] = world.lifecycle.claim(task_id)  # and another run takes the task
+        assert list(world.settings.media_dir.glob("videos/*"))
+        return result
+
+    monkeypatch.setattr(world.worker, "_store", store_then_lose)
+    world.worker.run(task_id)
+    task = world.task(task_id)
+    assert task.status == "processing" and task.lease_owner == thief["run"].token
+    assert not list(world.settings.media_dir.glob("videos/*"))  # nothing nobody records

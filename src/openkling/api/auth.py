@@ -14,6 +14,9 @@ from ..errors import (
     TokenNotYetValid,
 )
 from ..tasks.accounts import Credentials, Principal
+from .text import bad_char, describe
+
+DEFAULT_MAX_LIFETIME = 86400  # OPENKLING_JWT_MAX_LIFETIME_SECONDS
 
 
 def bearer_token(header: str | None) -> str:
@@ -51,9 +54,12 @@ class Authenticator:
     """Bearer credentials to the account they belong to, for one app: it keeps the tokens it
     has verified (``VerifiedTokens``), so no cache is shared by the apps of one process."""
 
-    def __init__(self, accounts: Credentials, leeway: int) -> None:
+    def __init__(
+        self, accounts: Credentials, leeway: int, max_lifetime: int = DEFAULT_MAX_LIFETIME
+    ) -> None:
         self.accounts = accounts
         self.leeway = leeway  # seconds of clock skew allowed on exp / nbf
+        self.max_lifetime = max_lifetime  # how far ahead exp may lie
         self.verified = VerifiedTokens()
 
     def _from_verified(self, token: str, *, cached: bool = False) -> Principal | None:
@@ -107,6 +113,7 @@ class Authenticator:
         issuer = claims.get("iss")
         if not isinstance(issuer, str) or not issuer:
             raise TokenInvalid("token has no 'iss' claim (the access key)")
+        self._check_claims(claims)
         account = self.accounts.by_access_key(issuer)
         if account is None:
             raise TokenInvalid("token 'iss' is not a known access key")
@@ -135,6 +142,39 @@ class Authenticator:
             token, issuer, account.secret_key, float(verified["exp"]), nbf and float(nbf)
         )
         return account
+
+    def _check_claims(self, claims: dict[str, object]) -> None:
+        """What PyJWT lets through: text no key holds, times given as strings (it converts
+        them), a lifetime of centuries, and a future ``iat`` told as ``nbf``."""
+        for name, value in claims.items():
+            for text in (name, value) if isinstance(value, str) else (name,):
+                char = bad_char(text, line=True)
+                if char is not None:
+                    raise TokenInvalid(
+                        f"token claim {_shown(name) if text is value else 'name'} holds "
+                        f"{describe(char)}, which no claim allows"
+                    )
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise TokenInvalid(
+                    f"token '{name}' must be a number (seconds since 1970), got {_shown(value)}"
+                )
+        now = time.time()
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and exp - now > self.max_lifetime + self.leeway:
+            raise TokenInvalid(
+                f"token 'exp' is {int(exp - now)} s from now; a token may live at most "
+                f"{self.max_lifetime} s (OPENKLING_JWT_MAX_LIFETIME_SECONDS)"
+            )
+        iat = claims.get("iat")
+        if isinstance(iat, int | float) and iat > now + self.leeway:
+            raise TokenNotYetValid(
+                f"token 'iat' (issued at) is {int(iat - now)} s in the future; check the "
+                "signing machine's clock"
+            )
 
 
 def _shown(value: object) -> str:

@@ -6,7 +6,8 @@ import json
 
 from fastapi import Request
 
-from ..errors import MalformedRequest
+from ..errors import InvalidParameter, MalformedRequest
+from .text import body_problem
 
 
 def _no_constants(name: str) -> object:
@@ -28,7 +29,7 @@ async def json_body(request: Request, limit: int) -> object:
             f"request body is not valid JSON: byte {exc.start} is not UTF-8 text"
         ) from None
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        parsed = json.loads(text, parse_constant=_no_constants)
     except RecursionError:
         raise MalformedRequest("request body is not valid JSON: it is nested too deeply") from None
     except json.JSONDecodeError as exc:  # where, in the client's terms; not the parser's words
@@ -39,3 +40,7 @@ async def json_body(request: Request, limit: int) -> object:
         raise MalformedRequest(
             f"request body is not valid JSON: {exc.args[0]} is not a JSON value"
         ) from None
+    problem = body_problem(parsed)  # NUL and the like: no field allows them (api/text.py)
+    if problem is not None:  # a field's value: 1201, as the field's own check would say
+        raise InvalidParameter(problem)
+    return parsed

@@ -11,12 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from ..domain.request import Parsed
 from ..domain.task import StoredTask
 from ..errors import OpenklingError, TokenInvalid
+from ..net.image_fetch import ImagePool
 from ..runtime import Runtime
+from ..tasks.accounts import Principal
 from ..tasks.group_commit import KeyChanged
 from .body import json_body
 from .deps import account_of, cached_account_of, read
 
 Parse = Callable[[object, Runtime], Parsed]
+# a parse that reads the account's own tasks (video-extend: the video to continue)
+AccountParse = Callable[[object, Runtime, Principal], Parsed]
 BodyReader = Callable[[Request, Runtime], Awaitable[object]]
 
 
@@ -33,7 +37,8 @@ async def create_task(
     request: Request,
     *,
     family: str,
-    parse: Parse,
+    parse: Parse | None = None,
+    parse_for: AccountParse | None = None,
     read_body: BodyReader = read_json,
     blocking: bool = False,
 ) -> StoredTask:
@@ -41,8 +46,11 @@ async def create_task(
 
     The credentials come from this host's cache when it has them, unchecked: the create's own
     transaction checks the key, and a revoked or rotated key is answered 401 (before any other
-    error, as a freshly checked key would be). ``blocking=True`` runs ``parse`` in the thread
-    pool (it fetches or decodes images)."""
+    error, as a freshly checked key would be). ``blocking=True`` runs the parse on the image
+    pool (it fetches or decodes images), never on the request threads; a full pool, or an
+    account holding its share of it, is answered 429 / 1302 at once. ``parse_for`` in place
+    of ``parse``: a parse that is given the account too, to read its own tasks (run in the
+    thread pool, or on the image pool with ``blocking=True``)."""
     rt: Runtime = request.app.state.runtime
     account = cached_account_of(request)
     checked = account is None
@@ -50,7 +58,16 @@ async def create_task(
         account = await read(rt, account_of, request)  # on the loop only on SQLite
     try:
         body = await read_body(request, rt)
-        parsed = await run_in_threadpool(parse, body, rt) if blocking else parse(body, rt)
+        pool: ImagePool = request.app.state.image_pool
+        if parse_for is not None:
+            if blocking:
+                parsed = await pool.run(account.id, parse_for, body, rt, account)
+            else:
+                parsed = await run_in_threadpool(parse_for, body, rt, account)
+        elif parse is not None:
+            parsed = await pool.run(account.id, parse, body, rt) if blocking else parse(body, rt)
+        else:
+            raise TypeError("create_task needs parse or parse_for")
         return await rt.service.submit_async(account, parsed.request, parsed.inputs, family=family)
     except KeyChanged:  # revoked or rotated since cached: the full check gives the answer
         rt.accounts.forget(account)

@@ -10,8 +10,9 @@ segment after ``/v1/videos/``:
   other name);
 * OpenAI's own named endpoints that openkling does not offer (``edits``, ``extensions``,
   ``characters``) are OpenAI's;
-* every other segment is Kling's: its families (``text2video``, ``image2video``) and any
-  name openkling does not serve (``effects``, ``multi-image2video``, ``video-extend``, ...),
+* every other segment is Kling's: its families (``text2video``, ``image2video``,
+  ``video-extend``, ``multi-image2video``, ``effects``) and any name openkling does not serve
+  (``lip-sync``, ...),
   so that a Kling client always gets Kling's ``{"code": 1202, ...}``, never OpenAI's shape.
 
 Every path outside ``/v1/videos`` is Kling's.

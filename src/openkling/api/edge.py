@@ -10,7 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import errors as e
 from ..config import Settings
 from ..net.hosts import allowed_names, host_of, normalize
-from .errors import render
+from .errors import render, unexpected
+from .text import header_problem, path_problem
 
 # Set in a request's scope state by the server (api/server.py) when the connection it came
 # on is over OPENKLING_MAX_CONNECTIONS.
@@ -20,6 +21,8 @@ OVER_CAPACITY = "openkling.over_capacity"
 # inline): the exact path -> the name of the Settings field holding their limit.
 LARGER_BODIES: dict[str, str] = {
     "/v1/videos/image2video": "image_body_bytes",
+    "/v1/videos/multi-image2video": "image_body_bytes",
+    "/v1/videos/effects": "image_body_bytes",
     "/v1/images/generations": "image_body_bytes",
     "/v1/videos": "openai_max_upload_bytes",
 }
@@ -72,6 +75,8 @@ class EdgeGuard:
             refusal = e.HostNotAllowed()
         elif _declared_length(scope) > limit:
             refusal = _too_large(limit)
+        else:
+            refusal = _unstorable(scope)
         if refusal is not None:
             close = isinstance(refusal, e.ServerBusy)
             await render(path, refusal, _request_id(scope), close=close)(scope, receive, send)
@@ -107,9 +112,34 @@ class EdgeGuard:
 
         try:
             await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if not answered:
+        except Exception as exc:
+            if answered:
+                return
+            if started:  # part of an answer went out: only closing is left
                 raise
+            # answered here, not by Starlette's outermost handler, which re-raises after its
+            # 500 so that the server drops the connection: a client on keep-alive would get
+            # a reset instead. This answer says Connection: close, and the server obeys.
+            answered = True
+            response = render(path, unexpected(exc), _request_id(scope))
+            await response(scope, receive, send)
+
+
+def _unstorable(scope: Scope) -> e.OpenklingError | None:
+    """NUL or another control character in the path, query or a header: 400 / 1200, or 401
+    when it is in the credentials (api/text.py)."""
+    path = scope["path"]
+    # /media answers any odd key or signature itself (403 / 1000); it never reaches the store
+    problem = None if path.startswith("/media/") else path_problem(path, scope["query_string"])
+    if problem is not None:
+        return e.MalformedRequest(problem)
+    found = header_problem(scope.get("headers", ()))
+    if found is None:
+        return None
+    header, problem = found
+    if header.lower() == "authorization":
+        return e.TokenInvalid(f"authorization token is malformed: {problem}")
+    return e.MalformedRequest(problem)
 
 
 def _too_large(limit: int) -> e.BodyTooLarge:

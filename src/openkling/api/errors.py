@@ -3,6 +3,7 @@ and the handlers that route every failure there (no exception text ever reaches 
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
@@ -100,7 +102,8 @@ def render(
 ) -> JSONResponse:
     """The response for ``exc`` on ``path``: status from the table, body in the door's shape.
 
-    ``close`` asks the server to close the connection after it (the client misbehaved).
+    ``close`` asks the server to close the connection after it (the client misbehaved); a
+    5xx always does, so a client on keep-alive sees the answer, then a clean close.
     """
     shape = shape_for(path)
     status = status_of(exc, shape.statuses if shape else None)
@@ -111,10 +114,44 @@ def render(
         headers["Retry-After"] = "1"
     if isinstance(exc, e.MethodNotAllowed):
         headers["Allow"] = ", ".join(exc.allow)
-    if close:
+    if close or status >= 500:  # a 5xx ends the connection cleanly: never a reset instead
         headers["Connection"] = "close"
     body = shape.body(exc, request_id) if shape else kling_body(exc, request_id)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+DB_DOWN = "the database is unavailable; retry shortly"
+STORAGE_FULL = "storage full: the server cannot write files; retry when space is freed"
+STORAGE_DOWN = "the storage is unavailable; retry shortly"
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_DBAPI_DOWN = ("OperationalError", "InterfaceError")
+
+
+def outage_of(exc: BaseException) -> e.ServiceUnavailable | None:
+    """The 503 / 5001 for a failure that is an outage of a part (the database unreachable,
+    the disk full, the object store down), or None for a fault of the server's own. Waiting
+    helps with an outage, so it is answered with ``Retry-After``, never as a 500."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # the cause may be wrapped
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_SPACE:
+            return e.ServiceUnavailable(STORAGE_FULL)
+        if isinstance(
+            current,
+            sa_exc.OperationalError
+            | sa_exc.InterfaceError
+            | sa_exc.DisconnectionError
+            | sa_exc.TimeoutError,
+        ):
+            return e.ServiceUnavailable(DB_DOWN)
+        kind = type(current)
+        if kind.__module__.startswith(("psycopg", "sqlite3")) and kind.__name__ in _DBAPI_DOWN:
+            return e.ServiceUnavailable(DB_DOWN)  # the driver's own, unwrapped
+        if type(current).__module__.startswith(("botocore.", "urllib3.")):
+            return e.ServiceUnavailable(STORAGE_DOWN)
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def error_response(request: Request, exc: e.OpenklingError) -> JSONResponse:
@@ -187,6 +224,16 @@ def install(app: FastAPI) -> None:
         return Response(status_code=400)  # nobody reads it
 
     @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception):
-        log.exception("unhandled error")
-        return error_response(request, e.InternalError())
+    async def _internal(request: Request, exc: Exception):  # apps without the edge guard
+        return error_response(request, unexpected(exc))
+
+
+def unexpected(exc: Exception) -> e.OpenklingError:
+    """What to answer for an exception no handler took, logged once: an outage as one line
+    (503 / 5001), anything else with its traceback (500 / 5000)."""
+    outage = outage_of(exc)
+    if outage is not None:
+        log.warning("answered 503: %s (%s)", outage.message, type(exc).__name__)
+        return outage
+    log.error("unhandled error", exc_info=exc)
+    return e.InternalError()

@@ -350,10 +350,11 @@ def _attach_commands() -> None:
     """Commands that live in their own modules (client side, scale-out worker)."""
     from .client import generate, tasks
     from .image import image
+    from .neighbours import effect, extend, multi_image
     from .webhooks import webhooks
     from .worker import worker
 
-    for command in (generate, image, tasks, worker, webhooks):
+    for command in (generate, image, tasks, worker, webhooks, extend, effect, multi_image):
         main.add_command(command)
 
 

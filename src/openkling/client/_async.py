@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,52 +14,44 @@ from ._async2026 import ImageToVideo, OmniVideo, Tasks, TextToVideo
 from ._base import (
     COSTS_PATH,
     DEFAULT_MAX_RETRIES,
-    DEFAULT_POLL_INTERVAL,
     DEFAULT_TIMEOUT,
-    DEFAULT_WAIT_TIMEOUT,
+    EFFECT_SCENES_PATH,
+    EFFECTS_PATH,
     IMAGE2VIDEO_PATH,
+    MULTI_IMAGE2VIDEO_PATH,
     TEXT2VIDEO_PATH,
     TRANSPORT_ERRORS,
+    VIDEO_EXTEND_PATH,
     ClientConfig,
     DownloadProgress,
-    ProgressCallback,
     RetryPolicy,
     SseDecoder,
     api_error,
     costs_params,
     create_body,
+    effects_body,
     event_task,
-    events_path,
     events_timeout,
     image2video_body,
     json_or_none,
+    multi_image2video_body,
     offers_events,
     parse_envelope,
-    pick_external,
     poll_step,
     stream_verdict,
     task_from_data,
-    task_path,
-    tasks_from_data,
     translate_transport,
+    video_extend_body,
 )
 from ._download import (
     check_complete,
-    download_source,
     part_path,
     plan_download,
     range_headers,
-    target_path,
-    video_url,
 )
-from .errors import APIConnectionError, InvalidRequestError, KlingError
+from ._tasks_async import _AsyncVideoTasks, _maybe_await
+from .errors import APIConnectionError, KlingError
 from .types import Costs, ImageLike, Shot, Task
-
-
-async def _maybe_await(value: Any) -> None:
-    """Progress callbacks may be plain functions or coroutine functions."""
-    if inspect.isawaitable(value):
-        await value
 
 
 class AsyncKling:
@@ -98,6 +88,9 @@ class AsyncKling:
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
         self.text2video = AsyncText2Video(self)
         self.image2video = AsyncImage2Video(self)
+        self.video_extend = AsyncVideoExtend(self)
+        self.multi_image2video = AsyncMultiImage2Video(self)
+        self.effects = AsyncEffects(self)
         from ._images import AsyncImages  # (built on this module's task endpoints)
 
         self.images = AsyncImages(self)
@@ -230,118 +223,6 @@ class AsyncKling:
         return None
 
 
-class _AsyncVideoTasks:
-    """One family's task endpoints: get, list, cancel, wait, download."""
-
-    _path = TEXT2VIDEO_PATH
-    create: Callable[..., Awaitable[Task]]  # each family's own parameters
-
-    def __init__(self, client: AsyncKling) -> None:
-        self._client = client
-
-    async def get(self, task_id: str | None = None, *, external_task_id: str | None = None) -> Task:
-        """One task, by ``task_id`` or by your ``external_task_id``."""
-        if (task_id is None) == (external_task_id is None):
-            raise InvalidRequestError("give exactly one of task_id and external_task_id")
-        if external_task_id is not None:
-            data = await self._client._request(
-                "GET", self._path, params={"external_task_id": external_task_id}
-            )
-            return pick_external(data, external_task_id)
-        return task_from_data(await self._client._request("GET", task_path(task_id, self._path)))
-
-    async def list(self, page: int = 1, page_size: int = 30) -> list[Task]:
-        """One page of tasks, newest first."""
-        data = await self._client._request(
-            "GET", self._path, params={"pageNum": page, "pageSize": page_size}
-        )
-        return tasks_from_data(data)
-
-    async def iter_all(self, *, page_size: int = 100) -> AsyncIterator[Task]:
-        """Every task, newest first, fetching pages as needed."""
-        page = 1
-        while True:
-            tasks = await self.list(page=page, page_size=page_size)
-            for task in tasks:
-                yield task
-            if len(tasks) < page_size or page >= 1000:
-                return
-            page += 1
-
-    async def cancel(self, task_id: str) -> Task:
-        """Cancel an unfinished task (an openkling extension; the official service has none)."""
-        return task_from_data(
-            await self._client._request("POST", task_path(task_id, self._path) + "/cancel")
-        )
-
-    async def wait(
-        self,
-        task_id: str | Task,
-        *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        on_progress: ProgressCallback | None = None,
-        stream: bool = True,
-    ) -> Task:
-        """Wait until the task succeeds (returned) or fails (``TaskFailedError``); past
-        ``timeout`` seconds raise ``WaitTimeout``. ``on_progress(task)`` sees every change.
-
-        Live from the task's event stream where the server offers one (openkling), else (or
-        with ``stream=False``) by polling every ``poll_interval`` seconds."""
-        if isinstance(task_id, Task):
-            task_id = task_id.task_id
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if stream and self._client._events:
-            task = await self._client._follow(
-                events_path(task_id, self._path),
-                deadline=deadline,
-                timeout=timeout,
-                on_progress=on_progress,
-            )
-            if task is not None:
-                return task
-        while True:
-            task = await self.get(task_id)
-            if on_progress is not None:
-                await _maybe_await(on_progress(task))
-            delay = poll_step(task, deadline=deadline, timeout=timeout, poll_interval=poll_interval)
-            if delay is None:
-                return task
-            await asyncio.sleep(delay)
-
-    async def create_and_wait(
-        self,
-        *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        on_progress: ProgressCallback | None = None,
-        **params: Any,
-    ) -> Task:
-        """``create(**params)``, then ``wait()`` for it."""
-        task = await self.create(**params)
-        if on_progress is not None:
-            await _maybe_await(on_progress(task))
-        return await self.wait(
-            task.task_id, timeout=timeout, poll_interval=poll_interval, on_progress=on_progress
-        )
-
-    async def download(
-        self,
-        task_or_url: Task | str,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        index: int = 0,
-        on_progress: DownloadProgress | None = None,
-    ) -> Path:
-        """Save a result video (a Task, a task id or a URL) to ``path`` (default
-        ``<task_id>.mp4``), resuming an interrupted download. Returns the path written."""
-        url, name, task_id = download_source(task_or_url, index)
-        if url is None:
-            task = await self.get(task_id)
-            url, name = video_url(task, index), download_source(task, index)[1]
-        return await self._client._download(url, target_path(path, name), on_progress)
-
-
 class AsyncText2Video(_AsyncVideoTasks):
     """``/v1/videos/text2video``: create, get, list, cancel, wait, download."""
 
@@ -444,6 +325,102 @@ class AsyncImage2Video(_AsyncVideoTasks):
         )
         body.update(extra_body or {})
         return task_from_data(await self._client._request("POST", self._path, json=body))
+
+
+class AsyncVideoExtend(_AsyncVideoTasks):
+    """``/v1/videos/video-extend``: 5 more seconds of a finished video; the result is the
+    whole video (``Task.parent_video`` names the one it continues)."""
+
+    _path = VIDEO_EXTEND_PATH
+
+    async def create(
+        self,
+        *,
+        video_id: str,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        cfg_scale: float | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """Extend the video ``video_id`` (a ``Video.id`` of one of your succeeded tasks)."""
+        body = video_extend_body(
+            video_id,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            cfg_scale=cfg_scale,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+        body.update(extra_body or {})
+        return task_from_data(await self._client._request("POST", self._path, json=body))
+
+
+class AsyncMultiImage2Video(_AsyncVideoTasks):
+    """``/v1/videos/multi-image2video``: a video in which 1 to 4 reference pictures appear."""
+
+    _path = MULTI_IMAGE2VIDEO_PATH
+
+    async def create(
+        self,
+        *,
+        images: Sequence[ImageLike],
+        prompt: str,
+        model_name: str | None = None,
+        negative_prompt: str | None = None,
+        duration: str | int | None = None,
+        aspect_ratio: str | None = None,
+        mode: str | None = None,
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """Submit a task; each image is a path, bytes, a PIL image or an http(s) URL."""
+        body = multi_image2video_body(
+            images,
+            prompt=prompt,
+            model_name=model_name,
+            negative_prompt=negative_prompt,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            mode=mode,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+        body.update(extra_body or {})
+        return task_from_data(await self._client._request("POST", self._path, json=body))
+
+
+class AsyncEffects(_AsyncVideoTasks):
+    """``/v1/videos/effects``: a scene (``zoom_out``, ``hug_pro``, ...) over one picture, or
+    two side by side; ``scenes()`` lists what the server offers (openkling)."""
+
+    _path = EFFECTS_PATH
+
+    async def create(
+        self,
+        *,
+        effect_scene: str,
+        images: ImageLike | Sequence[ImageLike],
+        callback_url: str | None = None,
+        external_task_id: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> Task:
+        """One picture for a single-image scene, a list of two for a dual one (left, right)."""
+        body = effects_body(
+            effect_scene,
+            images,
+            callback_url=callback_url,
+            external_task_id=external_task_id,
+        )
+        body.update(extra_body or {})
+        return task_from_data(await self._client._request("POST", self._path, json=body))
+
+    async def scenes(self) -> list[dict[str, Any]]:
+        """The scenes this server offers, with their kind, duration and credits (openkling)."""
+        data = await self._client._request("GET", EFFECT_SCENES_PATH)
+        return list(data) if isinstance(data, list) else []
 
 
 class AsyncAccount:

@@ -48,6 +48,10 @@ DEFAULT_WAIT_TIMEOUT = 1800.0
 DEFAULT_POLL_INTERVAL = 2.0
 TEXT2VIDEO_PATH = "/v1/videos/text2video"
 IMAGE2VIDEO_PATH = "/v1/videos/image2video"
+VIDEO_EXTEND_PATH = "/v1/videos/video-extend"
+MULTI_IMAGE2VIDEO_PATH = "/v1/videos/multi-image2video"
+EFFECTS_PATH = "/v1/videos/effects"
+EFFECT_SCENES_PATH = "/v1/effects"  # openkling's list of scenes
 COSTS_PATH = "/account/costs"
 USER_AGENT = f"openkling-python/{__version__}"
 
@@ -413,6 +417,41 @@ def image2video_body(**fields: Any) -> dict[str, Any]:
             for i, m in enumerate(masks)
         ]
     return create_body(**fields)
+
+
+def _sent(fields: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields given: the server applies its defaults to the rest."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def video_extend_body(video_id: str, **fields: Any) -> dict[str, Any]:
+    """The video-extend create request."""
+    if not isinstance(video_id, str) or not video_id:
+        raise InvalidRequestError("video_id: give the id of a result video (Video.id)")
+    return _sent({"video_id": video_id, **fields})
+
+
+def multi_image2video_body(images: Any, **fields: Any) -> dict[str, Any]:
+    """The multi-image2video create request: each image encoded as ``{"image": ...}``."""
+    if isinstance(images, str | bytes | os.PathLike) or not hasattr(images, "__iter__"):
+        images = [images]
+    image_list = [
+        {"image": image_value(image, f"image_list[{i}].image")} for i, image in enumerate(images)
+    ]
+    if "duration" in fields and fields["duration"] is not None:
+        fields["duration"] = str(fields["duration"])
+    return _sent({"image_list": image_list, **fields})
+
+
+def effects_body(effect_scene: str, images: Any, **fields: Any) -> dict[str, Any]:
+    """The effects create request: one picture as ``input.image``, two as ``input.images``."""
+    if isinstance(images, str | bytes | os.PathLike) or not isinstance(images, list | tuple):
+        given: dict[str, Any] = {"image": image_value(images, "input.image")}
+    elif len(images) == 1:
+        given = {"image": image_value(images[0], "input.image")}
+    else:
+        given = {"images": [image_value(im, f"input.images[{i}]") for i, im in enumerate(images)]}
+    return _sent({"effect_scene": effect_scene, "input": given, **fields})
 
 
 def costs_params(

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._async import _AsyncVideoTasks
 from ._base import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
@@ -22,7 +21,8 @@ from ._base import (
     task_from_data,
 )
 from ._download import target_path
-from ._sync import _VideoTasks
+from ._tasks_async import _AsyncVideoTasks
+from ._tasks_sync import _VideoTasks
 from .errors import InvalidRequestError, NotFoundError
 from .types import ImageLike, Task
 

@@ -149,6 +149,12 @@ class Task:
         return self.task_result.videos if self.task_result else []
 
     @property
+    def parent_video(self) -> Video | None:
+        """An extension's parent: the video it continues (``task_info.parent_video``)."""
+        parent = self.task_info.get("parent_video")
+        return Video.from_dict(parent) if isinstance(parent, dict) else None
+
+    @property
     def images(self) -> list[Image]:
         """An image task's pictures, in index order."""
         return sorted(self.task_result.images, key=lambda i: i.index) if self.task_result else []

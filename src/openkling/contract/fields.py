@@ -104,12 +104,12 @@ def duration(value: object, entry: ModelEntry | None = None, catalog: Catalog | 
         )
     if number not in allowed:
         where = f" for {entry.name}" if entry is not None else ""
-        others = ()
+        others: tuple[str, ...] = ()
         if catalog is not None and isinstance(number, int):
             others = catalog.with_duration(number)
         hint = f"; models with {number}-second videos: {', '.join(others)}" if others else ""
         raise _bad("duration", f"must be {_seconds_text(allowed)}{where}, got {value!r}{hint}")
-    return int(number)  # type: ignore[arg-type]
+    return int(number)
 
 
 def _camera(value: object) -> CameraControl | None:

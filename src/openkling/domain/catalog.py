@@ -51,6 +51,7 @@ CAPABILITIES = (
     "audio",
     "camera",
     "multi_shot",
+    "references",
 )
 
 
@@ -77,7 +78,9 @@ class ModelEntry:
     max_prompt: int = 2500
     multi_shot_default: bool = False  # settings.multi_shot when not given
     audio_settings: tuple[str, ...] = ("off",)  # settings.audio values Kling offers for it
-    references: bool = False  # refer_image contents at /omni-video
+    # reference images: image_list at /v1/videos/multi-image2video (legacy models), refer_image
+    # contents at /omni-video (2026 ones)
+    references: bool = False
     full_hd_only: tuple[str, ...] = ()  # "audio", "last_frame": Kling makes these at 1080p only
 
     def price(self, mode: str, duration: float) -> float:
@@ -144,6 +147,8 @@ class Catalog:
     def price_of(self, request: GenerationRequest) -> float:
         """Credits for one task: a video by model, mode and length; pictures by model, each
         one (more with a reference image)."""
+        if request.credits is not None:  # a door's own price (an effect scene's)
+            return request.credits
         if request.makes_images:
             entry = self.images[request.model_name]
             return entry.price(request.n, reference=request.image is not None)
@@ -178,7 +183,8 @@ def _default_entry(name: str) -> ModelEntry:
         return ModelEntry(name=name, audio=True, multi_shot=True, durations=V3_DURATIONS)
     if name == "kling-v2-1":  # Kling offers kling-v2-1 for image2video only
         return ModelEntry(name=name, text2video=False)
-    return ModelEntry(name=name, audio=(name == "kling-v2-6"))
+    # Kling offers multi-image2video on kling-v1-6
+    return ModelEntry(name=name, audio=(name == "kling-v2-6"), references=(name == "kling-v1-6"))
 
 
 # Kling's 2026 models, from its reference pages: what each endpoint takes per model.

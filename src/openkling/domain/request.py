@@ -72,6 +72,30 @@ class Shot(BaseModel):
     duration: float
 
 
+class ParentVideo(BaseModel):
+    """The video an extension continues: a succeeded task's video, as it was at create."""
+
+    model_config = ConfigDict(frozen=True)
+    task_id: str
+    video_id: str
+    key: str  # its MP4 in storage (the parent's file: never removed with the extension)
+    duration: float
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+
+
+class EffectRender(BaseModel):
+    """How an effect scene is realised: its name, the synthetic look, the LoRA by name."""
+
+    model_config = ConfigDict(frozen=True)
+    scene: str
+    look: str = "drift"
+    lora: str | None = None
+    dual: bool = False  # the image is two pictures stitched left | right
+
+
 class GenerationRequest(BaseModel):
     """A validated request in openkling's own terms. Wire formats parse into it; the worker
     plans a render from it. Older tasks stored fewer fields: every new field has a default."""
@@ -93,7 +117,8 @@ class GenerationRequest(BaseModel):
     static_mask: ImageInput | None = None
     dynamic_masks: list[DynamicMask] = Field(default_factory=list)
     shots: list[Shot] = Field(default_factory=list)  # [] is one shot of `prompt`
-    # reference images (Kling's refer_image, named @image_1, ... in the prompt), in order
+    # reference images (Kling's refer_image, named @image_1, ... in the prompt; the pictures of
+    # multi-image2video), in order
     references: list[ImageInput] = Field(default_factory=list)
     watermark: bool = False
     size: tuple[int, int] | None = None  # exact output width x height; None: the engine's
@@ -102,6 +127,9 @@ class GenerationRequest(BaseModel):
     # a door's own values for what it mapped into the fields above, e.g. OpenAI's
     # {"model": "sora-2", "size": "1280x720"} (presentation only)
     wire: dict[str, str] = Field(default_factory=dict)
+    parent: ParentVideo | None = None  # video-extend: the video this one continues
+    effect: EffectRender | None = None  # effects: the scene realised over ``image``
+    credits: float | None = None  # a door's own price (an effect scene's); None: the model's
     # what the task makes: videos, or still images (/v1/images/generations)
     output: Literal["video", "image"] = "video"
     n: int = 1  # how many outputs; each holds one concurrency slot while the task runs

@@ -1,15 +1,16 @@
-"""A task as it crosses a seam: one frozen, typed record read from the store.
+"""A task as it crosses a seam: one immutable, typed record read from the store.
 
-The service's creates and reads, the presenters (Kling, OpenAI), the event streams and the
-callbacks all pass ``StoredTask``; neither an ORM object nor a database row leaves the task
-layer.
+The service's creates and reads, the presenters (Kling legacy and 2026, OpenAI), the event
+streams, the callbacks and a worker's run all take ``StoredTask``; neither an ORM object nor a
+database row leaves the task layer. It is a ``NamedTuple`` on purpose: a get builds one per
+request, and a tuple made from the row's values costs a fraction of a dataclass's ``__init__``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
 
 from .status import TaskStatus
 
@@ -20,15 +21,15 @@ class Columns(Protocol):
     def __getitem__(self, name: str, /) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StoredTask:
-    """The columns of one task (``store.models.Task``), with its status as a ``TaskStatus``."""
+class StoredTask(NamedTuple):
+    """The columns of one task, in the table's order (``store.models.Task``), with its status
+    as a ``TaskStatus`` and its JSON columns decoded."""
 
     id: str
     account_id: int
-    family: str  # the door it came by: it is found and listed only there
     external_task_id: str | None
     model_name: str
+    family: str  # the door it came by: it is found and listed only there
     request: dict[str, Any]  # a GenerationRequest, normalised (``model_dump(mode="json")``)
     status: TaskStatus
     status_msg: str
@@ -43,45 +44,41 @@ class StoredTask:
     cancel_requested: bool
     created_at: int  # milliseconds since the epoch
     updated_at: int
-    expired_at: int | None = None  # when retention removed its files
+    expired_at: int | None  # when retention removed its files
+    started_at: int | None  # when its current (last) run claimed it
+    passed_over: int  # times the fair claim passed it over for a worker's loaded model
 
     @property
     def finished(self) -> bool:
         return self.status.is_terminal()
 
     @classmethod
+    def from_values(cls, values: Sequence[Any]) -> StoredTask:
+        """From the column values in ``COLUMNS`` order (a row of ``select(TASKS)``); JSON
+        columns may be text (a raw SQLite read) and are decoded here."""
+        v = list(values)
+        v[_STATUS] = TaskStatus(v[_STATUS])
+        if isinstance(v[_REQUEST], str | bytes):
+            v[_REQUEST] = json.loads(v[_REQUEST])
+        if isinstance(v[_RESULT], str | bytes):
+            v[_RESULT] = json.loads(v[_RESULT])
+        v[_CANCEL] = bool(v[_CANCEL])
+        v[_MSG] = v[_MSG] or ""
+        return cls._make(v)
+
+    @classmethod
     def from_mapping(cls, row: Columns) -> StoredTask:
-        """From a row's mapping (or a dict) holding every column; JSON columns may be text
-        (a raw SQLite read) and are decoded here."""
-        request = row["request"]
-        result = row["result"]
-        return cls(
-            id=row["id"],
-            account_id=row["account_id"],
-            family=row["family"],
-            external_task_id=row["external_task_id"],
-            model_name=row["model_name"],
-            request=json.loads(request) if isinstance(request, str | bytes) else request,
-            status=TaskStatus(row["status"]),
-            status_msg=row["status_msg"] or "",
-            progress=row["progress"],
-            seed=row["seed"],
-            cost_milli=row["cost_milli"],
-            result=json.loads(result) if isinstance(result, str | bytes) else result,
-            callback_url=row["callback_url"],
-            attempts=row["attempts"],
-            lease_owner=row["lease_owner"],
-            lease_expires_at=row["lease_expires_at"],
-            cancel_requested=bool(row["cancel_requested"]),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            expired_at=row["expired_at"],
-        )
+        """From a mapping holding every column (a dict, a row's ``_mapping``)."""
+        return cls.from_values([row[name] for name in COLUMNS])
 
     @classmethod
     def from_object(cls, task: object) -> StoredTask:
         """From any object with the columns as attributes (a ``store.models.Task``)."""
-        return cls.from_mapping({name: getattr(task, name) for name in COLUMNS})
+        return cls.from_values([getattr(task, name) for name in COLUMNS])
 
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(StoredTask))
+COLUMNS: tuple[str, ...] = StoredTask._fields
+_STATUS, _REQUEST, _RESULT, _CANCEL, _MSG = (
+    COLUMNS.index(name)
+    for name in ("status", "request", "result", "cancel_requested", "status_msg")
+)

@@ -27,7 +27,7 @@ CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 
 # which Kling door a task was made through; each door lists and finds only its own
-FAMILIES = ("text2video", "image2video")
+FAMILIES = ("text2video", "image2video", "video-extend", "multi-image2video", "effects")
 
 # ---- image generation (/v1/images/generations): a family and a model namespace of its own ----
 IMAGE_FAMILY = "images"

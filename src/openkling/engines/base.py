@@ -22,7 +22,7 @@ class Capabilities:
     audio: bool = False  # the engine makes its own soundtrack
     own_camera: bool = False  # the engine moves the camera itself: no camera path is applied
     camera_phrase: bool = False  # a phrase describing the camera move helps its prompt
-    references: bool = False  # reference images (omni-video's refer_image) guide the content
+    references: bool = False  # reference images guide the content (omni-video, multi-image)
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class RenderRequest:
 
     Image inputs, when given, are already fitted to the canvas: ``image`` and ``image_tail``
     HxWx3 uint8, ``static_mask`` HxW bool, each dynamic mask an HxW bool region with its
-    trajectory in canvas pixels.
+    trajectory in canvas pixels. ``references`` are the pictures as given (any size).
     """
 
     prompt: str
@@ -49,6 +49,8 @@ class RenderRequest:
     # reference images (omni-video's refer_image, @image_1 ... in the prompt), each HxWx3
     # uint8 at its own size, in the prompt's order
     references: list[np.ndarray] = field(default_factory=list)
+    look: str | None = None  # an effect scene's synthetic realisation (domain/effects.py)
+    lora: str | None = None  # an effect scene's LoRA, by its name in the profile's `loras`
     extra: dict[str, Any] = field(default_factory=dict)
 
 

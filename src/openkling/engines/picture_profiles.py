@@ -22,7 +22,7 @@ from typing import Any
 
 from ..domain.image_catalog import exact_ratio
 from ..domain.vocabulary import IMAGE_ASPECT_RATIOS, IMAGE_MODEL_NAMES, IMAGE_RESOLUTIONS
-from .profiles import (
+from .profile_fields import (
     DEVICES,
     DTYPES,
     OFFLOADS,

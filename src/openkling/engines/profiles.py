@@ -8,15 +8,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..domain.vocabulary import ALL_MODEL_NAMES, ASPECT_RATIOS, MODES
+from .profile_fields import (
+    DEVICES,
+    DTYPES,
+    OFFLOADS,
+    ProfileError,
+    _bool,
+    _choice,
+    _int,
+    _no_unknown,
+    _number,
+    _path,
+)
 
 if TYPE_CHECKING:
     from .picture_profiles import PictureProfile
 
 ENGINES = ("synthetic", "diffusers")
 FAMILIES = ("wan", "wan2.2", "ltx", "cogvideox", "hunyuan")
-DEVICES = ("auto", "cuda", "cpu")
-DTYPES = ("auto", "bfloat16", "float16", "float32")
-OFFLOADS = ("none", "model", "sequential", "group")
 QUANTIZE = ("fp8", "int8")
 LORA_TARGETS = ("transformer", "transformer_2", "both")
 LONG_VIDEO = ("segments", "refuse")
@@ -66,6 +75,7 @@ _DIFFUSERS_KEYS = _SYNTHETIC_KEYS | {
     "compile",
     "pipeline_args",
     "i2v",
+    "references",
     "scheduler",
     "negative_prompt",
     "vae_dtype",
@@ -107,12 +117,12 @@ _SET_BY_OPENKLING = {
     "return_dict",
     "image",
     "last_image",
+    "reference_images",
 }
+# a [models."<name>".references] table: the pipeline that puts reference pictures in a video
+REFERENCE_FAMILIES = ("wan",)  # Wan VACE (WanVACEPipeline, reference_images)
+_REFERENCE_KEYS = {"family", "weights", "resolution", "steps", "guidance", "fps", "pipeline_args"}
 _AUDIO_KEYS = {"engine", "weights", "steps", "guidance", "device", "dtype"}
-
-
-class ProfileError(ValueError):
-    """A deployment profile that cannot work: raised at startup, naming file, model and fix."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,7 @@ class ModelProfile:
     audio_set: bool = False  # False: the catalog's default audio capability stands
     prices: dict[tuple[str, int], float] | None = None
     i2v: ImageProfile | None = None  # None: this model takes no image input
+    references: ImageProfile | None = None  # None: no reference images (multi-image2video)
     scheduler: SchedulerSpec | None = None  # None: the weights' own scheduler
     negative_prompt: str | None = None  # the default when a request gives none
     vae_dtype: str | None = None  # None: the pipeline's dtype
@@ -221,6 +232,24 @@ class ModelProfile:
             fps=i.fps,
             pipeline_args=i.pipeline_args,
             max_frames=i.max_frames,
+        )
+
+    def for_references(self) -> ModelProfile:
+        """This profile with the references table's weights and knobs in place of its own."""
+        assert self.references is not None
+        r = self.references
+        return replace(
+            self,
+            family=r.family,
+            weights=r.weights,
+            resolution=r.resolution,
+            steps=r.steps,
+            guidance=r.guidance,
+            guidance_2=None,
+            fps=r.fps,
+            pipeline_args=r.pipeline_args,
+            loras=(),  # the text model's LoRAs are not for the VACE weights
+            max_frames=None,
         )
 
     @property
@@ -293,9 +322,12 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
     if family is None:
         raise ProfileError(f'{where}: "family" is required: one of {", ".join(FAMILIES)}')
     i2v = _i2v(t["i2v"], family, source, f"{where}.i2v") if "i2v" in t else None
+    references = None
+    if "references" in t:
+        references = _references(t["references"], source, f"{where}.references")
     if "weights" in t and (not isinstance(t["weights"], str) or not t["weights"]):
         raise ProfileError(f'{where}: "weights" must be the directory of a diffusers pipeline')
-    if "weights" not in t and i2v is None:
+    if "weights" not in t and i2v is None and references is None:
         raise ProfileError(
             f'{where}: "weights" is required: the directory of a diffusers pipeline (it may be '
             "left out only when an [i2v] table gives image-to-video weights)"
@@ -386,6 +418,7 @@ def _model(name: str, t: dict[str, Any], source: Path) -> ModelProfile:
         weights=_path(t["weights"], source) if "weights" in t else None,
         resolution=_resolution(t.get("resolution", {}), where),
         i2v=i2v,
+        references=references,
         steps=_int(t, "steps", where, minimum=1),
         guidance=_range(t, "guidance", where),
         guidance_2=guidance_2,
@@ -460,45 +493,33 @@ def _i2v(value: Any, model_family: str, source: Path, where: str) -> ImageProfil
     )
 
 
-def _no_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
+def _references(value: Any, source: Path, where: str) -> ImageProfile:
+    if not isinstance(value, dict):
         raise ProfileError(
-            f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
-            f"allowed: {', '.join(sorted(allowed))}"
+            f'{where} must be a table like {{ weights = "..." }}: a Wan VACE pipeline that '
+            "puts reference pictures into the video"
         )
-
-
-def _choice(t: dict[str, Any], key: str, allowed: tuple[str, ...], where: str, default: Any) -> Any:
-    value = t.get(key, default)
-    if value is not default and value not in allowed:
-        raise ProfileError(f"{where}: {key} = {value!r}; expected one of {', '.join(allowed)}")
-    return value
-
-
-def _bool(t: dict[str, Any], key: str, where: str) -> bool:
-    value = t.get(key, False)
-    if not isinstance(value, bool):
-        raise ProfileError(f"{where}: {key} must be true or false, got {value!r}")
-    return value
-
-
-def _int(t: dict[str, Any], key: str, where: str, minimum: int) -> int | None:
-    value = t.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ProfileError(f"{where}: {key} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _number(t: dict[str, Any], key: str, where: str, positive: bool = False) -> float | None:
-    value = t.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or (positive and value <= 0):
-        raise ProfileError(f"{where}: {key} must be a {'positive ' if positive else ''}number")
-    return float(value)
+    _no_unknown(value, _REFERENCE_KEYS, where)
+    family = _choice(value, "family", REFERENCE_FAMILIES, where, default="wan")
+    if not isinstance(value.get("weights"), str) or not value["weights"]:
+        raise ProfileError(
+            f'{where}: "weights" is required: the directory of a diffusers WanVACEPipeline'
+        )
+    args = value.get("pipeline_args", {})
+    if not isinstance(args, dict):
+        raise ProfileError(f'{where}: "pipeline_args" must be a table of keyword arguments')
+    taken = sorted(set(args) & _SET_BY_OPENKLING)
+    if taken:
+        raise ProfileError(f"{where}: pipeline_args {', '.join(taken)} are set by openkling")
+    return ImageProfile(
+        family=family,
+        weights=_path(value["weights"], source),
+        resolution=_resolution(value.get("resolution", {}), where),
+        steps=_int(value, "steps", where, minimum=1),
+        guidance=_range(value, "guidance", where),
+        fps=_number(value, "fps", where, positive=True),
+        pipeline_args=dict(args),
+    )
 
 
 def _range(t: dict[str, Any], key: str, where: str) -> tuple[float, float] | None:
@@ -512,11 +533,6 @@ def _range(t: dict[str, Any], key: str, where: str) -> tuple[float, float] | Non
     if not ok or not 0 <= value[0] <= value[1]:
         raise ProfileError(f"{where}: {key} must be [min, max] with 0 <= min <= max, got {value!r}")
     return float(value[0]), float(value[1])
-
-
-def _path(value: str, source: Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (source.parent / path).resolve()
 
 
 def _resolution(value: Any, where: str) -> dict[str, dict[str, tuple[int, int]]]:

@@ -26,6 +26,7 @@ class EngineRegistry:
     audios: dict[str, AudioEngine] = field(default_factory=dict)
     profiles: Profiles | None = None
     images: dict[str, VideoEngine] = field(default_factory=dict)  # own image-to-video engines
+    refs: dict[str, VideoEngine] = field(default_factory=dict)  # own reference-image engines
     # the engines of /v1/images/generations, by image model name
     pictures: dict[str, PictureEngine] = field(default_factory=dict)
 
@@ -38,6 +39,15 @@ class EngineRegistry:
             raise EngineError(f"model {model_name} is not served by this worker")
         if image and not engine.capabilities.image_input:
             raise EngineError(f"model {model_name} takes no image input on this worker")
+        return engine
+
+    def references(self, model_name: str) -> VideoEngine:
+        """The engine that puts a model's reference pictures into a video."""
+        engine = self.refs.get(model_name) or self.videos.get(model_name)
+        if engine is None:
+            raise EngineError(f"model {model_name} is not served by this worker")
+        if not engine.capabilities.references:
+            raise EngineError(f"model {model_name} takes no reference images on this worker")
         return engine
 
     def picture(self, model_name: str) -> PictureEngine:
@@ -56,7 +66,9 @@ class EngineRegistry:
         For worker processes: the API server builds the registry too and should not load weights.
         """
         names = model_names if model_names is not None else list(self.catalog.names)
-        engines = [self.videos.get(n) for n in names] + [self.images.get(n) for n in names]
+        engines: list[object] = [self.videos.get(n) for n in names]
+        engines += [self.images.get(n) for n in names]
+        engines += [self.refs.get(n) for n in names]
         engines += [self.pictures.get(n) for n in names]
         for engine in engines + [self.audios.get(n) for n in names]:
             preload = getattr(engine, "preload", None)
@@ -100,7 +112,7 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
         profile = profiles.models.get(name) if profiles else None
         registry.videos[name] = synthetic
         if profile is not None and profile.engine == "diffusers":
-            from .diffusers import build_engine, build_image_engine
+            from .diffusers import build_engine, build_image_engine, build_reference_engine
 
             text = build_engine(profile, pools.video()) if profile.weights is not None else None
             image = build_image_engine(profile, pools.video()) if profile.i2v else None
@@ -111,6 +123,8 @@ def build_registry(settings: Settings, models: list[str] | None = None) -> Engin
             if text is not None:
                 text.continuation = image
                 registry.videos[name] = text
+            if profile.references is not None:
+                registry.refs[name] = build_reference_engine(profile, pools.video())
         if entry.audio:
             registry.audios[name] = _audio_engine(profile, procedural, pools)
         if profile is not None:
@@ -156,11 +170,11 @@ def _catalog(profiles: Profiles | None) -> Catalog:
     images = dict(catalog.images)
     for name, picture in profiles.images.items():
         text, image = picture.prices
-        entry = images[name]
+        offered = images[name]
         images[name] = replace(
-            entry,
-            text_price=entry.text_price if text is None else text,
-            reference_price=entry.reference_price if image is None else image,
+            offered,
+            text_price=offered.text_price if text is None else text,
+            reference_price=offered.reference_price if image is None else image,
             reference=picture.engine == "synthetic" or picture.img2img,
         )
     entries = {}
@@ -186,7 +200,7 @@ def _catalog(profiles: Profiles | None) -> Catalog:
                 end_frame=entry.end_frame and i2v is not None and i2v.end_frame,
                 masks=False,
                 durations=durations or entry.durations[:1],
-                references=False,  # no diffusers family here takes reference images yet
+                references=profile.references is not None,  # a Wan VACE table
             )
             if entry.api == "2026":  # the same narrowing for the 2026 endpoints
                 needs = {"image-to-video": i2v is not None}

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..domain.vocabulary import ASPECT_RATIOS
 from ..errors import GenerationCancelled
 from .base import Capabilities, RenderRequest, StepCallback, StopCheck
+from .synthetic_effects import render_look
 from .synthetic_image import render_image
 
 SHAPE_KINDS = ("circle", "ring", "square", "triangle", "star", "hexagon")
@@ -143,6 +144,8 @@ class SyntheticEngine:
             raise ValueError(f"canvas must be at least 16x16, got {request.width}x{request.height}")
         if request.num_frames < 1:
             raise ValueError(f"num_frames must be at least 1, got {request.num_frames}")
+        if request.look is not None and request.image is not None:
+            return render_look(request, on_step, should_stop)
         if request.image is not None or request.image_tail is not None:
             frames = render_image(request, on_step, should_stop)
         else:

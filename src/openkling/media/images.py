@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import av
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -142,6 +143,8 @@ def open_image(data: bytes, field: str) -> Image.Image:
                     f"the image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
                     f"at most {MAX_PIXELS // 1_000_000} megapixels",
                 )
+            if fmt == "jpeg":
+                _verify_jpeg(data, field, fmt)
             opened.load()
             image = ImageOps.exif_transpose(opened)
     except InvalidParameter:
@@ -161,6 +164,26 @@ def open_image(data: bytes, field: str) -> Image.Image:
     ):
         raise _bad(field, f"is not a readable {fmt.upper()} file (corrupt or truncated)") from None
     return image
+
+
+def _corrupt(field: str, fmt: str) -> InvalidParameter:
+    return _bad(field, f"is not a readable {fmt.upper()} file (corrupt or truncated)")
+
+
+def _verify_jpeg(data: bytes, field: str, fmt: str) -> None:
+    """Refuse a JPEG whose scan ends before its declared size. Pillow's decoder (libjpeg)
+    fills the missing part in silently, so that a small file could pass for a huge picture;
+    FFmpeg's, told to stop at the first error, says so."""
+    codec = av.CodecContext.create("mjpeg", "r")
+    codec.options = {"err_detect": "explode"}
+    try:
+        frames = [*codec.decode(av.Packet(data)), *codec.decode(None)]
+    except av.error.InvalidDataError:
+        raise _corrupt(field, fmt) from None
+    except av.error.FFmpegError:  # a JPEG variant FFmpeg does not read: Pillow decides
+        return
+    if not frames:
+        raise _corrupt(field, fmt)
 
 
 def check_image(data: bytes, field: str) -> InputImage:

@@ -46,3 +46,9 @@ def make_spritesheet(video: bytes, *, tiles: int = TILES, columns: int = COLUMNS
     out = io.BytesIO()
     sheet.save(out, format="JPEG", quality=85)
     return out.getvalue()
+
+
+def sprite_key(video_key: str) -> str:
+    """Where a video's spritesheet is kept: beside it (``videos/<id>-sprite.jpg``)."""
+    stem = video_key.rsplit(".", 1)[0]
+    return f"{stem}-sprite.jpg"

@@ -414,6 +414,7 @@ def _request(
     headers: Mapping[str, str],
     content: bytes | None,
     timeout: float,
+    watchdog: _Watchdog | None = None,
 ) -> httpx.Request:
     target = pinned.target
     url = target.url.copy_with(host=str(address))
@@ -421,6 +422,8 @@ def _request(
     extensions: dict[str, object] = {
         "timeout": httpx.Timeout(timeout).as_dict(),
     }
+    if watchdog is not None:
+        extensions["trace"] = watchdog.trace
     if target.url.scheme == "https":
         extensions["sni_hostname"] = target.host  # the certificate is verified for the name
     request = _shared_client().build_request(
@@ -448,13 +451,27 @@ def _failure(exc: httpx.HTTPError, host: str, timeout: float) -> FetchFailed:
     return FetchFailed(f"the request to {host} failed")
 
 
-def _send(pinned: _Pinned, method: str, *, headers, content, timeout) -> httpx.Response:
+def _send(
+    pinned: _Pinned,
+    method: str,
+    *,
+    headers: Mapping[str, str],
+    content: bytes | None,
+    timeout: float,
+    watchdog: _Watchdog | None = None,
+) -> httpx.Response:
     """Open a streamed response from the first checked address that accepts a connection."""
     client = _shared_client()
     last: httpx.HTTPError | None = None
     for address in pinned.addresses:
         request = _request(
-            pinned, address, method, headers=headers, content=content, timeout=timeout
+            pinned,
+            address,
+            method,
+            headers=headers,
+            content=content,
+            timeout=timeout,
+            watchdog=watchdog,
         )
         try:
             return client.send(request, stream=True)
@@ -498,6 +515,60 @@ class Fetched:
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
+class _Watchdog:
+    """Cuts a fetch's connection when its deadline passes, whatever it is waiting for: the
+    connection is taken from httpcore's trace as soon as it is made, and shut down from a timer
+    thread, which ends a blocking read at once (a per-read timeout would let a host that sends
+    one byte a second go on for ever)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self.cut = False  # a connection was shut down by the timer
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: Mapping[str, object]) -> None:
+        if event != "connection.connect_tcp.complete":
+            return
+        stream = info.get("return_value")
+        get_extra = getattr(stream, "get_extra_info", None)
+        sock = get_extra("socket") if get_extra is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+            self.cut = self.cut or fired
+        if fired:
+            _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+            self.cut = bool(sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _Late(FetchFailed):
+    """The deadline passed between two steps of a fetch (told as ``fetch``'s message)."""
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
 def fetch(
     url: str,
     *,
@@ -507,24 +578,56 @@ def fetch(
     allow: AllowList,
     max_redirects: int = MAX_REDIRECTS,
     resolve: Resolver = system_resolve,
+    deadline: float | None = None,
 ) -> Fetched:
     """GET a URL through the guard: every redirect hop is checked and pinned like the first.
 
-    The body is streamed and refused past ``max_bytes``; ``timeout`` bounds the whole fetch
-    (between reads; one read may wait up to ``timeout`` itself); ``content_types`` (media
-    types such as ``image/png``; empty: any) is checked before the body is read. Compressed
-    transfer encodings are not accepted, so ``max_bytes`` is what lands in memory.
-    Raises ``URLRefused`` or ``FetchFailed``.
+    The body is streamed and refused past ``max_bytes``. ``timeout`` bounds the whole fetch on
+    the clock (connecting, waiting and reading alike); ``deadline`` (``time.monotonic()``
+    time), when given, is the moment it ends instead, shared by several fetches that have one
+    budget of ``timeout`` seconds. ``content_types`` (media types such as ``image/png``;
+    empty: any) is checked before the body is read. Compressed transfer encodings are not
+    accepted, so ``max_bytes`` is what lands in memory. Raises ``URLRefused`` or
+    ``FetchFailed``.
     """
     accepted = tuple(t.lower() for t in content_types)
-    deadline = time.monotonic() + timeout
+    if deadline is None:
+        deadline = time.monotonic() + timeout
+    late = FetchFailed(f"the fetch took longer than {timeout:g} s")
+    if deadline - time.monotonic() <= 0:
+        raise late
+    watchdog = _Watchdog(deadline)
+    try:
+        return _fetch(url, accepted, max_bytes, timeout, allow, max_redirects, resolve, watchdog)
+    except OutboundError as exc:
+        if watchdog.cut or isinstance(exc, _Late):
+            raise late from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _fetch(
+    url: str,
+    accepted: tuple[str, ...],
+    max_bytes: int,
+    timeout: float,
+    allow: AllowList,
+    max_redirects: int,
+    resolve: Resolver,
+    watchdog: _Watchdog,
+) -> Fetched:
     current = url
     for _hop in range(max_redirects + 1):
-        remaining = max(deadline - time.monotonic(), 0.001)
+        if watchdog.fired:
+            raise _Late("deadline")
+        remaining = max(watchdog.deadline - time.monotonic(), 0.001)
         pinned = _pin(current, allow, resolve, remaining)
         host = pinned.target.host
         headers = {"Accept-Encoding": "identity", "Accept": ", ".join(accepted) or "*/*"}
-        response = _send(pinned, "GET", headers=headers, content=None, timeout=remaining)
+        response = _send(
+            pinned, "GET", headers=headers, content=None, timeout=remaining, watchdog=watchdog
+        )
         try:
             if response.status_code in _REDIRECTS:
                 location = response.headers.get("location")
@@ -532,7 +635,7 @@ def fetch(
                     raise FetchFailed(f"{host} redirected without a Location")
                 current = urljoin(str(pinned.target.url), location)
                 continue
-            return _read_body(response, pinned, accepted, max_bytes, deadline, timeout)
+            return _read_body(response, pinned, accepted, max_bytes, watchdog)
         except httpx.HTTPError as exc:
             raise _failure(exc, host, timeout) from None
         finally:
@@ -545,8 +648,7 @@ def _read_body(
     pinned: _Pinned,
     accepted: tuple[str, ...],
     max_bytes: int,
-    deadline: float,
-    timeout: float,
+    watchdog: _Watchdog,
 ) -> Fetched:
     host = pinned.target.host
     if response.status_code != 200:
@@ -569,6 +671,6 @@ def _read_body(
         body += chunk
         if len(body) > max_bytes:
             raise too_big
-        if time.monotonic() > deadline:
-            raise FetchFailed(f"{host} took longer than {timeout:g} s to send it")
+        if watchdog.fired:
+            raise _Late("deadline")
     return Fetched(bytes(body), media_type, str(pinned.target.url))

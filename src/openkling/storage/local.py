@@ -7,6 +7,7 @@ import hmac
 import os
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -82,3 +83,12 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
         if not os.access(self.root, os.W_OK):
             raise RuntimeError(f"storage directory {self.root} is not writable")
+        # a write probe: a full disk still passes the permission check above
+        probe = self.root / f".probe-{os.getpid()}-{threading.get_ident()}"
+        try:
+            with open(probe, "wb") as f:
+                f.write(b"\0" * 4096)
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            probe.unlink(missing_ok=True)

@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..domain.status import TaskStatus
+
 
 class Base(DeclarativeBase):
     pass
@@ -63,9 +65,9 @@ class Task(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     external_task_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     model_name: Mapped[str] = mapped_column(String(64))
-    family: Mapped[str] = mapped_column(String(16), default="text2video")  # the door it came by
+    family: Mapped[str] = mapped_column(String(32), default="text2video")  # the door it came by
     request: Mapped[dict] = mapped_column(JSON)  # request.GenerationRequest, normalised
-    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.SUBMITTED.value)
     status_msg: Mapped[str] = mapped_column(Text, default="")
     progress: Mapped[int] = mapped_column(Integer, default=0)
     seed: Mapped[int] = mapped_column(BigInteger)

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..errors import OutboundError, RateLimited, URLRefused
 from ..net import guard as netguard
 from ..observability import metrics
+from ..observability.failing import FailureState
 from ..store.db import Sessions, affected, now_ms
 from ..store.models import Account, Callback
 from . import webhook_secrets, webhooks
@@ -131,16 +132,21 @@ class CallbackSender:
         self._wake.set()
 
     def _loop(self) -> None:
+        state = FailureState("callback sender", log, base=0.5)
         while not self._stop.is_set():
             taken = 0
             try:
                 for row in self._take():
                     self._pool.submit(self._send, row)
                     taken += 1
-            except Exception:  # keep delivering after a database hiccup
-                log.exception("callback sender pass failed")
+                state.succeeded()
+            except Exception as exc:  # keep delivering after a database outage, backing off
+                state.failed(exc)
             if not taken:
-                self._wake.wait(0.5)
+                if state.failing:  # an outage: wake-ups do not shorten the back-off
+                    self._stop.wait(state.wait())
+                else:
+                    self._wake.wait(state.wait())
                 self._wake.clear()
 
     def _send(self, row: Callback) -> None:

@@ -152,7 +152,7 @@ class Lifecycle:
                 expired_id = s.execute(
                     select(Task.id)
                     .where(
-                        Task.status == "processing",
+                        Task.status == TaskStatus.PROCESSING,
                         Task.lease_expires_at < now,
                         Task.model_name.in_(models),
                     )

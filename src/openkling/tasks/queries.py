@@ -30,7 +30,7 @@ def batch(
     with sessions.engine.connect() as conn:
         rows = conn.execute(query).all()
     found = {(row.external_task_id if by_external else row.id): row for row in rows}
-    return [StoredTask.from_mapping(found[i]._mapping) for i in ids if i in found]
+    return [StoredTask.from_values(found[i]) for i in ids if i in found]
 
 
 def page(
@@ -58,4 +58,4 @@ def page(
         query = query.where(_T.c.id < after_id)
     with sessions.engine.connect() as conn:
         rows = conn.execute(query.order_by(_T.c.id.desc()).limit(limit + 1)).all()
-    return [StoredTask.from_mapping(row._mapping) for row in rows[:limit]], len(rows) > limit
+    return [StoredTask.from_values(row) for row in rows[:limit]], len(rows) > limit

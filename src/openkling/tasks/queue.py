@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from ..domain.queue import QueueInfo
+from ..domain.status import TaskStatus
 from ..store.db import Sessions, now_ms
 
 RECENT_RUNS = 20
@@ -81,13 +82,13 @@ class QueueEstimates:
                 model, RECENT_RUNS)  # fmt: skip
 
     def of(self, task: Any) -> QueueInfo | None:
-        if task is None or task.status != "submitted":
+        if task is None or task.status != TaskStatus.SUBMITTED:
             return None
         return estimate(self.sessions.raw.fetchone(self._sql, self._params(task)))
 
     async def of_async(self, task: Any) -> QueueInfo | None:
         """``of`` on the event loop: PostgreSQL awaited there, SQLite read directly."""
-        if task is None or task.status != "submitted":
+        if task is None or task.status != TaskStatus.SUBMITTED:
             return None
         if self.sessions.loop_reads is None:
             return self.of(task)

@@ -11,6 +11,8 @@ from ..config import Settings
 from ..domain.request import GenerationRequest
 from ..domain.result import TaskResult
 from ..domain.status import TERMINAL, TaskStatus
+from ..media.spritesheet import sprite_key
+from ..observability.failing import FailureState
 from ..storage.base import Storage
 from ..store.db import Sessions, now_ms
 from ..store.models import Task
@@ -69,7 +71,9 @@ def sweep(settings: Settings, sessions: Sessions, storage: Storage) -> list[str]
 
 def _delete_files(storage: Storage, row) -> bool:
     """Delete a task's files; False (the task is tried again next sweep) if any failed."""
-    keys = TaskResult.model_validate(row.result).keys() if row.result else []
+    result = TaskResult.model_validate(row.result) if row.result else None
+    keys = result.keys() if result else []
+    keys += [sprite_key(v.key) for v in result.videos] if result else []  # made on request
     keys += GenerationRequest.model_validate(row.request).input_keys()
     try:
         for key in keys:
@@ -101,10 +105,13 @@ class RetentionSweeper:
     def _loop(self) -> None:
         if self._stop.wait(1.0):  # let start-up finish first
             return
+        every = self.settings.retention_sweep_seconds
+        state = FailureState("retention sweep", log, base=every, most=max(every, 300.0))
         while True:
             try:
                 sweep(self.settings, self.sessions, self.storage)
-            except Exception:  # a database hiccup: try again next time
-                log.exception("retention sweep failed")
-            if self._stop.wait(self.settings.retention_sweep_seconds):
+                state.succeeded()
+            except Exception as exc:  # a database outage: try again, backing off
+                state.failed(exc)
+            if self._stop.wait(state.wait()):
                 return

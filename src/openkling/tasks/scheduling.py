@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from ..domain.status import TaskStatus
 from ..store.models import Account, Task
 
-SUBMITTED, PROCESSING = "submitted", "processing"
+SUBMITTED, PROCESSING = TaskStatus.SUBMITTED, TaskStatus.PROCESSING
 
 
 def now_us() -> int:

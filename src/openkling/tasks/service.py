@@ -26,6 +26,7 @@ from ..errors import (
     ModelPermissionDenied,
     TaskNotFound,
 )
+from ..media.spritesheet import make_spritesheet, sprite_key
 from ..observability import logs, metrics
 from ..store.db import Sessions, affected, now_ms
 from ..store.models import TASKS, Account, Task
@@ -68,6 +69,7 @@ class _TaskIds:
 
 
 new_task_id = _TaskIds()
+_FAMILY = 1 + COLUMNS.index("family")  # in a row of _CURRENT_AND_TASK (after the secret)
 
 
 class TaskService:
@@ -197,6 +199,7 @@ class TaskService:
             "created_at": now,
             "updated_at": now,
             "expired_at": None,
+            "started_at": None,
         }
         # the create's transaction checks this is still the account's current key
         return PendingCreate(
@@ -260,7 +263,7 @@ class TaskService:
                 row = conn.execute(self._BY_EXTERNAL, {**params, "key": external_id}).first()
         if row is None:
             raise TaskNotFound(f"task '{task_id or external_id}' does not exist")
-        return StoredTask.from_mapping(row._mapping)
+        return StoredTask.from_values(row)
 
     # A get reads the task with the key check in one statement (``get_if_current``).
     # The task is matched by its primary key alone, its account and family compared here: a
@@ -306,10 +309,22 @@ class TaskService:
     ) -> StoredTask | None | Literal[False]:
         if row is None or row[0] != account.secret_key:
             return False
-        # COLUMNS starts with id, account_id, family: whose it is is known before the record
-        if row[1] is None or row[2] != account.id or row[3] != family:
+        # whose it is is known before the record is made (COLUMNS starts id, account_id)
+        if row[1] is None or row[2] != account.id or row[_FAMILY] != family:
             return None
-        return StoredTask.from_mapping(dict(zip(COLUMNS, row[1:], strict=True)))
+        return StoredTask.from_values(row[1:])
+
+    def video_owner(self, account: Principal, video_id: str) -> StoredTask | None:
+        """The task of this account (any door) whose result holds the video ``video_id``, or
+        None. Video ids are ``<task id>-<attempt>``: the task is read by its primary key."""
+        task_id = video_id.rpartition("-")[0]
+        if not task_id:
+            return None
+        with self.sessions.engine.connect() as conn:
+            row = conn.execute(self._BY_ID, {"key": task_id}).first()
+        if row is None or row.account_id != account.id:
+            return None
+        return StoredTask.from_values(row)
 
     def list(
         self, account: Principal, *, page: int, size: int, family: str = "text2video"
@@ -323,7 +338,7 @@ class TaskService:
                 .offset((page - 1) * size)
                 .limit(size)
             ).all()
-        return [StoredTask.from_mapping(row._mapping) for row in rows]
+        return [StoredTask.from_values(row) for row in rows]
 
     def page(
         self, account: Principal, *, family: str, after: str | None, limit: int, ascending: bool
@@ -337,7 +352,7 @@ class TaskService:
         order = t.c.id.asc() if ascending else t.c.id.desc()
         with self.sessions() as s:
             rows = s.execute(query.order_by(order).limit(limit + 1)).all()
-        return [StoredTask.from_mapping(row._mapping) for row in rows[:limit]], len(rows) > limit
+        return [StoredTask.from_values(row) for row in rows[:limit]], len(rows) > limit
 
     def delete(
         self, account: Principal, task_id: str, *, family: str, also: tuple[str, ...] = ()
@@ -359,12 +374,41 @@ class TaskService:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         keys = list(also) + GenerationRequest.model_validate(task.request).input_keys()
         if task.result:
-            keys += TaskResult.model_validate(task.result).keys()
-        for key in keys:
+            result = TaskResult.model_validate(task.result)
+            keys += result.keys() + [sprite_key(v.key) for v in result.videos]
+        for key in dict.fromkeys(keys):
             try:
                 self.lifecycle.storage.delete(key)
             except Exception:  # the row is gone; a stray file is logged, not fatal
                 log.exception("task %s: could not delete file %s", task.id, key)
+
+    def spritesheet(
+        self, account: Principal, task_id: str, *, family: str, video_key: str
+    ) -> bytes:
+        """The spritesheet of a task's video (``video_key``), made from its frames on first
+        request and kept beside it (``<video>-sprite.jpg``, removed with the task).
+
+        A delete may race the first request: the sheet is written first, then the task is
+        looked up again; a task gone by then has its sheet removed here, and one deleted after
+        has it removed by its delete (which removes files after the row). Either way no file
+        outlives its task."""
+        key = sprite_key(video_key)
+        storage = self.lifecycle.storage
+        try:
+            return storage.read(key)
+        except FileNotFoundError:
+            pass
+        sheet = make_spritesheet(storage.read(video_key))
+        storage.put_bytes(key, sheet, "image/jpeg")
+        t = self._TASKS
+        with self.sessions() as s:
+            still = s.execute(
+                select(t.c.id).where(t.c.id == task_id, t.c.account_id == account.id)
+            ).first()
+        if still is None:
+            storage.delete(key)
+            raise TaskNotFound(f"task '{task_id}' does not exist")
+        return sheet
 
     def cancel(self, account: Principal, task_id: str, *, family: str = "text2video") -> StoredTask:
         task = self.get(account, task_id=task_id, family=family)

@@ -38,4 +38,4 @@ class TaskWatch:
                 .order_by(t.c.created_at, t.c.id)
                 .limit(MAX_ROWS)
             ).all()
-        return [StoredTask.from_mapping(row._mapping) for row in rows]
+        return [StoredTask.from_values(row) for row in rows]

@@ -7,6 +7,7 @@ import threading
 import time
 from enum import Enum
 
+from ..observability.failing import FailureState
 from ..tasks.run import Run
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Lease:
 
     def __init__(self, run: Run, *, interval: float, timeout: float) -> None:
         self.run = run
+        self._renewals = FailureState(f"task {run.task_id}: lease renewal", log)
         self.interval = interval
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
@@ -46,8 +48,9 @@ class Lease:
     def beat(self) -> None:
         try:
             self.run.renew(self.progress)
-        except Exception:  # a database hiccup: try again next beat
-            log.exception("task %s: lease renewal failed", self.run.task_id)
+            self._renewals.succeeded()
+        except Exception as exc:  # a database outage: try again next beat, logged once
+            self._renewals.failed(exc)
 
     def report(self, progress: int) -> None:
         """Record progress; it reaches the store a few times a second at most."""

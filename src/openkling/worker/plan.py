@@ -102,6 +102,7 @@ def check_inputs(request: GenerationRequest, engine: VideoEngine) -> None:
          caps.end_frame),
         ("masks", request.static_mask is not None or bool(request.dynamic_masks), caps.masks),
         ("reference images", bool(request.references), caps.references),
+        ("a video to continue", request.parent is not None, caps.image_input),
     ]  # fmt: skip
     for what, asked, honoured in wanted:
         if asked and not honoured:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from ..engines.base import RenderRequest, VideoEngine
 from ..engines.registry import EngineRegistry
 from ..errors import EngineError, GenerationCancelled
 from ..media.encode import encode_mp4, probe
+from ..media.images import fit
 from ..observability import logs, metrics
 from ..storage.base import Storage
 from ..tasks.lifecycle import CANCELLED_MSG, Lifecycle
 from ..tasks.run import Run
+from . import continuation
 from .inputs import RenderInputs, load_inputs
 from .lease import Lease, StopReason
 from .pictures import make_pictures
@@ -33,6 +36,9 @@ from .stages import NullObserver, StageClock, WorkerObserver
 from .watermark import Mark, make_mark, watermark_video
 
 log = logging.getLogger(__name__)
+
+# a task whose files could not be written: the disk (or the quota) is full
+STORAGE_FULL_MSG = "storage full: the result could not be written; the task was refunded"
 
 
 @dataclass
@@ -142,12 +148,35 @@ class Worker:
             log.warning("task %s failed: %s", run.task_id, exc)
             run.fail(str(exc) or "generation failed")
             return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                log.exception("task %s: unexpected error", run.task_id)
+                run.fail(f"internal error: {type(exc).__name__}")
+                return
+            log.warning("task %s failed: storage full while writing its result", run.task_id)
+            run.fail(STORAGE_FULL_MSG)  # failed tasks are refunded
+            self._discard(self._attempt_keys(run))  # what part of it was written
+            return
         except Exception as exc:
             log.exception("task %s: unexpected error", run.task_id)
             run.fail(f"internal error: {type(exc).__name__}")
             return
-        if not run.succeed(result):
+        if not run.succeed(result):  # another run owns the task: its files are not ours
             log.warning("task %s: result not recorded (task no longer ours)", run.task_id)
+            self._discard(result.keys())
+
+    def _discard(self, keys: Iterable[str]) -> None:
+        """Remove files this run wrote that no task records (a lost lease, a failed write):
+        each attempt writes under its own keys, so nothing another run wrote is touched."""
+        for key in keys:
+            try:
+                self.storage.delete(key)
+            except Exception:  # logged; retention cannot find it, so say which
+                log.exception("could not remove unrecorded file %s", key)
+
+    def _attempt_keys(self, run: Run) -> list[str]:
+        video_id = f"{run.task_id}-{run.attempt}"
+        return [f"videos/{video_id}{suffix}" for suffix in (".mp4", ".jpg", ".watermark.mp4")]
 
     def _generate(self, run: Run, lease: Lease) -> TaskResult:
         request = run.request
@@ -162,7 +191,11 @@ class Worker:
                 report=lease.report,
                 should_stop=lease.should_stop,
             )
-        engine = self.registry.video(request.model_name, image=request.has_image)
+        if request.references:
+            engine = self.registry.references(request.model_name)
+        else:  # an extension continues from its parent's last frame: an image request
+            image = request.has_image or request.parent is not None
+            engine = self.registry.video(request.model_name, image=image)
         check_inputs(request, engine)
         plan = plan_render(run.request, engine, seed=run.seed)
         log.info(
@@ -190,7 +223,9 @@ class Worker:
     def _steps(self, job: _Job) -> TaskResult:
         """The body of a run, in numbered steps as a pipeline's ``__call__``."""
         plan, clock = job.plan, job.clock
-        # 1. inputs: the task's stored images, fitted to the canvas
+        # 1. inputs: the task's stored images, fitted to the canvas; for an extension, the
+        # parent video and its last frame, where the continuation starts
+        parent_path, parent_frames = None, 0
         with clock.stage("inputs"):
             inputs = load_inputs(
                 job.request,
@@ -199,6 +234,12 @@ class Worker:
                 plan.canvas_h,
                 first_view=self._first_view(job),
             )
+            if job.request.parent is not None:
+                parent_path = continuation.parent_file(
+                    self.storage, job.request.parent, job.workdir
+                )
+                last, parent_frames = continuation.last_frame(parent_path)
+                inputs.image = fit(last, plan.canvas_w, plan.canvas_h)
         # 2. render every shot, one after another (frames flow lazily into the encoder)
         frames = clock.frames("render", self._render(job, inputs))
         # 3. camera: a viewport moving through the overscanned canvas
@@ -208,6 +249,8 @@ class Worker:
                 frames, out_width=plan.width, out_height=plan.height, num_frames=plan.num_frames
             ),
         )
+        if parent_path is not None:  # the whole video: the parent, then its continuation
+            frames = itertools.chain(continuation.frames(parent_path), frames)
         # 4. audio: one track over the whole video
         with clock.stage("audio"):
             audio = self._audio(job)
@@ -223,7 +266,7 @@ class Worker:
                 audio=audio,
                 preset=self.settings.x264_preset,
                 cover_path=cover_path,
-                expected_frames=plan.num_frames,
+                expected_frames=parent_frames + plan.num_frames,
             )
         job.checkpoint()
         # 6. watermark: a copy with the mark, when the request asked for one
@@ -256,6 +299,10 @@ class Worker:
         """The frames of every shot in order, hard cuts between them; progress 0..95 runs
         across all shots by frame count."""
         plan, last = job.plan, len(job.plan.shots) - 1
+        # a continuation's first rendered frame is its start picture, the parent's last frame,
+        # which the video already has: one more frame is rendered and that one dropped
+        lead = 1 if job.request.parent is not None else 0
+        effect = job.request.effect
         for index, shot in enumerate(plan.shots):
 
             def on_step(done: int, total: int, shot=shot) -> None:
@@ -267,7 +314,7 @@ class Worker:
                 negative_prompt=plan.negative_prompt,
                 width=plan.canvas_w,
                 height=plan.canvas_h,
-                num_frames=shot.render_frames,
+                num_frames=self._render_count(job, shot.render_frames, lead),
                 fps=plan.fps,
                 cfg_scale=plan.cfg_scale,
                 seed=shot.seed,
@@ -276,17 +323,27 @@ class Worker:
                 static_mask=inputs.static_mask,
                 dynamic_masks=inputs.dynamic_masks,
                 references=inputs.references,
+                look=effect.look if effect is not None else None,
+                lora=effect.lora if effect is not None else None,
                 # the camera path moves the picture; an engine adds no motion of its own
                 extra={"camera_moves": not plan.camera.is_static},
             )
             frames = job.engine.render(request, on_step=on_step, should_stop=job.lease.should_stop)
-            yield from itertools.islice(frames, shot.num_frames)
+            yield from itertools.islice(frames, lead, lead + shot.num_frames)
             # an engine's frame rule may render more than the shot keeps: its last steps
             # are not awaited, so the shot's share is reported done here
             job.lease.report(
                 min(95, int(95 * (shot.start_frame + shot.num_frames) / plan.num_frames))
             )
             job.checkpoint()
+
+    @staticmethod
+    def _render_count(job: _Job, frames: int, lead: int) -> int:
+        """``frames`` and ``lead`` more, rounded up to a count the engine renders (its frame
+        rule, e.g. 4k+1)."""
+        if not lead:
+            return frames
+        return max(frames + lead, job.engine.frame_plan((frames + lead) / job.plan.fps)[0])
 
     def _audio(self, job: _Job) -> np.ndarray | None:
         if not job.plan.audio:

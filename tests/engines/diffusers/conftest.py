@@ -22,6 +22,7 @@ def tiny_weights(tmp_path_factory):
         "wan2.2": lambda path: tiny.build_wan(path, two_stage=True),
         "ltx": tiny.build_ltx,
         "wan-i2v": tiny.build_wan_i2v,
+        "wan-vace": tiny.build_wan_vace,
         "wan-flf2v": lambda path: tiny.build_wan_i2v(path, first_last=True),
         "cogvideox-i2v": tiny.build_cogvideox_i2v,
         "cogvideox-5b-i2v": lambda path: tiny.build_cogvideox_i2v(path, learned=True),

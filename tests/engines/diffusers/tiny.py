@@ -125,6 +125,40 @@ def build_wan_i2v(path: Path, *, first_last: bool = False, seed: int = 0) -> Pat
     return path
 
 
+def build_wan_vace(path: Path, *, seed: int = 0) -> Path:
+    """Wan VACE layout (reference images): a Wan transformer with one VACE block, whose
+    control input is 96 channels (the video's two latents and the mask)."""
+    from diffusers import UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
+
+    torch.manual_seed(seed)
+    transformer = WanVACETransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=1024,
+        vace_layers=[0],
+        vace_in_channels=96,
+    )
+    pipe = WanVACEPipeline(
+        tokenizer=tokenizer(),
+        text_encoder=_t5(umt5=True),
+        vae=_wan_vae(),
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+        ),
+        transformer=transformer,
+    )
+    pipe.save_pretrained(path)
+    return path
+
+
 def build_wan22_i2v(path: Path, *, seed: int = 0) -> Path:
     """Wan 2.2 A14B image-to-video layout: two transformers (boundary_ratio), no image encoder,
     16 noise + 16 condition + 4 mask channels; it takes a last frame too."""

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
 from ...domain.queue import QueueInfo
+from ...domain.status import TaskStatus
 from ...domain.task import StoredTask
 from ...domain.vocabulary import FAMILIES
 from ...errors import AuthError, RateLimited
@@ -263,7 +264,7 @@ async def account_events(
             since = read_at
             sent = False
             for row in rows:
-                queue = queues.get(row.id) if row.status == "submitted" else None
+                queue = queues.get(row.id) if row.status is TaskStatus.SUBMITTED else None
                 if seen.get(row.id) != _key(row, queue):
                     seen[row.id] = _key(row, queue)
                     yield sse(row.family, present(row, queue), f"{row.updated_at}-{row.progress}")

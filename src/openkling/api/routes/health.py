@@ -1,13 +1,19 @@
-"""/healthz (the process is up) and /readyz (database, dispatcher and storage answer)."""
+"""/healthz (the process is up) and /readyz (database, dispatcher and storage answer).
+
+Neither waits on the threads that run request handlers: /healthz answers on the event loop,
+and /readyz's checks run on two threads of their own, so nothing a client sends delays them.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from anyio import CapacityLimiter, to_thread
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from ...runtime import Runtime
 from ..deps import RuntimeDep
 from ..openapi import Health, Readiness
 
@@ -15,9 +21,11 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
+PROBE_THREADS = 2  # /readyz's own threads (probes come one at a time, from few places)
+
 
 @router.get("/healthz", summary="Liveness", response_model=Health)
-def healthz():
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
@@ -42,7 +50,12 @@ NOT_READY = {
     response_model=Readiness,
     responses={503: NOT_READY},
 )
-def readyz(rt: RuntimeDep):
+async def readyz(request: Request, rt: RuntimeDep) -> JSONResponse:
+    limiter: CapacityLimiter = request.app.state.probe_limiter
+    return await to_thread.run_sync(_readiness, rt, limiter=limiter)
+
+
+def _readiness(rt: Runtime) -> JSONResponse:
     checks: dict[str, str] = {}
 
     def run(name, fn):

@@ -23,7 +23,7 @@ from ...errors import (
     TaskNotFound,
 )
 from ...media.images import InputImage, check_image
-from ...media.spritesheet import make_spritesheet
+from ...media.spritesheet import sprite_key
 from ...net.image_fetch import image_loader
 from ...runtime import Runtime
 from ...tasks.accounts import Principal
@@ -31,6 +31,7 @@ from ..body import json_body as _json_body
 from ..create import create_task
 from ..deps import BEARER_SECURITY, AccountDep, RuntimeDep
 from ..openapi import errors
+from ..text import body_problem
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,9 @@ async def _form_body(request: Request, limit: int) -> oa.FormFields:
                 data = await value.read()
                 fields[key] = oa.Upload(data, value.content_type or "", value.filename or "")
             else:
+                problem = body_problem(value, key) or body_problem({key: ""})
+                if problem is not None:  # NUL and the like (api/text.py)
+                    raise InvalidParameter(problem, param=key)
                 fields[key] = value
     finally:
         await form.close()
@@ -236,7 +240,7 @@ def delete_video(tail: VideoIdTail, rt: RuntimeDep, account: AccountDep):
             "can be deleted",
             param="video_id",
         )
-    sprites = tuple(_sprite_key(v) for v in _videos(task))
+    sprites = tuple(sprite_key(v.key) for v in _videos(task))
     try:
         rt.service.delete(account, task.id, family=oa.FAMILY, also=sprites)
     except TaskNotFound:
@@ -269,7 +273,8 @@ def content(tail: VideoIdTail, request: Request, rt: RuntimeDep, account: Accoun
             if not video.cover_key:
                 raise FileNotFoundError(video.id)
             return _stored(rt, video.cover_key, media_type)
-        return Response(_spritesheet(rt, video), media_type=media_type)
+        sheet = rt.service.spritesheet(account, task.id, family=oa.FAMILY, video_key=video.key)
+        return Response(sheet, media_type=media_type)
     except FileNotFoundError:
         raise TaskNotFound(
             f"the {variant} of video '{video_id}' is no longer stored", param="variant"
@@ -282,22 +287,6 @@ def _stored(rt: Runtime, key: str, media_type: str) -> Response:
     if path is None:
         return Response(rt.storage.read(key), media_type=media_type)
     return FileResponse(path, media_type=media_type)
-
-
-def _sprite_key(video: VideoResult) -> str:
-    return f"videos/{video.id}-sprite.jpg"
-
-
-def _spritesheet(rt: Runtime, video: VideoResult) -> bytes:
-    """Made from the video's frames on first request, then kept beside it."""
-    key = _sprite_key(video)
-    try:
-        return rt.storage.read(key)
-    except FileNotFoundError:
-        pass
-    sheet = make_spritesheet(rt.storage.read(video.key))
-    rt.storage.put_bytes(key, sheet, "image/jpeg")
-    return sheet
 
 
 @router.post(

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...contract.kling.present import task_object
 from ...domain.queue import QueueInfo
+from ...domain.status import TaskStatus
 from ...domain.task import StoredTask
 from ...errors import InvalidParameter
 from ...observability import logs
@@ -33,7 +34,7 @@ def present(rt: Runtime, task: StoredTask, base_url: str, queue: QueueInfo | Non
 
 async def presented(rt: Runtime, task: StoredTask, base_url: str) -> dict:
     """The task object with its place in line while it waits: one more indexed read then."""
-    queue = await rt.service.queue.of_async(task) if task.status == "submitted" else None
+    queue = await rt.service.queue.of_async(task) if task.status is TaskStatus.SUBMITTED else None
     return present(rt, task, base_url, queue)
 
 

@@ -65,16 +65,16 @@ def _share(total: int, weights: list[int]) -> list[int]:
 
 def _shot_seconds(value: object, field: str, total: int) -> int:
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
-        seconds: object = int(value.strip())
+        seconds = int(value.strip())
     elif isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     elif isinstance(value, float) and value.is_integer():
         seconds = int(value)
     else:
         raise _bad(field, f'must be a whole number of seconds such as "3", got {value!r}')
-    if not 1 <= seconds <= total:  # type: ignore[operator]
+    if not 1 <= seconds <= total:
         raise _bad(field, f"must be from 1 to the task's duration ({total}), got {value!r}")
-    return int(seconds)  # type: ignore[arg-type]
+    return seconds
 
 
 def _customize(value: object, duration: int) -> list[Shot]:

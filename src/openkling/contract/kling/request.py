@@ -62,7 +62,7 @@ def model_rule(check: ModelCheck) -> Reads:
         check(name, context_of(info).catalog)
         return name
 
-    return Reads(read, wire=Literal[MODEL_NAMES])  # type: ignore[valid-type]
+    return Reads(read, wire=Literal[MODEL_NAMES])
 
 
 def _raw(value: Any, field: str, info: ValidationInfo) -> Any:
@@ -105,7 +105,7 @@ def _mode(value: Any, field: str, info: ValidationInfo) -> str:
     return fields.mode(value, entry_of(info), context_of(info).catalog)
 
 
-Mode = Annotated[str, Reads(_mode, wire=Literal[tuple(MODE_ALIASES)])]  # type: ignore[misc]
+Mode = Annotated[str, Reads(_mode, wire=Literal[tuple(MODE_ALIASES)])]
 
 CfgScale = Annotated[
     float,

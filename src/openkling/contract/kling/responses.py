@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-TaskStatus = Literal["submitted", "processing", "succeed", "failed"]
+# the wire spelling of each domain.status.TaskStatus (the legacy API says "succeed")
+WireStatus = Literal["submitted", "processing", "succeed", "failed"]
 
 
 class VideoPublic(BaseModel):
@@ -39,7 +40,7 @@ class TaskPublic(BaseModel):
     expected wait before it starts), all beyond Kling."""
 
     task_id: str
-    task_status: TaskStatus
+    task_status: WireStatus
     task_status_msg: str = ""
     task_info: dict[str, Any] = Field(default_factory=dict)
     created_at: int

@@ -111,7 +111,7 @@ class Text2VideoRequest(RequestModel):
     )
     shot_type: Annotated[
         str | None,
-        Reads(_shot_type, wire=Literal[multishot.SHOT_TYPES]),  # type: ignore[valid-type]
+        Reads(_shot_type, wire=Literal[multishot.SHOT_TYPES]),
     ] = Field(None, description="required with multi_shot: true")
     multi_prompt: Annotated[
         list[Shot],
@@ -127,9 +127,7 @@ class Text2VideoRequest(RequestModel):
     negative_prompt: Annotated[str | None, text(MAX_PROMPT)] = Field(
         None, json_schema_extra={"default": ""}
     )
-    aspect_ratio: Annotated[
-        str, Reads(_aspect_ratio, wire=Literal[ASPECT_RATIOS])  # type: ignore[valid-type]
-    ] = "16:9"
+    aspect_ratio: Annotated[str, Reads(_aspect_ratio, wire=Literal[ASPECT_RATIOS])] = "16:9"
     mode: Mode = Field("std", validate_default=True)
     cfg_scale: CfgScale = 0.5
     sound: Sound = Field(False, description=SOUND_DOC, json_schema_extra={"default": "off"})

@@ -115,6 +115,7 @@ def task_record(
                     )
                 )
     charged = task.cost_milli if task.status is not TaskStatus.FAILED else 0
+    waiting = queue if task.status is TaskStatus.SUBMITTED else None  # its place in line
     return TaskRecord(
         id=task.id,
         status=STATUS_2026[task.status],
@@ -125,8 +126,8 @@ def task_record(
         outputs=outputs,
         billing=[Billing(amount=format_credits(charged))],
         task_progress=task.progress or 0,
-        queue_position=queue.position if queue and task.status == "submitted" else None,
-        queue_eta_seconds=queue.eta_seconds if queue and task.status == "submitted" else None,
+        queue_position=waiting.position if waiting else None,
+        queue_eta_seconds=waiting.eta_seconds if waiting else None,
     ).wire()
 
 
@@ -145,7 +146,7 @@ def probe_body(task_id: str, now_ms: int) -> dict:
     """Kling's test callback: a made-up submitted task with no outputs."""
     return {
         "id": task_id,
-        "status": "submitted",
+        "status": STATUS_2026[TaskStatus.SUBMITTED],
         "outputs": [],
         "message": "",
         "create_time": now_ms,

@@ -9,6 +9,7 @@ serves the request (``check_target``) is judged after, against the catalog.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from ...domain.catalog import Catalog
 from ...domain.request import GenerationRequest, ImageInput, Parsed
 from ...domain.vocabulary import DEFAULT_MODEL
 from ...errors import InvalidParameter
-from ...media.images import InputImage, check_image, input_key
+from ...media.images import MAX_IMAGE_BYTES, InputImage, check_image, input_key
 from ...net.image_fetch import ImageLoader
 from .. import fields
 from ..fields import MAX_PROMPT, MAX_URL, _type_name
@@ -248,12 +249,12 @@ class VideoCreateRequest(RequestModel):
     prompt: PromptText = Field(None, validate_default=True)
     model: Annotated[
         str,
-        Reads(_model, wire=Literal[OPENAI_MODELS]),  # type: ignore[valid-type]
+        Reads(_model, wire=Literal[OPENAI_MODELS]),
     ] = Field(DEFAULT_OPENAI_MODEL, description="or a dated snapshot, e.g. sora-2-2025-10-06")
-    size: Annotated[str, Reads(_size, wire=Literal[tuple(SIZES)])] = DEFAULT_SIZE  # type: ignore[misc]
+    size: Annotated[str, Reads(_size, wire=Literal[tuple(SIZES)])] = DEFAULT_SIZE
     seconds: Annotated[
         str,
-        Reads(_seconds, wire=Literal[SECONDS]),  # type: ignore[valid-type]
+        Reads(_seconds, wire=Literal[SECONDS]),
     ] = DEFAULT_SECONDS
     input_reference: Annotated[Upload | ImageUrl | None, Reads(_reference, wire=ImageReference)] = (
         Field(None, description="the first frame: JPG or PNG")
@@ -357,16 +358,35 @@ def reference_image(reference: Upload | ImageUrl, load: ImageLoader) -> InputIma
         return check_image(reference.data, REFERENCE)
     field = f"{REFERENCE}.image_url"
     url = reference.url
-    if url[:5].lower() == "data:":
-        head, comma, payload = url.partition(",")
-        if not comma or not head.lower().endswith(";base64"):
-            raise InvalidParameter(
-                f"{field}: a data URL must be data:image/png;base64,... or "
-                "data:image/jpeg;base64,...",
-                param=field,
-            )
-        url = payload
+    if url[:5].lower() == "data:":  # a data URL is data: never a URL inside it
+        return check_image(data_url_bytes(url, field), field)
     return load(field, url)
+
+
+_DATA_TYPES = ("image/png", "image/jpeg", "image/jpg")
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def data_url_bytes(url: str, field: str) -> bytes:
+    """The bytes of a ``data:image/png;base64,...`` URL (RFC 2397), decoded strictly."""
+    head, comma, payload = url.partition(",")
+    params = [p.strip().lower() for p in head[5:].split(";")]
+    if not comma or params[-1:] != ["base64"] or params[0] not in _DATA_TYPES:
+        raise InvalidParameter(
+            f"{field}: a data URL must be data:image/png;base64,... or data:image/jpeg;base64,...",
+            param=field,
+        )
+    text = "".join(payload.split())
+    if len(text) * 3 // 4 > MAX_IMAGE_BYTES + 2:
+        raise InvalidParameter(
+            f"{field}: the image is over {MAX_IMAGE_BYTES // (1024 * 1024)} MB", param=field
+        )
+    if not text or len(text) % 4 or not _BASE64_TEXT.fullmatch(text):
+        raise InvalidParameter(
+            f"{field}: the data URL's payload is not valid base64 (A-Z a-z 0-9 + /, padded with =)",
+            param=field,
+        )
+    return base64.b64decode(text, validate=True)
 
 
 def stored_reference(image: InputImage | None) -> tuple[ImageInput | None, dict[str, InputImage]]:

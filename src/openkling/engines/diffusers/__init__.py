@@ -11,6 +11,7 @@ from .hunyuan import HUNYUAN
 from .image import IMAGE_FAMILIES
 from .ltx import LTX
 from .pictures import PICTURE_FAMILIES, DiffusersPictureEngine
+from .references import REFERENCE_FAMILIES
 from .wan import WAN, WAN_2_2
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (WAN, WAN_2_2, LTX, COGVIDEOX, HUNYUAN)}
@@ -34,6 +35,15 @@ def build_image_engine(profile: ModelProfile, pool: PipelinePool) -> DiffusersEn
     return engine
 
 
+def build_reference_engine(profile: ModelProfile, pool: PipelinePool) -> DiffusersEngine:
+    """The reference-image engine of a profile with a ``[references]`` table (Wan VACE)."""
+    assert profile.references is not None
+    refs = profile.for_references()
+    engine = DiffusersEngine.from_profile(refs, REFERENCE_FAMILIES[refs.family or "wan"], pool)
+    engine.capabilities = Capabilities(references=True, camera_phrase=True)
+    return engine
+
+
 __all__ = [
     "FAMILIES",
     "PICTURE_FAMILIES",
@@ -45,4 +55,5 @@ __all__ = [
     "PipelinePool",
     "build_engine",
     "build_image_engine",
+    "build_reference_engine",
 ]

@@ -195,11 +195,7 @@ QUANT_TYPES = {"int8": "int8wo", "fp8": "float8wo_e4m3"}
 
 def load_pipeline(spec: LoadSpec) -> Any:
     """Load weights from local disk only and apply quantisation, scheduler, LoRAs, device,
-    offload, VAE, cache and compile. With several ``devices``: a group of ranks instead."""
-    if len(spec.devices) > 1:
-        from .ranks import RankGroup
-
-        return RankGroup(spec)
+    offload, VAE, cache and compile, on one device (several: ``engine.load_on_devices``)."""
     import diffusers
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging

@@ -37,6 +37,15 @@ from .production import check_production
 log = logging.getLogger(__name__)
 
 
+def load_on_devices(spec: LoadSpec) -> Any:
+    """``load_pipeline`` on one device; with several ``devices``, a group of ranks."""
+    if len(spec.devices) > 1:
+        from .ranks import RankGroup  # processes of their own: only where they are asked for
+
+        return RankGroup(spec)
+    return load_pipeline(spec)
+
+
 class PipelinePool:
     """The loaded pipelines of one process, at most ``capacity`` sets of weights, least
     recently used evicted.
@@ -50,7 +59,7 @@ class PipelinePool:
     def __init__(
         self,
         capacity: int = 1,
-        loader: Callable[[LoadSpec], Any] = load_pipeline,
+        loader: Callable[[LoadSpec], Any] = load_on_devices,
         derive: Callable[[LoadSpec, Any], Any] = derive_pipeline,
     ):
         self.capacity = capacity

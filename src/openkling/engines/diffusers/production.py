@@ -6,13 +6,23 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..profiles import ModelProfile, ProfileError
-from .common import component_config, round_up
+from .common import Family, Layout, Resolutions, component_config, round_up
 
-if TYPE_CHECKING:
-    from .engine import DiffusersEngine
+
+class DiffusersEngine(Protocol):
+    """What the checks read of an engine (``engine.DiffusersEngine``, which imports them)."""
+
+    profile: ModelProfile
+    family: Family
+    layout: Layout
+    resolutions: Resolutions
+    max_frames: int | None
+
+    def frame_plan(self, duration_s: float) -> tuple[int, float]: ...
+
 
 # families whose pipelines decode in the prompt's dtype: a VAE of another dtype fails there
 _VAE_FOLLOWS_PROMPT = ("cogvideox", "cogvideox-i2v")

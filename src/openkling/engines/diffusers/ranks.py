@@ -152,11 +152,11 @@ def enable_parallel(pipe: Any, spec: LoadSpec, device: str) -> None:
             # diffusers places each rank on accelerator (rank % device_count), which is zero
             # on a CPU-only build: there every rank is simply the CPU
             count = torch.accelerator.device_count
-            torch.accelerator.device_count = lambda: 1  # type: ignore[assignment]
+            torch.accelerator.device_count = lambda: 1
             try:
                 denoiser.enable_parallelism(config=config)
             finally:
-                torch.accelerator.device_count = count  # type: ignore[assignment]
+                torch.accelerator.device_count = count
         else:
             denoiser.enable_parallelism(config=config)
 

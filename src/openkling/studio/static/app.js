@@ -2,6 +2,7 @@
 
 import { Api, ApiError, Credentials } from "./api.js";
 import { Compose } from "./compose.js";
+import { EffectsPicker } from "./effects.js";
 import { ImagesTab } from "./images.js";
 import { curlExample, jwtExample, pythonExample } from "./snippets.js";
 
@@ -23,6 +24,9 @@ const state = {
 };
 
 const compose = new Compose();
+const effects = new EffectsPicker();
+// every door whose tasks the gallery shows (the events stream covers them all)
+const FAMILIES = ["text2video", "image2video", "video-extend", "multi-image2video", "effects"];
 const images = new ImagesTab({ onCharge: () => refreshBalance() });
 
 // ---- small helpers ----------------------------------------------------------------------
@@ -105,6 +109,7 @@ async function signIn(credentials) {
   showView(true);
   showBalance(costs);
   compose.setModels(await api.request("GET", "/v1/models"));
+  effects.setScenes(await api.request("GET", "/v1/effects").catch(() => []));
   await loadGallery(1);
   startLive();
   // the images tab failing to load leaves the videos working
@@ -197,6 +202,42 @@ $("compose-form").addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+// ---- effects and extensions: other doors, the same queue -------------------------------
+
+async function submitTo(family, body, alertId) {
+  const task = await state.api.request("POST", `/v1/videos/${family}`, body);
+  showAlert(alertId, null);
+  state.families.set(task.task_id, family);
+  state.created.add(task.task_id);
+  upsertQueue(task, family);
+  refreshBalance();
+  return task;
+}
+
+$("effects-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = $("play-effect");
+  button.disabled = true;
+  try {
+    await submitTo("effects", await effects.request(), "effects-alert");
+  } catch (error) {
+    showAlert("effects-alert", error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+async function extend(video, button) {
+  button.disabled = true;
+  try {
+    await submitTo("video-extend", { video_id: video.id }, "queue-alert");
+  } catch (error) {
+    showAlert("queue-alert", error);
+  } finally {
+    button.disabled = false;
+  }
+}
 
 // ---- queue ------------------------------------------------------------------------------
 
@@ -378,10 +419,9 @@ function startPolling() {
 
 // ---- gallery ----------------------------------------------------------------------------
 
-// One page of each door's tasks (text2video and, where offered, image2video), newest first.
+// One page of each door's tasks, newest first.
 async function listPage(page, size) {
-  const families = ["text2video"];
-  if (compose.models.some((m) => m.image2video)) families.push("image2video");
+  const families = FAMILIES;
   const pages = await Promise.all(
     families.map((family) =>
       state.api
@@ -478,6 +518,12 @@ function card(task) {
     b.addEventListener("click", handler);
     return b;
   };
+  if (video) {
+    const more = button("Extend", `Extend the video of task ${id} by 5 seconds`, () =>
+      extend(video, more),
+    );
+    actions.append(more);
+  }
   actions.append(
     button("Reuse", `Reuse the settings of task ${id}`, () => reuse(id)),
     button("Copy as curl", `Copy as curl (task ${id})`, () => snippet(id, "curl")),

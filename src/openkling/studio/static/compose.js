@@ -29,7 +29,7 @@ function fillSelect(select, items, keep) {
 }
 
 // A file's bytes as raw base64 (no data: prefix), which Kling's image fields take.
-function readBase64(file) {
+export function readBase64(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
