@@ -70,14 +70,17 @@ def output_size(request: GenerationRequest, engine: VideoEngine) -> tuple[int, i
     return engine.output_size(request.mode, ratio)
 
 
-def plan_shots(request: GenerationRequest, engine: VideoEngine, seed: int):
+def plan_shots(
+    request: GenerationRequest, engine: VideoEngine, seed: int
+) -> tuple[tuple[ShotPlan, ...], float]:
     """The shots and the frame rate. One shot keeps the engine's own frame count; several are
     cut to exact lengths so each starts at its own time."""
     if not request.shots:
         frames, fps = engine.frame_plan(request.duration)
         return (ShotPlan(request.prompt, frames, frames, 0, seed),), fps
     _, fps = engine.frame_plan(request.duration)
-    shots, start, elapsed = [], 0, 0.0
+    shots: list[ShotPlan] = []
+    start, elapsed = 0, 0.0
     for index, shot in enumerate(request.shots):
         # each shot starts on the frame nearest its start time (no drift at a fractional fps)
         elapsed += shot.duration

@@ -165,6 +165,17 @@ def test_requests_off_the_family_grid_are_refused(wan):
         wan.render(RenderRequest(**{**req.__dict__, "num_frames": 6}))
 
 
+@pytest.fixture(scope="module")
+def uncached(tiny_weights, tmp_path_factory):
+    """The tiny Wan at 6 steps without a cache, one frame: the reference for each cache."""
+    from openkling.config import Settings
+
+    path = tmp_path_factory.mktemp("uncached") / "profiles.toml"
+    path.write_text(profile(tiny_weights("wan"), steps=6))
+    plain = build_registry(Settings(profiles_file=path)).video("kling-v1")
+    return np.stack(plain.render(request(plain, frames=1)))
+
+
 @pytest.mark.parametrize(
     "cache",
     [
@@ -172,22 +183,24 @@ def test_requests_off_the_family_grid_are_refused(wan):
         '{type = "taylorseer", cache_interval = 2, disable_cache_before_step = 2}',
     ],
 )
-def test_step_caching_changes_output_deterministically(tiny_weights, profile_settings, cache):
-    weights = tiny_weights("wan")
-    plain = build_registry(profile_settings(profile(weights, steps=6))).video("kling-v1")
-    uncached = np.stack(plain.render(request(plain)))
-    text = profile(weights, steps=6, extra=f"cache = {cache}\n")
+def test_step_caching_changes_output_deterministically(
+    tiny_weights, profile_settings, uncached, cache
+):
+    text = profile(tiny_weights("wan"), steps=6, extra=f"cache = {cache}\n")
     cached = build_registry(profile_settings(text)).video("kling-v1")
-    first = np.stack(cached.render(request(cached)))
-    assert np.array_equal(first, np.stack(cached.render(request(cached))))  # state resets per call
+    first = np.stack(cached.render(request(cached, frames=1)))
+    # state resets per call
+    assert np.array_equal(first, np.stack(cached.render(request(cached, frames=1))))
     assert not np.array_equal(first, uncached)
     assert cached.pool.get(cached.spec).transformer.is_cache_enabled
     steps = []
     with pytest.raises(GenerationCancelled):  # a cancel mid-run leaves no cache state behind
         cached.render(
-            request(cached), on_step=lambda *a: steps.append(a), should_stop=lambda: len(steps) == 3
+            request(cached, frames=1),
+            on_step=lambda *a: steps.append(a),
+            should_stop=lambda: len(steps) == 3,
         )
-    assert np.array_equal(first, np.stack(cached.render(request(cached))))
+    assert np.array_equal(first, np.stack(cached.render(request(cached, frames=1))))
 
 
 def test_wan_2_2_runs_both_experts(tiny_weights, profile_settings):
