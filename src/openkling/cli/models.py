@@ -86,7 +86,8 @@ def pull(names: tuple[str, ...], pull_all: bool, quiet: bool) -> None:
         try:
             download(target, progress=not quiet)
         except Exception as exc:  # noqa: BLE001  # the hub's errors: one line, then stop
-            raise click.ClickException(f"{target.model}: download failed: {exc}") from None
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise click.ClickException(f"{target.model}: download failed: {reason}") from None
         click.echo(f"{target.model}: done", err=True)
 
 

@@ -4,6 +4,7 @@ disk in a loadable layout, and the download of a profile's hub repo into its wei
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,10 +104,16 @@ def pull(target: WeightsDir, *, progress: bool = True) -> Path:
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
     (disable_progress_bars if not progress else enable_progress_bars)()
+    existed = target.path.exists()
     target.path.mkdir(parents=True, exist_ok=True)
-    hf_hub_download(
-        target.repo, "model_index.json", revision=target.revision, local_dir=target.path
-    )
+    try:
+        hf_hub_download(
+            target.repo, "model_index.json", revision=target.revision, local_dir=target.path
+        )
+    except BaseException:
+        if not existed:  # nothing came: leave no empty folder behind
+            shutil.rmtree(target.path, ignore_errors=True)
+        raise
     patterns = ["model_index.json"]
     for folder in components(target.path):
         patterns.extend(f"{folder}/{pattern}" for pattern in COMPONENT_FILES)

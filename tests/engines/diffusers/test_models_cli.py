@@ -116,6 +116,20 @@ def test_pull_from_the_hub_then_serve(hub_repo, tmp_path, server_factory):
         assert checked.returncode == 0, checked.stdout
         assert "weights ok" in checked.stdout
 
+        # a repo the hub does not have: one clear line, exit 1, no folder left behind
+        absent = tmp_path / "absent"
+        other = tmp_path / "other.toml"
+        other.write_text(
+            f'[models."kling-v1"]\nengine = "diffusers"\nfamily = "wan"\n'
+            f'weights = "{absent}"\nrepo = "Wan-AI/absent"\n'
+        )
+        failed = run_models("pull", "kling-v1", env={**env, "OPENKLING_PROFILES_FILE": str(other)})
+        assert failed.returncode == 1
+        last = failed.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: kling-v1: download failed: 404 Client Error.")
+        assert "Wan-AI/absent/resolve/main/model_index.json" in last
+        assert not absent.exists()
+
     server = server_factory(env={"OPENKLING_PROFILES_FILE": str(profile)})
     body = {"model_name": "kling-v1", "prompt": "a red fox runs", "duration": "5"}
     response = server.request("POST", "/v1/videos/text2video", json=body)
