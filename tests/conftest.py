@@ -49,8 +49,6 @@ PROCESS_MODULES = {
     "test_slow_clients.py",
     "test_slow_images.py",
     "test_e2e_http.py",
-    "test_e2e_image_http.py",
-    "test_multishot_diffusers.py",
 }
 PROCESS_TESTS = {  # single tests in modules that otherwise run in this process
     "test_readyz_tells_anonymous_callers_no_addresses_or_credentials",  # the whole log
@@ -59,7 +57,47 @@ PROCESS_TESTS = {  # single tests in modules that otherwise run in this process
 }
 
 
+# The longest modules, longest first (seconds on two quiet cores). pytest-xdist hands whole
+# modules to its workers in collection order (--dist loadscope), so starting these first lets
+# the short ones fill in at the end and the workers finish together; the rest keep their order.
+LONGEST_FIRST = [
+    "api/test_openapi.py",  # schemathesis over every operation
+    "engines/diffusers/test_parallel_http.py",  # two-rank gloo renders
+    "test_doc_examples.py",
+    "studio/test_studio.py",
+    "test_recovery.py",
+    "scale/test_keys.py",
+    "scale/test_split.py",
+    "api/test_events.py",
+    "scale/test_limit_race.py",
+    "scale/test_group_commit.py",
+    "engines/diffusers/test_neighbours_diffusers.py",
+    "test_retention.py",
+    "engines/diffusers/test_models_cli.py",
+    "api/test_slow_clients.py",
+    "scale/test_kill.py",
+    "test_harness.py",
+    "studio/test_studio_images.py",
+    "openai/test_openai_videos.py",
+    "test_seed_example.py",
+    "engines/diffusers/test_diffusers_engine.py",
+    "scale/test_switch.py",
+]
+
+
+def _longest_first(items: list) -> None:
+    here = Path(__file__).parent
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def key(item) -> int:
+        relative = Path(str(item.fspath)).relative_to(here).as_posix()
+        return rank.get(relative, len(rank))
+
+    items.sort(key=key)  # stable: a module's tests stay together and in their order
+
+
 def pytest_collection_modifyitems(config, items) -> None:
+    _longest_first(items)
     here = Path(__file__).parent
     for item in items:
         path = Path(str(item.fspath))

@@ -20,6 +20,7 @@ import pytest
 from playwright import sync_api as playwright_api
 
 from support import processes
+from support.engines import GatedEngine
 from support.pictures import encode, gradient
 from support.server import FAST_ENV, LiveServer, cli, free_port
 
@@ -466,32 +467,34 @@ def test_a_revoked_key_signs_the_page_out_with_the_servers_message(browser, serv
     page.close()
 
 
-def test_a_waiting_task_shows_its_place_in_line_and_the_wait(browser, tmp_path):
-    """One worker, busy with a long task: the studio's queue says "2nd in line, about 40 s"."""
-    live = LiveServer(data_dir=tmp_path / "line", env={**ENV, "OPENKLING_WORKERS": "1"})
-    live.start()
-    try:
-        account = live.new_account(credits=1000, name="line")
-        body = {"prompt": "a quick test", "duration": "5"}
-        first = live.request("POST", "/v1/videos/text2video", json=body, account=account)
-        done = live.wait_task(first.json()["data"]["task_id"], account=account, timeout=60)
-        assert done["task_status"] == "succeed"  # a finished run: waits can be estimated
-        long = {"prompt": "a long blocker", "duration": "10", "mode": "pro"}
-        assert live.request("POST", "/v1/videos/text2video", json=long, account=account)
+def test_a_waiting_task_shows_its_place_in_line_and_the_wait(browser, app_factory):
+    """One worker, busy with a task held half way: the studio's queue says "2nd in line,
+    about 40 s"."""
+    engine = GatedEngine()
+    engine.release()  # the first run ends, so that waits can be estimated
+    live = app_factory(env={**ENV, "OPENKLING_WORKERS": "1"}, engine=engine, socket=True)
+    account = live.new_account(credits=1000, name="line")
+    body = {"prompt": "a quick test", "duration": "5"}
+    first = live.request("POST", "/v1/videos/text2video", json=body, account=account)
+    done = live.wait_task(first.json()["data"]["task_id"], account=account, timeout=60)
+    assert done["task_status"] == "succeed"
+    engine.hold()  # the next task keeps the only worker busy until the end of the test
+    blocker = {"prompt": "a long blocker", "duration": "10"}
+    assert live.request("POST", "/v1/videos/text2video", json=blocker, account=account)
+    engine.wait_started()
 
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.goto(live.base_url + "/")
-        page.get_by_label("API key").fill(account.secret_key)
-        page.get_by_role("button", name="Sign in").click()
-        for prompt in ("waits first", "waits second"):
-            generate(page, prompt)
-        places = page.locator("#queue .place")
-        playwright_api.expect(places.filter(has_text="next in line, about")).to_have_count(
-            1, timeout=15_000
-        )
-        second = places.filter(has_text="2nd in line, about")
-        playwright_api.expect(second).to_have_count(1)
-        assert re.fullmatch(r"2nd in line, about \d+ (s|min)", second.inner_text())
-        page.close()
-    finally:
-        live.stop()
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(live.base_url + "/")
+    page.get_by_label("API key").fill(account.secret_key)
+    page.get_by_role("button", name="Sign in").click()
+    for prompt in ("waits first", "waits second"):
+        generate(page, prompt)
+    places = page.locator("#queue .place")
+    playwright_api.expect(places.filter(has_text="next in line, about")).to_have_count(
+        1, timeout=15_000
+    )
+    second = places.filter(has_text="2nd in line, about")
+    playwright_api.expect(second).to_have_count(1)
+    assert re.fullmatch(r"2nd in line, about \d+ (s|min)", second.inner_text())
+    page.close()
+    engine.release()

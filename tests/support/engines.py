@@ -84,6 +84,11 @@ class GatedEngine:
         with self._moved:
             self._moved.notify_all()
 
+    def hold(self) -> None:
+        """Close the gate again after a ``release()``: renders from here on stop at it."""
+        self.started.clear()
+        self.gate.clear()
+
     def advance(self, at: float) -> None:
         """Move the gate on to ``at``: held renders run to there and stop again."""
         with self._moved:

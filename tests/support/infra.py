@@ -41,9 +41,14 @@ def pg_url():
 def broker_url():
     """The Redis broker with a key prefix of our own, so parallel runs never share a queue."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     prefix = f"oktest-{uuid.uuid4().hex[:12]}:"
-    client = redis.Redis(REDIS_HOST, REDIS_PORT, socket_connect_timeout=3)
+    # one attempt: a refused connection is an answer (the client's default retries with backoff)
+    client = redis.Redis(
+        REDIS_HOST, REDIS_PORT, socket_connect_timeout=3, retry=Retry(NoBackoff(), 0)
+    )
     try:
         client.ping()
     except redis.ConnectionError as exc:

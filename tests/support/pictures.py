@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import io
 
 import numpy as np
@@ -10,7 +12,13 @@ from PIL import Image
 
 
 def gradient(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """A smooth, textured picture: gradients plus soft blobs (survives resizing well)."""
+    """A smooth, textured picture: gradients plus soft blobs (survives resizing well). The
+    same arguments give the same picture; each call returns its own copy."""
+    return _gradient(width, height, seed).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _gradient(width: int, height: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     r = 60 + 150 * x / width
@@ -26,9 +34,22 @@ def gradient(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 
 def encode(array: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format=fmt, **kw)
-    return out.getvalue()
+    """The picture's bytes in ``fmt``. Encoding a big picture costs far more than hashing it,
+    so the same pixels with the same options are encoded once per process."""
+    pixels = np.ascontiguousarray(array)
+    digest = hashlib.blake2b(memoryview(pixels).cast("B"), digest_size=16).hexdigest()
+    key = (pixels.shape, str(pixels.dtype), digest, fmt, repr(sorted(kw.items())))
+    data = _ENCODED.get(key)
+    if data is None:
+        if len(_ENCODED) >= 64:
+            _ENCODED.clear()
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, format=fmt, **kw)
+        data = _ENCODED[key] = out.getvalue()
+    return data
+
+
+_ENCODED: dict[tuple, bytes] = {}
 
 
 def b64(data: bytes) -> str:

@@ -1,5 +1,5 @@
-"""A real `openkling serve` whose profile maps a Kling model to a tiny Wan I2V: image2video end
-to end through the API, and a text-only model refused at create."""
+"""The app, on a loopback socket, with a profile that maps a Kling model to a tiny Wan I2V:
+image2video end to end through the API, and a text-only model refused at create."""
 
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ resolution = {{ std = {{ "16:9" = [48, 32] }} }}
 """
 
 
-@pytest.mark.slow  # one server that imports torch: about 20 s on two cores
-def test_tiny_wan_i2v_serves_image2video_through_the_api(tiny_weights, tmp_path, server_factory):
+@pytest.mark.slow  # tiny pipelines, end to end
+def test_tiny_wan_i2v_serves_image2video_through_the_api(tiny_weights, tmp_path, app_factory):
     profile = tmp_path / "profiles.toml"
     profile.write_text(PROFILE.format(i2v=tiny_weights("wan-i2v"), t2v=tiny_weights("wan")))
-    server = server_factory(env={"OPENKLING_PROFILES_FILE": str(profile)})
+    server = app_factory(env={"OPENKLING_PROFILES_FILE": str(profile)}, socket=True)
     portrait = b64(encode(gradient(360, 640, seed=2)))
 
     body = {"model_name": "kling-v2-1", "image": portrait, "prompt": "a red fox"}

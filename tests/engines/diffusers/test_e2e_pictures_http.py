@@ -1,5 +1,5 @@
-"""A real `openkling serve` whose profile maps image models to a tiny Flux and a tiny SD3:
-/v1/images/generations end to end through the worker's image path, from text and from a
+"""The app, on a loopback socket, with a profile that maps image models to a tiny Flux and a
+tiny SD3: /v1/images/generations end to end through the worker's image path, from text and from a
 reference picture, and a model with img2img off refusing a reference at create."""
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ def pictures(server, task_id: str) -> list[np.ndarray]:
     return out
 
 
-@pytest.mark.slow  # one server that imports torch: about 20 s on two cores
-def test_tiny_flux_and_sd3_serve_image_generation(tiny_weights, tmp_path, server_factory):
+@pytest.mark.slow  # tiny pipelines, end to end
+def test_tiny_flux_and_sd3_serve_image_generation(tiny_weights, tmp_path, app_factory):
     profile = tmp_path / "profiles.toml"
     profile.write_text(PROFILE.format(flux=tiny_weights("flux"), sd3=tiny_weights("sd3")))
-    server = server_factory(env={"OPENKLING_PROFILES_FILE": str(profile)})
+    server = app_factory(env={"OPENKLING_PROFILES_FILE": str(profile)}, socket=True)
 
     def create(body: dict) -> str:
         response = server.request("POST", PATH, json=body)

@@ -1,4 +1,5 @@
-"""A tiny Wan on disk serves a kling-v3 two-shot task through a real server, end to end."""
+"""A tiny Wan on disk serves a kling-v3 two-shot task through the app on a loopback socket,
+end to end."""
 
 from __future__ import annotations
 
@@ -45,11 +46,11 @@ def frames_of(data: bytes) -> tuple[list[np.ndarray], float]:
         ], fps
 
 
-@pytest.mark.slow  # one server that imports torch: about 20 s on two cores
-def test_tiny_wan_renders_a_two_shot_task(tiny_weights, tmp_path, server_factory):
+@pytest.mark.slow  # tiny pipelines, end to end
+def test_tiny_wan_renders_a_two_shot_task(tiny_weights, tmp_path, app_factory):
     profile = tmp_path / "profiles.toml"
     profile.write_text(PROFILE.format(weights=tiny_weights("wan")))
-    server = server_factory(env={"OPENKLING_PROFILES_FILE": str(profile)})
+    server = app_factory(env={"OPENKLING_PROFILES_FILE": str(profile)}, socket=True)
     body = {
         "model_name": "kling-v3",
         "duration": "7",

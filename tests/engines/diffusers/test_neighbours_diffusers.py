@@ -106,11 +106,11 @@ def wait(server, path: str, task_id: str) -> dict:
         time.sleep(0.3)
 
 
-@pytest.mark.slow  # one server that imports torch and runs four tiny pipelines
-def test_extend_multi_image_and_effects_on_tiny_diffusers(tiny_weights, tmp_path, server_factory):
+@pytest.mark.slow  # four tiny pipelines, end to end
+def test_extend_multi_image_and_effects_on_tiny_diffusers(tiny_weights, tmp_path, app_factory):
     profile = tmp_path / "profiles.toml"
     profile.write_text(profile_text(tiny_weights))
-    server = server_factory(env={"OPENKLING_PROFILES_FILE": str(profile)})
+    server = app_factory(env={"OPENKLING_PROFILES_FILE": str(profile)}, socket=True)
 
     def create(path, body):
         response = server.request("POST", path, json=body)

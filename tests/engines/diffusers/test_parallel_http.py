@@ -1,8 +1,8 @@
-"""One real `openkling serve` with a tiny Wan profile, four models on the same weights: one
+"""The app on a loopback socket with a tiny Wan profile, four models on the same weights: one
 device, two devices (``devices = ["cpu", "cpu"]`` with Ulysses attention over two gloo ranks),
 and a LoRA at scale 1 and at scale 0. With the same seed the two-device video equals the
 one-device video, the LoRA changes the frames and the LoRA at scale 0 does not. One server for
-all of it: each process start imports torch, which is most of the cost on a small machine."""
+all of it."""
 
 from __future__ import annotations
 
@@ -57,13 +57,13 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-@pytest.mark.slow  # one server and two rank processes, each importing torch
-def test_two_ranks_and_a_lora_profile_through_the_api(tiny_weights, tmp_path, server_factory):
+@pytest.mark.slow  # a group of two rank processes
+def test_two_ranks_and_a_lora_profile_through_the_api(tiny_weights, tmp_path, app_factory):
     weights, lora = tiny_weights("wan"), tiny_weights("wan-lora")
     profile = tmp_path / "profiles.toml"
     common = COMMON.format(weights=weights)
     profile.write_text(PROFILE.format(common=common, lora=lora))
-    server = server_factory(env={"OPENKLING_PROFILES_FILE": str(profile)})
+    server = app_factory(env={"OPENKLING_PROFILES_FILE": str(profile)}, socket=True)
     videos = {}
     for model in ("kling-v1", "kling-v1-6", "kling-v1-5", "kling-v2-master"):
         body = {"model_name": model, "prompt": "a red fox runs", "duration": "5", "seed": 42}

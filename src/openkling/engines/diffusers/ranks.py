@@ -2,7 +2,9 @@
 parallelism (Ulysses or ring attention) over one pipeline.
 
 The worker process stays out of ``torch.distributed``: it starts one process per device
-(``spawn``), each loads the pipeline onto its device and enables parallelism on the
+(``forkserver``: one server process imports torch and diffusers once, and each rank is forked
+from it, so a group of N costs one import rather than N; CUDA is first touched in the ranks,
+never in the server), each loads the pipeline onto its device and enables parallelism on the
 denoiser(s); the ranks meet over TCP on loopback (gloo on CPU, nccl on CUDA). For each job
 the worker sends the same arguments and seed to every rank; rank 0 reports each step, the
 ranks agree after every step whether to stop (an all-reduce of the worker's stop flag, so all
@@ -23,6 +25,8 @@ from .common import LoadSpec, StepHook
 
 log = logging.getLogger(__name__)
 
+# what every rank imports, imported once in the forkserver that the ranks are forked from
+PRELOAD = ["torch", "torch.distributed", "diffusers", "openkling.engines.diffusers.common"]
 READY_TIMEOUT_S = 900.0  # loading a 14B model on every rank takes minutes
 
 
@@ -45,7 +49,8 @@ class RankGroup:
     def __init__(self, spec: LoadSpec) -> None:
         import torch.multiprocessing as mp
 
-        ctx = mp.get_context("spawn")
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)  # read when the forkserver first starts
         self.spec = spec
         self.world = len(spec.devices)
         port = _free_port()
