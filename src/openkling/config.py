@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     task_timeout_seconds: float = Field(3600.0, gt=0)
     shutdown_grace_seconds: float = Field(5.0, ge=0)  # running tasks may finish; then handed back
-    # a worker keeps to its loaded model while its tasks wait, but the fair pick of another
-    # model is passed over at most this many times (0: no affinity)
+    # a worker keeps to its loaded model while its tasks wait, and a cold or idle one takes the
+    # most under-served model, but the fair pick is passed over for another model at most
+    # this many times (0: the fair pick always; tasks/scheduling.py)
     affinity_max_skips: int = Field(3, ge=0)
 
     # engines

@@ -124,7 +124,8 @@ class Lifecycle:
     ) -> Run | None:
         """The next task a free worker serving ``models`` runs, decided here by the fair rule
         (tasks/scheduling.py); ``loaded`` is the model whose pipeline the worker holds. A task
-        whose run's lease ran out goes first. None when nothing waits."""
+        whose run's lease ran out goes first. None when nothing waits, or when what waits is
+        left to the workers already running its model (the scheduler's rule 5)."""
         token = f"{owner}-{uuid.uuid4().hex[:16]}" if owner else uuid.uuid4().hex
         names = list(models)
         pause = 0.002
