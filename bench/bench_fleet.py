@@ -116,7 +116,10 @@ def make_fleet(
     )
     sessions = open_store(settings)
     lifecycle = Lifecycle(settings, sessions, build_storage(settings))
-    lifecycle.scheduler = Scheduler(max_skips=settings.affinity_max_skips, fifo=fifo)
+    # the fleet's pipeline load time is known here (OPENKLING_PIPELINE_LOAD_SECONDS)
+    lifecycle.scheduler = Scheduler(
+        max_skips=settings.affinity_max_skips, fifo=fifo, load_seconds=load_s
+    )
     fleet_box: list[Fleet] = []
     dispatcher = InProcessDispatcher(
         lambda loaded: fleet_box[0].run_next(loaded), workers=workers, sweep_seconds=0.5

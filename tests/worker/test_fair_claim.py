@@ -126,13 +126,32 @@ def test_a_worker_keeps_its_model_while_the_split_is_even(world):
     assert claim(world, loaded=M2).model_name == M2  # the fair pick is M1's: affinity
 
 
-def test_a_worker_leaves_a_task_to_the_worker_already_running_its_model(world):
+def test_a_worker_leaves_a_task_to_the_worker_already_running_its_model(tmp_path):
+    world = make_world(tmp_path, ScriptedEngine(), affinity_max_skips=2, pipeline_load_seconds=60)
+    done = world.create(model_name=M2)  # one run ended: the model's run time is known
+    assert world.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2).succeed(TaskResult(seed=1))
+    assert world.task(done).status == "succeed"
     first, second = world.create(model_name=M2), world.create(model_name=M2)
     running = world.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2)
     assert running.task_id == first
-    assert claim(world, loaded=M1) is None  # would load M2 for a task the M2 worker takes next
+    # the M2 worker is expected to end its run well within a load: it takes M2's next task
+    assert claim(world, loaded=M1) is None
     assert running.succeed(TaskResult(seed=1))
     assert claim(world, loaded=M2).id == second
+
+
+def test_a_worker_loads_another_model_when_loads_are_quick_or_runs_unknown(world, tmp_path):
+    first, second = world.create(model_name=M2), world.create(model_name=M2)
+    assert world.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2).task_id == first
+    # pipeline_load_seconds = 0 (the default): never idle while a task it can run waits
+    assert claim(world, loaded=M1).id == second
+    slow = make_world(
+        tmp_path / "slow", ScriptedEngine(), affinity_max_skips=2, pipeline_load_seconds=60
+    )
+    first, second = slow.create(model_name=M2), slow.create(model_name=M2)
+    assert slow.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2).task_id == first
+    # no run of M2 has ended: how soon the M2 worker is free is unknown, so it takes the task
+    assert claim(slow, loaded=M1).id == second
 
 
 def test_a_cold_worker_does_not_leave_tasks_waiting(world):

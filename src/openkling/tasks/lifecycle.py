@@ -37,7 +37,9 @@ class Lifecycle:
         self.sessions = sessions
         self.storage = storage
         self.on_callback: Callable[[], None] | None = None  # wakes the sender, if any here
-        self.scheduler = Scheduler(max_skips=settings.affinity_max_skips)
+        self.scheduler = Scheduler(
+            max_skips=settings.affinity_max_skips, load_seconds=settings.pipeline_load_seconds
+        )
 
     # -- the one status-changing function --------------------------------------------------
     def transition(

@@ -15,11 +15,12 @@ The rule, in order:
    a pipeline whatever it takes; it takes the most under-served model, the one with the most
    waiting tasks per worker running it (a model that no worker runs first; ties go to the
    fair pick's model).
-5. Leave: a worker with a loaded model that has nothing waiting takes nothing when every
-   waiting task's model runs on at least as many workers as it has waiting tasks: each of
-   them starts when one of those workers finishes its run, with no pipeline load, and this
-   worker keeps its pipeline for its own model's next task. It looks again at its next
-   wake-up.
+5. Leave: a worker with a loaded model that has nothing waiting takes nothing when the model
+   rule 4 gives it runs on at least as many workers as it has waiting tasks, and those
+   workers are each expected to end their run (the mean of the model's last 20 runs) sooner
+   than a pipeline load takes (``pipeline_load_seconds``; 0, the default, turns this rule
+   off): each of those tasks then starts sooner, with no load, and this worker keeps its
+   pipeline for its own model's next task. It looks again at its next wake-up.
 6. Bound: when rules 3 and 4 choose a model other than the fair pick's, the worker takes
    that model's waiting task that was passed over most (it repays a pick passed over
    before), else the task rule 1 and 2 give among that model's tasks; the fair pick counts
@@ -41,7 +42,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..domain.status import TaskStatus
@@ -87,8 +88,9 @@ class Scheduler:
     # imbalance, in runs, worth a pipeline load)
     rebalance_margin = 2.0
 
-    def __init__(self, *, max_skips: int, fifo: bool = False) -> None:
+    def __init__(self, *, max_skips: int, fifo: bool = False, load_seconds: float = 0.0) -> None:
         self.max_skips = max_skips
+        self.load_ms = load_seconds * 1000  # about how long a pipeline load takes (rule 5)
         self.fifo = fifo  # plain first-in first-out, for comparison (bench/bench_fleet.py)
 
     # -- reads (statements built once, with parameters: a claim is on every worker's path) --
@@ -193,6 +195,36 @@ class Scheduler:
         rows = s.execute(cls._RUNNING_BY_MODEL, {"models": models, "now": now}).all()
         return {str(model): int(n) for model, n in rows}
 
+    _RECENT_RUN_MS = text(
+        "SELECT avg(r.updated_at - r.started_at) FROM (SELECT updated_at, started_at FROM tasks"
+        " WHERE model_name = :model AND status = 'succeed' AND started_at IS NOT NULL"
+        " ORDER BY updated_at DESC LIMIT 20) r"
+    )
+    _STARTED = (
+        select(Task.started_at)
+        .where(
+            Task.status == PROCESSING,
+            Task.lease_expires_at >= bindparam("now"),
+            Task.model_name == bindparam("model"),
+        )
+        .order_by(Task.started_at)
+        .limit(bindparam("n"))
+    )
+
+    def _frees_before_a_load(self, s: Session, model: str, n: int, now: int) -> bool:
+        """Rule 5's test: the ``n`` workers running ``model`` that started first are each
+        expected to end their run (the mean of the model's last 20 runs) sooner than a pipeline
+        load would take here. False when loads are said to cost nothing or no run has ended."""
+        if self.load_ms <= 0:
+            return False
+        mean = s.execute(self._RECENT_RUN_MS, {"model": model}).scalar()
+        if mean is None:
+            return False
+        started = s.scalars(self._STARTED, {"model": model, "now": now, "n": n}).all()
+        if len(started) < n:
+            return False
+        return all((at or now) + float(mean) - now <= self.load_ms for at in started)
+
     @staticmethod
     def per_worker(waiting: int, running: int) -> float:
         """Waiting tasks per worker running their model (infinite when none runs it)."""
@@ -294,8 +326,12 @@ class Scheduler:
                     target = under
         else:  # this worker loads a pipeline, whatever it takes
             target = self.most_underserved(waiting, running, fair.model_name)
-            if loaded is not None and waiting[target] <= running.get(target, 0):
-                return None  # leave: the workers running it take each of its tasks next
+            if (
+                loaded is not None
+                and waiting[target] <= running.get(target, 0)
+                and self._frees_before_a_load(s, target, waiting[target], now)
+            ):
+                return None  # leave: the workers running it take each of its tasks sooner
         if target == fair.model_name or fair.passed_over >= self.max_skips:
             return Choice(fair)
         other = self._divert(s, standings, target, now, held)
