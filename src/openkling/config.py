@@ -41,9 +41,14 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     task_timeout_seconds: float = Field(3600.0, gt=0)
     shutdown_grace_seconds: float = Field(5.0, ge=0)  # running tasks may finish; then handed back
-    # a worker keeps to its loaded model while its tasks wait, but the fair pick of another
-    # model is passed over at most this many times (0: no affinity)
+    # a worker keeps to its loaded model while its tasks wait, and a cold or idle one takes the
+    # most under-served model, but the fair pick is passed over for another model at most
+    # this many times (0: the fair pick always; tasks/scheduling.py)
     affinity_max_skips: int = Field(3, ge=0)
+    # about how long a worker takes to load a model's pipeline: a worker whose model has nothing
+    # waiting stays idle rather than load another model when that model's own workers are
+    # expected to end their runs sooner (docs/scheduling.md, rule 5); 0 never stays idle
+    pipeline_load_seconds: float = Field(0.0, ge=0)
 
     # engines
     profiles_file: Path | None = None

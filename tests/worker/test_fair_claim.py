@@ -81,6 +81,99 @@ def test_without_a_loaded_model_or_with_k_zero_the_fair_pick_goes_first(tmp_path
     assert run_in_order(strict, loaded=M1) == [other, mine]
 
 
+def claim(world, loaded=None):
+    """One more worker claims (its run is left running); the task it got, or None."""
+    run = world.lifecycle.claim_next(BOTH, "w", loaded=loaded)
+    return None if run is None else world.task(run.task_id)
+
+
+def test_cold_workers_split_over_the_models_instead_of_all_taking_the_oldest(world):
+    m1 = [world.create(model_name=M1) for _ in range(8)]  # all older: the fair picks
+    m2 = [world.create(model_name=M2) for _ in range(8)]
+    taken = [claim(world) for _ in range(4)]
+    assert [t.model_name for t in taken] == [M1, M2, M1, M2]  # two workers on each model
+    assert [t.id for t in taken] == [m1[0], m2[0], m1[1], m2[1]]  # each model oldest first
+
+
+def test_balancing_cold_workers_passes_the_fair_pick_over_at_most_k_times(world):
+    a = [world.create(model_name=M1) for _ in range(2)]
+    b = [world.create(model_name=M2) for _ in range(8)]
+    taken = [claim(world).id for _ in range(4)]
+    # a[1] is the fair pick from the second claim on; M2, waiting with fewer workers on it,
+    # takes the second and third; then a[1] has been passed over K = 2 times and goes first
+    assert taken == [a[0], b[0], b[1], a[1]]
+    assert world.task(a[1]).passed_over == 2
+    assert max(world.task(t).passed_over for t in b) == 0
+
+
+def test_a_worker_moves_to_a_model_no_worker_runs_when_its_own_has_others(world):
+    a, b = world.account("a"), world.account("b")
+    for _ in range(5):
+        world.create(a, model_name=M1)
+    for _ in range(3):
+        assert claim(world, loaded=M1).model_name == M1  # three workers run M1
+    theirs = [world.create(b, model_name=M2) for _ in range(4)]  # b's line: the fair pick
+    moved = claim(world, loaded=M1)  # M1 still has work, but three workers run it
+    assert (moved.id, moved.passed_over) == (theirs[0], 0)
+
+
+def test_a_worker_keeps_its_model_while_the_split_is_even(world):
+    a = world.account("a")
+    for _ in range(6):
+        world.create(a, model_name=M1)
+        world.create(a, model_name=M2)
+    assert [claim(world).model_name for _ in range(3)] == [M1, M2, M1]
+    assert claim(world, loaded=M2).model_name == M2  # the fair pick is M1's: affinity
+
+
+def test_a_worker_leaves_a_task_to_the_worker_already_running_its_model(tmp_path):
+    world = make_world(tmp_path, ScriptedEngine(), affinity_max_skips=2, pipeline_load_seconds=60)
+    done = world.create(model_name=M2)  # one run ended: the model's run time is known
+    assert world.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2).succeed(TaskResult(seed=1))
+    assert world.task(done).status == "succeed"
+    first, second = world.create(model_name=M2), world.create(model_name=M2)
+    running = world.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2)
+    assert running.task_id == first
+    # the M2 worker is expected to end its run well within a load: it takes M2's next task
+    assert claim(world, loaded=M1) is None
+    assert running.succeed(TaskResult(seed=1))
+    assert claim(world, loaded=M2).id == second
+
+
+def test_a_worker_loads_another_model_when_loads_are_quick_or_runs_unknown(world, tmp_path):
+    first, second = world.create(model_name=M2), world.create(model_name=M2)
+    assert world.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2).task_id == first
+    # pipeline_load_seconds = 0 (the default): never idle while a task it can run waits
+    assert claim(world, loaded=M1).id == second
+    slow = make_world(
+        tmp_path / "slow", ScriptedEngine(), affinity_max_skips=2, pipeline_load_seconds=60
+    )
+    first, second = slow.create(model_name=M2), slow.create(model_name=M2)
+    assert slow.lifecycle.claim_next(BOTH, "m2-worker", loaded=M2).task_id == first
+    # no run of M2 has ended: how soon the M2 worker is free is unknown, so it takes the task
+    assert claim(slow, loaded=M1).id == second
+
+
+def test_a_cold_worker_does_not_leave_tasks_waiting(world):
+    world.create(model_name=M2)
+    second = world.create(model_name=M2)
+    assert claim(world, loaded=M2) is not None
+    assert claim(world).id == second  # nothing loaded: a load it needs anyway
+
+
+def test_a_diversion_takes_the_task_passed_over_before_the_fair_one(world):
+    x, y = world.account("x"), world.account("y")
+    x_m2 = world.create(x, model_name=M2)  # the oldest: the fair pick
+    x_m1 = world.create(x, model_name=M1)
+    world.create(y, model_name=M1)
+    world.create(y, model_name=M2)
+    assert claim(world, loaded=M1).id == x_m1  # affinity passes x's M2 task over
+    assert world.task(x_m2).passed_over == 1
+    # y is now the fair account (no task running), its oldest is M1: an M2 worker diverts,
+    # and repays x's passed-over task rather than taking y's
+    assert claim(world, loaded=M2).id == x_m2
+
+
 def test_a_worker_takes_only_its_models(world):
     world.create(model_name=M2)
     mine = world.create(model_name=M1)

@@ -89,7 +89,8 @@ PIPELINE_SWAPS = Counter(
 )
 AFFINITY_PASSES = Counter(
     "openkling_affinity_pass_overs",
-    "Claims that took the worker's loaded model over the fair pick, by the model taken.",
+    "Claims that took another model's task over the fair pick (affinity, balance), by the "
+    "model taken.",
     ("model",),
 )
 

@@ -37,7 +37,9 @@ class Lifecycle:
         self.sessions = sessions
         self.storage = storage
         self.on_callback: Callable[[], None] | None = None  # wakes the sender, if any here
-        self.scheduler = Scheduler(max_skips=settings.affinity_max_skips)
+        self.scheduler = Scheduler(
+            max_skips=settings.affinity_max_skips, load_seconds=settings.pipeline_load_seconds
+        )
 
     # -- the one status-changing function --------------------------------------------------
     def transition(
@@ -124,7 +126,8 @@ class Lifecycle:
     ) -> Run | None:
         """The next task a free worker serving ``models`` runs, decided here by the fair rule
         (tasks/scheduling.py); ``loaded`` is the model whose pipeline the worker holds. A task
-        whose run's lease ran out goes first. None when nothing waits."""
+        whose run's lease ran out goes first. None when nothing waits, or when what waits is
+        left to the workers already running its model (the scheduler's rule 5)."""
         token = f"{owner}-{uuid.uuid4().hex[:16]}" if owner else uuid.uuid4().hex
         names = list(models)
         pause = 0.002
