@@ -5,9 +5,19 @@ test needs beyond this process (see docs/testing.md)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Bytecode caches. A run starts well over a hundred Python processes (pytest's workers, every
+# `openkling serve`, worker and CLI call), each importing openkling again; where the
+# environment sets PYTHONDONTWRITEBYTECODE, each would compile the same sources again. The
+# suite writes the caches all the same (__pycache__ folders, ignored by git), for itself and
+# for the processes it starts.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+    sys.dont_write_bytecode = False
 
 from support.accounts import Account, make_token
 from support.engines import GatedEngine, ScriptedEngine
@@ -83,6 +93,12 @@ LONGEST_FIRST = [
     "engines/diffusers/test_diffusers_engine.py",
     "scale/test_switch.py",
 ]
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: one worker more than this machine has CPUs. Much of the suite waits on the
+    processes and sockets it drives, and a third worker on two cores keeps both busy."""
+    return len(os.sched_getaffinity(0)) + 1
 
 
 def _longest_first(items: list) -> None:

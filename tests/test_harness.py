@@ -70,9 +70,13 @@ def test_missing_infrastructure_fails_rather_than_skips(tmp_path, fixture):
         )
     )
     (tmp_path / "test_needs.py").write_text(f"def test_needs({fixture}):\n    pass\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # plain pytest: no plugin is needed to see it
+    }
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-rA"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

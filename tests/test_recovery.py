@@ -13,7 +13,12 @@ from support.engines import GatedEngine
 from support.server import FAST_ENV, LiveServer, free_port
 
 # Big enough that a task runs for a few seconds on this machine.
-SLOW_ENV = {"OPENKLING_PRO_SHORT_SIDE": "720", "OPENKLING_X264_PRESET": "veryfast"}
+# 24 fps (not the suite's 12): a task long enough to be interrupted in its run
+SLOW_ENV = {
+    "OPENKLING_PRO_SHORT_SIDE": "720",
+    "OPENKLING_X264_PRESET": "veryfast",
+    "OPENKLING_FPS": "24",
+}
 SLOW_BODY = {"prompt": "a lighthouse in a storm", "mode": "pro", "duration": "10"}
 
 

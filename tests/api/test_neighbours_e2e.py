@@ -10,8 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
-from liveserver import LiveServer, free_port
 from pictures import b64, decode_frames, encode, gradient
+from support.harness import AppServer
+from support.server import free_port
 from test_callbacks import Receiver
 
 FPS = 8  # small videos: 40 frames per 5 s at 256x144
@@ -19,7 +20,8 @@ FPS = 8  # small videos: 40 frames per 5 s at 256x144
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = LiveServer(
+    s = AppServer(
+        socket=True,
         data_dir=tmp_path_factory.mktemp("neighbours-e2e"),
         env={"OPENKLING_WORKERS": "2", "OPENKLING_FPS": str(FPS)},
     )

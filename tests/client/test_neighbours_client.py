@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from liveserver import LiveServer
 from openkling.cli.main import main
 from openkling.client import AsyncKling, InvalidRequestError, Kling, Task
 from pictures import encode
+from support.harness import AppServer
 
 FPS = 8
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = LiveServer(
+    s = AppServer(
+        socket=True,
         data_dir=tmp_path_factory.mktemp("neighbours-sdk"),
         env={"OPENKLING_FPS": str(FPS), "OPENKLING_WORKERS": "2"},
     )

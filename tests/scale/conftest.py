@@ -26,6 +26,7 @@ def scaled_env(pg_url, broker_url, s3_settings) -> dict[str, str]:
         "OPENKLING_DISPATCHER": "celery",
         "OPENKLING_DATABASE_URL": pg_url,
         "OPENKLING_BROKER_URL": broker_url,
+        "OPENKLING_FPS": "24",  # not the suite's 12: runs long enough to be interrupted
         **s3_settings,
     }
 

@@ -37,7 +37,11 @@ SIZES = {
     },
 }
 # Pro videos are 1080p here: long enough for the bar to move and for Cancel to be pressed.
-ENV = {"OPENKLING_PRO_SHORT_SIDE": "1080", "OPENKLING_EVENTS_POLL_SECONDS": "0.25"}
+ENV = {
+    "OPENKLING_PRO_SHORT_SIDE": "1080",
+    "OPENKLING_FPS": "24",
+    "OPENKLING_EVENTS_POLL_SECONDS": "0.25",
+}
 
 # Records every value a progress bar shows (CSP does not apply to evaluated test code).
 WATCH_PROGRESS = """() => {

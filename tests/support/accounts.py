@@ -3,15 +3,18 @@ the JWTs that sign requests as them."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
 
 from openkling.config import Settings
 from openkling.runtime import open_store
-from openkling.store.db import Sessions
+from openkling.store.db import Sessions, make_engine, upgrade
 from openkling.tasks.accounts import create_account
 
 
@@ -50,10 +53,31 @@ def new_account(
         )
 
 
+_TEMPLATE: list[Path] = []  # a migrated, empty SQLite store, made once per process
+
+
+def seed_store(settings: Settings) -> None:
+    """A new data dir's SQLite store starts as a copy of an empty store already at the newest
+    schema: the migrations run once per process, not once per server (a server finds its
+    store up to date). tests/test_migrations.py runs them step by step."""
+    target = settings.data_dir / "openkling.db"
+    if settings.database_url is not None or target.exists():  # not a new default store
+        return
+    if not _TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="openkling-template-")) / "openkling.db"
+        engine = make_engine(f"sqlite:///{template}")
+        upgrade(engine)
+        engine.dispose()
+        _TEMPLATE.append(template)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_TEMPLATE[0], target)
+
+
 def account_in(settings: Settings, **kwargs: Any) -> Account:
     """An account in the database ``settings`` name (migrated first, as a server would),
     e.g. the data dir of a server process that is running or about to start."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    seed_store(settings)
     sessions = open_store(settings)
     try:
         return new_account(sessions, **kwargs)

@@ -32,7 +32,7 @@ from openkling.api.app import create_app
 from openkling.config import Settings
 from openkling.runtime import Runtime, build_runtime
 
-from .accounts import Account, new_account
+from .accounts import Account, new_account, seed_store
 from .server import Served, settings_from_env
 
 ASGI_BASE = "http://testserver"
@@ -124,6 +124,7 @@ class AppServer(Served):
         access.addHandler(self._logs)
         access.setLevel(logging.INFO)
         with _BUILDING:
+            seed_store(settings)
             self.runtime = build_runtime(settings)
         if self.engine is not None and self.runtime.worker is not None:
             videos = self.runtime.worker.registry.videos

@@ -37,6 +37,7 @@ FAST_ENV = {
     "OPENKLING_STD_SHORT_SIDE": "144",
     "OPENKLING_PRO_SHORT_SIDE": "180",
     "OPENKLING_X264_PRESET": "ultrafast",
+    "OPENKLING_FPS": "12",  # half the frames to render and encode; durations are unchanged
     "OPENKLING_LEASE_SECONDS": "3",
     "OPENKLING_CALLBACK_BACKOFF_SECONDS": "0.2",
     "OPENKLING_CALLBACK_BACKOFF_MAX_SECONDS": "1",

@@ -1,5 +1,5 @@
-"""`openkling models`: list, pull from a loopback stand-in of the hub, check; then a real
-`openkling serve` renders a task with the pulled weights."""
+"""`openkling models`: list, pull from a loopback stand-in of the hub, check; then the app,
+with the profile, renders a task with the pulled weights."""
 
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ def hub_repo(tiny_weights, tmp_path) -> Path:
     return repo
 
 
-@pytest.mark.slow  # a pull in a subprocess, then one server that imports torch
-def test_pull_from_the_hub_then_serve(hub_repo, tmp_path, server_factory):
+@pytest.mark.slow  # pulls in subprocesses, then a render
+def test_pull_from_the_hub_then_serve(hub_repo, tmp_path, app_factory):
     from hub import Hub
 
     weights = tmp_path / "weights"
@@ -130,7 +130,7 @@ def test_pull_from_the_hub_then_serve(hub_repo, tmp_path, server_factory):
         assert "Wan-AI/absent/resolve/main/model_index.json" in last
         assert not absent.exists()
 
-    server = server_factory(env={"OPENKLING_PROFILES_FILE": str(profile)})
+    server = app_factory(env={"OPENKLING_PROFILES_FILE": str(profile)}, socket=True)
     body = {"model_name": "kling-v1", "prompt": "a red fox runs", "duration": "5"}
     response = server.request("POST", "/v1/videos/text2video", json=body)
     assert response.status_code == 200, response.text

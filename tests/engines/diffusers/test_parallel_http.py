@@ -6,6 +6,7 @@ all of it."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 
 import httpx
@@ -14,7 +15,12 @@ import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
-pytest.importorskip("peft")
+# LoRAs need peft (the diffusers extra); looked up, not imported: importing it takes a second
+# and a half, and every pytest worker collects this module
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("peft") is None,
+    reason="LoRAs need peft (pip install -e '.[diffusers]')",
+)
 av = pytest.importorskip("av")
 
 # 5 s at 1 fps: 5 frames (Wan's 4k+1), two latent frames; 32x32 is 2x2 tokens per latent
