@@ -1,4 +1,4 @@
-"""A waiting task's place in line and its wait estimate, from two bounded reads of the store.
+"""A waiting task's place in line and its wait estimate, from one bounded read of the store.
 
 ``position`` 1 means the task is next for its model. It follows the fair claim's round robin
 (tasks/scheduling.py): a task that is its account's i-th waiting one for the model has ahead
@@ -22,27 +22,27 @@ from ..store.db import Sessions, now_ms
 
 RECENT_RUNS = 20
 
-# Two statements, each bounded by an index (ix_tasks_queue: status, model, account, created),
-# never by how many tasks wait. ``_MINE``: the task's index i in its account's line, that
-# account's oldest waiting task and last claim, and the model's running count and recent mean
-# run time (ix_tasks_status_lease, ix_tasks_model_runs). ``_OTHERS``: every other account
-# waiting on the model (a loose index scan: one seek per account), each counted only up to i,
-# summed as the round robin orders them. ``?`` placeholders: the driver's style is applied once.
+# One statement, bounded by indexes (ix_tasks_queue: status, model, account, created), never
+# by how many other accounts' tasks wait. ``mine``: the task's index i in its account's line,
+# that account's oldest waiting task and last claim, and the model's running count and recent
+# mean run time (ix_tasks_status_lease, ix_tasks_model_runs). ``accs`` and ``g``: every other
+# account waiting on the model (a loose index scan: one seek per account), each counted only
+# up to i, summed as the round robin orders them. ``?`` placeholders: the driver's style is
+# applied once.
 _WAITING = "status = 'submitted' AND model_name = ?"
-_MINE = f"""
-SELECT (SELECT count(*) FROM tasks WHERE {_WAITING} AND account_id = ?
-           AND (created_at < ? OR (created_at = ? AND id < ?))) + 1,
-       (SELECT min(created_at) FROM tasks WHERE {_WAITING} AND account_id = ?),
-       (SELECT last_claim_at FROM accounts WHERE id = ?),
-       (SELECT count(*) FROM tasks p WHERE p.status = 'processing' AND p.model_name = ?
-           AND p.lease_expires_at >= ?),
-       (SELECT avg(r.updated_at - r.started_at) FROM
-         (SELECT updated_at, started_at FROM tasks
-           WHERE model_name = ? AND status = 'succeed' AND started_at IS NOT NULL
-           ORDER BY updated_at DESC LIMIT ?) r)
-"""
-_OTHERS = f"""
-WITH RECURSIVE accs(acc) AS (
+_POSITION = f"""
+WITH RECURSIVE mine AS (
+  SELECT (SELECT count(*) FROM tasks WHERE {_WAITING} AND account_id = ?
+             AND (created_at < ? OR (created_at = ? AND id < ?))) + 1 AS i,
+         (SELECT min(created_at) FROM tasks WHERE {_WAITING} AND account_id = ?) AS oldest,
+         (SELECT last_claim_at FROM accounts WHERE id = ?) AS last,
+         (SELECT count(*) FROM tasks p WHERE p.status = 'processing' AND p.model_name = ?
+             AND p.lease_expires_at >= ?) AS running,
+         (SELECT avg(r.updated_at - r.started_at) FROM
+           (SELECT updated_at, started_at FROM tasks
+             WHERE model_name = ? AND status = 'succeed' AND started_at IS NOT NULL
+             ORDER BY updated_at DESC LIMIT ?) r) AS mean
+), accs(acc) AS (
   SELECT min(account_id) FROM tasks WHERE {_WAITING}
   UNION ALL
   SELECT (SELECT min(t.account_id) FROM tasks t
@@ -52,18 +52,20 @@ WITH RECURSIVE accs(acc) AS (
   SELECT accs.acc AS acc, a.last_claim_at AS last,
          (SELECT count(*) FROM (SELECT 1 AS one FROM tasks t
              WHERE t.status = 'submitted' AND t.model_name = ? AND t.account_id = accs.acc
-             LIMIT ?) x) AS n,
+             LIMIT (SELECT i FROM mine)) x) AS n,
          (SELECT min(t.created_at) FROM tasks t
            WHERE t.status = 'submitted' AND t.model_name = ? AND t.account_id = accs.acc)
            AS oldest
     FROM accs JOIN accounts a ON a.id = accs.acc
    WHERE accs.acc IS NOT NULL AND accs.acc <> ?
 )
-SELECT coalesce(sum(CASE WHEN g.n < ? THEN g.n ELSE ? END
-         + CASE WHEN g.n >= ? AND (g.last < ? OR (g.last = ? AND
-                (g.oldest < ? OR (g.oldest = ? AND g.acc < ?))))
-           THEN 1 ELSE 0 END), 0)
-  FROM g
+SELECT m.i, m.oldest, m.last, m.running, m.mean,
+       (SELECT coalesce(sum(CASE WHEN g.n < m.i - 1 THEN g.n ELSE m.i - 1 END
+                + CASE WHEN g.n >= m.i AND (g.last < m.last OR (g.last = m.last AND
+                       (g.oldest < m.oldest OR (g.oldest = m.oldest AND g.acc < ?))))
+                  THEN 1 ELSE 0 END), 0)
+          FROM g)
+  FROM mine m
 """
 
 
@@ -77,41 +79,32 @@ def estimate(position: int, running: int, mean_ms: Any) -> QueueInfo:
 
 
 class QueueEstimates:
-    """``of(task)``: its QueueInfo while it waits (two bounded statements), else None."""
+    """``of(task)``: its QueueInfo while it waits (one bounded statement), else None."""
 
     def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
-        self._mine = sessions.raw.sql(_MINE)
-        self._others = sessions.raw.sql(_OTHERS)
+        self._position = sessions.raw.sql(_POSITION)
 
     @staticmethod
-    def _mine_params(task: Any) -> tuple:
+    def _params(task: Any) -> tuple:
         model, account = task.model_name, task.account_id
         return (model, account, task.created_at, task.created_at, task.id, model, account,
-                account, model, now_ms(), model, RECENT_RUNS)  # fmt: skip
+                account, model, now_ms(), model, RECENT_RUNS,  # mine
+                model, model,  # accs
+                model, model, account,  # g
+                account)  # fmt: skip
 
     @staticmethod
-    def _others_params(task: Any, mine: tuple) -> tuple:
-        i, oldest, last = int(mine[0]), mine[1], mine[2]
-        model = task.model_name
-        return (model, model, model, i, model, task.account_id, i - 1, i - 1, i, last, last,
-                oldest, oldest, task.account_id)  # fmt: skip
-
-    @staticmethod
-    def _info(mine: tuple | None, ahead: tuple | None) -> QueueInfo | None:
-        if mine is None or mine[1] is None:  # no longer waiting
+    def _info(row: tuple | None) -> QueueInfo | None:
+        if row is None or row[1] is None:  # no longer waiting
             return None
-        position = int(mine[0]) + int((ahead or (0,))[0] or 0)
-        return estimate(position, int(mine[3] or 0), mine[4])
+        position = int(row[0]) + int(row[5] or 0)
+        return estimate(position, int(row[3] or 0), row[4])
 
     def of(self, task: Any) -> QueueInfo | None:
         if task is None or task.status != TaskStatus.SUBMITTED:
             return None
-        raw = self.sessions.raw
-        mine = raw.fetchone(self._mine, self._mine_params(task))
-        if mine is None or mine[1] is None:
-            return None
-        return self._info(mine, raw.fetchone(self._others, self._others_params(task, mine)))
+        return self._info(self.sessions.raw.fetchone(self._position, self._params(task)))
 
     async def of_async(self, task: Any) -> QueueInfo | None:
         """``of`` on the event loop: PostgreSQL awaited there, SQLite read directly."""
@@ -120,13 +113,10 @@ class QueueEstimates:
         reads = self.sessions.loop_reads
         if reads is None:
             return self.of(task)
-        mine = await reads.fetchone(self._mine, self._mine_params(task))
-        if mine is None or mine[1] is None:
-            return None
-        return self._info(mine, await reads.fetchone(self._others, self._others_params(task, mine)))
+        return self._info(await reads.fetchone(self._position, self._params(task)))
 
     def of_many(self, tasks: list[Any]) -> dict[str, QueueInfo]:
-        """For a page of tasks: the statements of each waiting task on it (the rest cost
+        """For a page of tasks: the statement of each waiting task on it (the rest cost
         nothing)."""
         out: dict[str, QueueInfo] = {}
         for task in tasks:
