@@ -71,27 +71,32 @@ PROCESS_TESTS = {  # single tests in modules that otherwise run in this process
 # modules to its workers in collection order (--dist loadscope), so starting these first lets
 # the short ones fill in at the end and the workers finish together; the rest keep their order.
 LONGEST_FIRST = [
-    "api/test_openapi.py",  # schemathesis over every operation
-    "engines/diffusers/test_parallel_http.py",  # two-rank gloo renders
     "test_doc_examples.py",
     "studio/test_studio.py",
+    "api/test_openapi.py",  # schemathesis over every operation
+    "engines/diffusers/test_parallel_http.py",  # two-rank gloo renders
     "test_recovery.py",
     "scale/test_keys.py",
-    "scale/test_split.py",
+    "engines/diffusers/test_diffusers_engine.py",
     "api/test_events.py",
+    "scale/test_split.py",
+    "engines/diffusers/test_production.py",
     "scale/test_limit_race.py",
     "scale/test_group_commit.py",
-    "engines/diffusers/test_neighbours_diffusers.py",
+    "test_callbacks.py",
     "test_retention.py",
-    "engines/diffusers/test_models_cli.py",
     "api/test_slow_clients.py",
+    "test_camera.py",
     "scale/test_kill.py",
-    "test_harness.py",
-    "studio/test_studio_images.py",
-    "openai/test_openai_videos.py",
-    "test_seed_example.py",
-    "engines/diffusers/test_diffusers_engine.py",
+    "api/test_unstorable_text.py",
+    "engines/diffusers/test_e2e_http.py",
+    "client/test_against_server.py",
+    "client/test_images_sdk.py",
     "scale/test_switch.py",
+    "api/test_outages.py",
+    "engines/diffusers/test_models_cli.py",
+    "studio/test_studio_images.py",
+    "scale/test_fair_fleet.py",
 ]
 
 

@@ -146,7 +146,7 @@ def test_schemathesis_finds_no_5xx_no_schema_violation_no_undocumented_status(se
         "20261124",
         "--generation-deterministic",  # and so no example database
         "--max-examples",  # per operation, on top of the coverage phase's boundary cases
-        "60",
+        "40",
         "--phases",
         "examples,coverage,fuzzing",
         "--workers",
