@@ -22,7 +22,13 @@ if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
 from support.accounts import Account, make_token
 from support.engines import GatedEngine, ScriptedEngine
 from support.harness import AppServer
-from support.infra import broker_url, pg_url, s3_endpoint, s3_settings  # noqa: F401 - fixtures
+from support.infra import (  # noqa: F401 - fixtures
+    broker_url,
+    pg_module_url,
+    pg_url,
+    s3_endpoint,
+    s3_settings,
+)
 from support.server import FAST_ENV, LiveServer, cli, free_port
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
 # fixtures -> the marker a test that uses them gets (docs/testing.md, "Markers")
 FIXTURE_MARKS = {
     "pg_url": "postgres",
+    "pg_module_url": "postgres",
     "broker_url": "redis",
     "server_factory": "process",
     "live_process": "process",

@@ -18,8 +18,9 @@ T2V = "/v1/videos/text2video"
 
 
 @pytest.fixture
-def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    env = {"OPENKLING_DATABASE_URL": pg_url, "OPENKLING_WORKERS": "0"}
+def server(pg_module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A new app and account per test, on one PostgreSQL database for the module."""
+    env = {"OPENKLING_DATABASE_URL": pg_module_url, "OPENKLING_WORKERS": "0"}
     with AppServer(data_dir=tmp_path_factory.mktemp("unstorable"), env=env) as s:
         yield s
 

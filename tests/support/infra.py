@@ -21,9 +21,8 @@ def pg_admin():
     return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
 
 
-@pytest.fixture
-def pg_url():
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+def _fresh_database():
+    """A new, empty PostgreSQL database; dropped when the generator is closed."""
     import psycopg
 
     name = f"openkling_test_{uuid.uuid4().hex[:12]}"
@@ -35,6 +34,19 @@ def pg_url():
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     with pg_admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    yield from _fresh_database()
+
+
+@pytest.fixture(scope="module")
+def pg_module_url():
+    """One fresh PostgreSQL database for a module whose tests keep apart by account (each
+    app it starts makes its own), migrated once; dropped after the module."""
+    yield from _fresh_database()
 
 
 @pytest.fixture
