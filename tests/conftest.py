@@ -107,6 +107,13 @@ LONGEST_FIRST = [
 ]
 
 
+def pytest_configure(config) -> None:
+    # pytest-xdist would hand out modules by their number of tests (many small parametrized
+    # ones first); this suite's own order, longest first (below), keeps the workers even
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto``: one worker more than this machine has CPUs. Much of the suite waits on the
     processes and sockets it drives, and a third worker on two cores keeps both busy."""
