@@ -22,6 +22,16 @@ from ..store.db import Sessions, now_ms
 
 RECENT_RUNS = 20
 
+
+def mean_run_sql(model: str, runs: str) -> str:
+    """The mean run time (ms) of a model's last ``RECENT_RUNS`` finished runs, as a scalar
+    subquery (through ix_tasks_model_runs); ``model`` and ``runs`` are the placeholders."""
+    return f"""(SELECT avg(r.updated_at - r.started_at) FROM
+           (SELECT updated_at, started_at FROM tasks
+             WHERE model_name = {model} AND status = 'succeed' AND started_at IS NOT NULL
+             ORDER BY updated_at DESC LIMIT {runs}) r)"""
+
+
 # One statement, bounded by indexes (ix_tasks_queue: status, model, account, created), never
 # by how many other accounts' tasks wait. ``mine``: the task's index i in its account's line,
 # that account's oldest waiting task and last claim, and the model's running count and recent
@@ -38,10 +48,7 @@ WITH RECURSIVE mine AS (
          (SELECT last_claim_at FROM accounts WHERE id = ?) AS last,
          (SELECT count(*) FROM tasks p WHERE p.status = 'processing' AND p.model_name = ?
              AND p.lease_expires_at >= ?) AS running,
-         (SELECT avg(r.updated_at - r.started_at) FROM
-           (SELECT updated_at, started_at FROM tasks
-             WHERE model_name = ? AND status = 'succeed' AND started_at IS NOT NULL
-             ORDER BY updated_at DESC LIMIT ?) r) AS mean
+         {mean_run_sql("?", "?")} AS mean
 ), accs(acc) AS (
   SELECT min(account_id) FROM tasks WHERE {_WAITING}
   UNION ALL

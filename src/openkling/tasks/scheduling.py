@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.status import TaskStatus
 from ..store.models import Account, Task
+from .queue import RECENT_RUNS, mean_run_sql
 
 SUBMITTED, PROCESSING = TaskStatus.SUBMITTED, TaskStatus.PROCESSING
 
@@ -195,11 +196,7 @@ class Scheduler:
         rows = s.execute(cls._RUNNING_BY_MODEL, {"models": models, "now": now}).all()
         return {str(model): int(n) for model, n in rows}
 
-    _RECENT_RUN_MS = text(
-        "SELECT avg(r.updated_at - r.started_at) FROM (SELECT updated_at, started_at FROM tasks"
-        " WHERE model_name = :model AND status = 'succeed' AND started_at IS NOT NULL"
-        " ORDER BY updated_at DESC LIMIT 20) r"
-    )
+    _RECENT_RUN_MS = text("SELECT " + mean_run_sql(":model", ":runs"))
     _STARTED = (
         select(Task.started_at)
         .where(
@@ -217,7 +214,7 @@ class Scheduler:
         load would take here. False when loads are said to cost nothing or no run has ended."""
         if self.load_ms <= 0:
             return False
-        mean = s.execute(self._RECENT_RUN_MS, {"model": model}).scalar()
+        mean = s.execute(self._RECENT_RUN_MS, {"model": model, "runs": RECENT_RUNS}).scalar()
         if mean is None:
             return False
         started = s.scalars(self._STARTED, {"model": model, "now": now, "n": n}).all()
