@@ -3,15 +3,13 @@ package), so Chromium renders the API reference with every request off loopback 
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
 from playwright import sync_api as playwright_api
 
+from support.browser import launch_chromium
 from support.harness import AppServer
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +20,6 @@ def server(tmp_path_factory):
 
 
 def test_docs_render_with_every_outside_request_blocked(server):
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (README: Run the tests)")
     blocked: list[str] = []
     served: list[str] = []
 
@@ -37,7 +33,7 @@ def test_docs_render_with_every_outside_request_blocked(server):
             route.abort("internetdisconnected")
 
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.route("**/*", only_loopback)

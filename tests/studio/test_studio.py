@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,11 +19,11 @@ import pytest
 from playwright import sync_api as playwright_api
 
 from support import processes
+from support.browser import launch_chromium
 from support.engines import GatedEngine
 from support.pictures import encode, gradient
 from support.server import FAST_ENV, LiveServer, cli, free_port
 
-CHROMIUM = "/usr/bin/chromium"
 # Screenshots go to a temporary folder; docs/screenshots.py points this at docs/img (by hand).
 SCREENSHOTS_ENV = "OPENKLING_TEST_SCREENSHOTS_DIR"
 SIZES = {
@@ -75,10 +74,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if shutil.which(CHROMIUM) is None:  # a browser test fails, never skips, without it
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (README: Run the tests)")
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM)
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 

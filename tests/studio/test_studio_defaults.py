@@ -6,15 +6,14 @@ model labels not cut off. One test per defect, in a real Chromium."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from playwright import sync_api as playwright_api
 
+from support.browser import launch_chromium
 from support.engines import GatedEngine
 from support.harness import AppServer
 
-CHROMIUM = "/usr/bin/chromium"
 SIZES = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},
     "phone": {
@@ -38,10 +37,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (README: Run the tests)")
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM)
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 

@@ -4,17 +4,15 @@ when they are done."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from pictures import encode, gradient
+from support.browser import launch_chromium
 from support.harness import AppServer
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
 SIZES = {
     "desktop": {"viewport": {"width": 1280, "height": 860}, "device_scale_factor": 1},
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
@@ -31,10 +29,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if shutil.which(CHROMIUM) is None:  # part of the suite: missing, the test fails
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (README: Run the tests)")
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM)
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 
